@@ -1,0 +1,184 @@
+"""The console script `selfemployed-gateway`: serve, simulate-inasti, dev, dev-pki.
+
+`serve` runs the gateway; `simulate-inasti` runs the built-in INASTI simulator; `dev` runs
+both in one process for `make run`, after creating the development PKI when it is missing.
+Each prints one JSON line `{"event": "ready", …}` on stdout once its ports are open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from selfemployed_gateway.dataset import DatasetError, load_dataset
+from selfemployed_gateway.settings import ConfigurationError, Settings, load_settings
+from selfemployed_gateway.tls import TlsConfigurationError
+
+log = logging.getLogger("selfemployed_gateway")
+
+DEV_PKI = Path("var/pki")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, arguments.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        result: int = arguments.command(arguments)
+        return result
+    except (ConfigurationError, DatasetError, TlsConfigurationError) as error:
+        print(f"selfemployed-gateway: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="selfemployed-gateway",
+        description="BCSS SelfEmployedService v2 gateway (consultCareer, consultContributions)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="configuration file (default: $SEG_CONFIG or config/gateway.toml)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.set_defaults(command=_serve)
+
+    simulate = commands.add_parser("simulate-inasti", help="run the INASTI simulator")
+    simulate.set_defaults(command=_simulate)
+
+    dev = commands.add_parser(
+        "dev", help="development: create the PKI if missing, run simulator and gateway"
+    )
+    dev.add_argument("--pki", type=Path, default=DEV_PKI)
+    dev.set_defaults(command=_dev)
+
+    pki = commands.add_parser("dev-pki", help="create the development PKI if missing")
+    pki.add_argument("--pki", type=Path, default=DEV_PKI)
+    pki.set_defaults(command=_dev_pki)
+    return parser
+
+
+def _reactor() -> Any:
+    # Imported late: installing a reactor is a side effect that check-only commands avoid.
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def _settings(arguments: argparse.Namespace) -> Settings:
+    return load_settings(arguments.config)
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    reactor = _reactor()
+
+    from selfemployed_gateway.server.gateway import Gateway
+
+    gateway = Gateway.build(_settings(arguments))
+    soap_port, admin_port = gateway.listen(reactor)
+    _ready(soap=_soap_url(gateway.settings, soap_port), admin=_admin_url(admin_port))
+    reactor.run()
+    return 0
+
+
+def _simulate(arguments: argparse.Namespace) -> int:
+    reactor = _reactor()
+
+    settings = _settings(arguments)
+    port = _listen_simulator(reactor, settings)
+    _ready(simulator=_simulator_url(port))
+    reactor.run()
+    return 0
+
+
+def _dev(arguments: argparse.Namespace) -> int:
+    reactor = _reactor()
+
+    from selfemployed_gateway.server.gateway import Gateway
+
+    settings = _settings(arguments)
+    _ensure_pki(settings, arguments.pki)
+    simulator_port = _listen_simulator(reactor, settings)
+    gateway = Gateway.build(settings)
+    soap_port, admin_port = gateway.listen(reactor)
+    soap = _soap_url(settings, soap_port)
+    _ready(soap=soap, admin=_admin_url(admin_port), simulator=_simulator_url(simulator_port))
+    pki = arguments.pki
+    print(
+        f"\nGateway:   {soap}\nWSDL:      {soap}?wsdl\n"
+        f"Admin:     {_admin_url(admin_port)}/healthz  /readyz\n"
+        f"Simulator: {_simulator_url(simulator_port)}\n\n"
+        "Call consultCareer as the CPAS of Namur:\n\n"
+        f"  curl --cacert {pki}/ca.crt --cert {pki}/clients/cpas-namur.crt "
+        f"--key {pki}/clients/cpas-namur.key \\\n"
+        "    -H 'Content-Type: text/xml; charset=utf-8' "
+        "-H 'SOAPAction: \"http://kszbcss.fgov.be/intf/SelfEmployedService/consultCareer\"' \\\n"
+        f"    --data-binary @examples/consultCareer-DATA_FOUND.xml {soap}\n\n"
+        "Ctrl-C stops both.\n",
+        flush=True,
+    )
+    reactor.run()
+    return 0
+
+
+def _dev_pki(arguments: argparse.Namespace) -> int:
+    _ensure_pki(_settings(arguments), arguments.pki)
+    print(f"development PKI ready in {arguments.pki}")
+    return 0
+
+
+def _ensure_pki(settings: Settings, root: Path) -> None:
+    from selfemployed_gateway.devpki import ensure_dev_pki
+
+    dataset = load_dataset(settings.data.dataset)
+    ensure_dev_pki(root, [client.id for client in dataset.clients])
+
+
+def _listen_simulator(reactor: Any, settings: Settings) -> Any:
+    from selfemployed_gateway.simulator.inasti import listen_simulator
+
+    if settings.simulator is None:
+        raise ConfigurationError(
+            f"{settings.source}: [simulator] section missing: add it to run the simulator"
+        )
+    dataset = load_dataset(settings.simulator.dataset)
+    return listen_simulator(reactor, dataset, settings.simulator)
+
+
+def _soap_url(settings: Settings, port: Any) -> str:
+    address = port.getHost()
+    return f"https://{address.host}:{address.port}{settings.gateway.path}"
+
+
+def _admin_url(port: Any) -> str:
+    address = port.getHost()
+    return f"http://{address.host}:{address.port}"
+
+
+def _simulator_url(port: Any) -> str:
+    address = port.getHost()
+    return f"http://{address.host}:{address.port}/inasti/SelfEmployedService"
+
+
+def _ready(**urls: str) -> None:
+    print(json.dumps({"event": "ready", **urls}), flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""The request pipeline, composed in the order of SPEC-DIGEST §3.
+
+The first failing stage answers: a status (`Reply`) or a fault (`GatewayFault`). R-10
+primary validation runs at the SOAP edge, before a `ConsultRequest` exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.clock import Clock, today
+from selfemployed_gateway.dataset import ClientEntry
+from selfemployed_gateway.records import (
+    ClientCertificate,
+    ConsultRequest,
+    DatePeriod,
+    Operation,
+    Quarter,
+    Reply,
+    SsinStatus,
+    SupplierOutcome,
+)
+from selfemployed_gateway.stages import (
+    authorisation,
+    conversion,
+    dates,
+    filtering,
+    integration,
+    niss,
+    supplier_call,
+)
+from selfemployed_gateway.suppliers import Supplier
+
+# R-33: without a period, the whole career from the start of the self-employed status.
+CAREER_START = date(1956, 7, 1)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    clients: tuple[ClientEntry, ...]
+    supplier: Supplier
+    clock: Clock
+
+    def consult(self, request: ConsultRequest, certificate: ClientCertificate | None) -> Reply:
+        client = authorisation.identify_client(self.clients, certificate)  # R-11
+        authorisation.authorise_service(client)  # R-12
+        if refusal := authorisation.authorise_operation(client, request):  # R-13
+            return refusal
+        if refusal := dates.validate_period(request, today(self.clock)):  # R-15, R-30 … R-37
+            return refusal
+        ssin = niss.check_ssin(request.ssin)  # R-16 … R-19
+        if isinstance(ssin, Reply):
+            return ssin
+        period = consulted_period(request)
+        if refusal := integration.check_client_integration(client, request, period):  # R-20
+            return _with_ssin(refusal, ssin)
+        if refusal := integration.check_supplier_integration(request.ssin, period):  # R-21
+            return _with_ssin(refusal, ssin)
+        if request.operation is Operation.CONSULT_CAREER:
+            return self._career(client, request, period, ssin)
+        return self._contributions(request, ssin)
+
+    def _career(
+        self, client: ClientEntry, request: ConsultRequest, period: DatePeriod, ssin: SsinStatus
+    ) -> Reply:
+        answer = supplier_call.call_career(self.supplier, request.ssin, period)  # R-22
+        outcome = answer.outcome  # R-23
+        career = answer.career
+        if outcome is SupplierOutcome.FOUND and career is not None:
+            career = filtering.keep_overlapping(career, period)  # R-55
+            if career is None:
+                outcome = SupplierOutcome.NO_DATA_FOR_PERIOD
+        status, information = conversion.status_of(outcome)
+        data_filters = filtering.data_filters(client.filters)  # R-51
+        if status is not codes.DATA_FOUND or career is None:
+            return Reply(
+                status=status, information=information, ssin=ssin, data_filters=data_filters
+            )
+        return Reply(  # R-24, R-25
+            status=status,
+            ssin=ssin,
+            data_filters=data_filters,
+            career=filtering.apply_filters(career, client.filters),
+        )
+
+    def _contributions(self, request: ConsultRequest, ssin: SsinStatus) -> Reply:
+        assert request.contributions is not None
+        answer = supplier_call.call_contributions(self.supplier, request.contributions)  # R-22
+        outcome = answer.outcome  # R-23
+        if outcome is SupplierOutcome.FOUND and not answer.payments:
+            outcome = SupplierOutcome.NO_DATA_FOR_PERIOD
+        status, information = conversion.status_of(outcome)
+        if status is not codes.DATA_FOUND:
+            return Reply(status=status, information=information, ssin=ssin)
+        return Reply(status=status, ssin=ssin, payments=answer.payments)  # R-25
+
+
+def consulted_period(request: ConsultRequest) -> DatePeriod:
+    """The days consulted: the career period (R-33) or the quarters' days (R-34 … R-36)."""
+    if request.career is not None:
+        return request.career.period or DatePeriod(begin=CAREER_START)
+    assert request.contributions is not None
+    begin = Quarter.parse(request.contributions.begin_quarter).first_day
+    end_quarter = request.contributions.end_quarter
+    if end_quarter is None:
+        return DatePeriod(begin=begin)
+    return DatePeriod(begin=begin, end=Quarter.parse(end_quarter).last_day)
+
+
+def _with_ssin(reply: Reply, ssin: SsinStatus) -> Reply:
+    return reply if reply.ssin is not None else reply.model_copy(update={"ssin": ssin})

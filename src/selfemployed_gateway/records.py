@@ -1,0 +1,258 @@
+"""Internal records of a consultation: what the pipeline reads and writes.
+
+They know nothing of SOAP or XML; the SOAP edge (`soap/`) converts to and from them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from functools import total_ordering
+
+from pydantic import BaseModel, ConfigDict
+
+from selfemployed_gateway.codes import FaultCode, StatusCode
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Operation(StrEnum):
+    """The two operations of the service (R-03)."""
+
+    CONSULT_CAREER = "consultCareer"
+    CONSULT_CONTRIBUTIONS = "consultContributions"
+
+
+class Language(StrEnum):
+    FR = "FR"
+    NL = "NL"
+    DE = "DE"
+
+
+_QUARTER = re.compile(r"^([12]\d{3})Q([1-4])$")
+
+
+@total_ordering
+class Quarter:
+    """A calendar quarter, written `YYYYQn` on the wire (common:YearQuarterType)."""
+
+    __slots__ = ("quarter", "year")
+
+    def __init__(self, year: int, quarter: int) -> None:
+        if not 1 <= quarter <= 4:
+            raise ValueError(f"quarter must be 1..4, not {quarter}")
+        self.year = year
+        self.quarter = quarter
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        match = _QUARTER.match(text.strip())
+        if match is None:
+            raise ValueError(f"not a quarter (YYYYQn): {text!r}")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @classmethod
+    def containing(cls, day: date) -> Quarter:
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, 3 * self.quarter - 2, 1)
+
+    @property
+    def last_day(self) -> date:
+        following = Quarter(self.year + self.quarter // 4, self.quarter % 4 + 1)
+        return date.fromordinal(following.first_day.toordinal() - 1)
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.quarter}"
+
+    def __repr__(self) -> str:
+        return f"Quarter({self.year}, {self.quarter})"
+
+    def _key(self) -> tuple[int, int]:
+        return (self.year, self.quarter)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Quarter) and self._key() == other._key()
+
+    def __lt__(self, other: Quarter) -> bool:
+        return self._key() < other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+class DatePeriod(Record):
+    """A period of days, both ends included; `end` None means open."""
+
+    begin: date
+    end: date | None = None
+
+    def overlaps(self, other: DatePeriod) -> bool:
+        """At least one day in common (R-21, R-55)."""
+        if self.end is not None and self.end < other.begin:
+            return False
+        return other.end is None or self.begin <= other.end
+
+
+# --- request -----------------------------------------------------------------------------
+
+
+class CustomerIdentification(Record):
+    """`informationCustomer/customerIdentification`: a CBE number or sector + institution."""
+
+    cbe_number: str | None = None
+    sector: int | None = None
+    institution: int | None = None
+
+
+class CareerCriteria(Record):
+    ssin: str
+    period: DatePeriod | None = None
+
+
+class ContributionsCriteria(Record):
+    ssin: str
+    begin_quarter: str
+    end_quarter: str | None = None
+
+
+class ConsultRequest(Record):
+    """What the pipeline needs of a schema-valid request (R-10 passed)."""
+
+    operation: Operation
+    customer: CustomerIdentification
+    customer_ticket: str | None = None
+    legal_context: str
+    career: CareerCriteria | None = None
+    contributions: ContributionsCriteria | None = None
+
+    @property
+    def ssin(self) -> str:
+        criteria = self.career or self.contributions
+        assert criteria is not None
+        return criteria.ssin
+
+
+class ClientCertificate(Record):
+    """The verified TLS client certificate of the caller (R-11)."""
+
+    subject: str
+    common_name: str | None
+    serial: str
+    sha256: str
+
+
+# --- supplier data -----------------------------------------------------------------------
+
+
+class Description(Record):
+    language: Language
+    text: str
+
+
+class CodedValue(Record):
+    """A code with one description per language (R-82)."""
+
+    code: str
+    descriptions: tuple[Description, ...] = ()
+
+
+class Fund(Record):
+    """A social insurance fund (CAS)."""
+
+    code: str
+    enterprise_number: str | None = None
+
+
+class CareerSegment(Record):
+    period: DatePeriod
+    quality: CodedValue
+    contribution: CodedValue
+    equality: CodedValue | None = None
+
+
+class Affiliation(Record):
+    fund: Fund
+    signature_date: date | None = None
+    segments: tuple[CareerSegment, ...]
+
+
+class Career(Record):
+    nisse_reference: str
+    enterprise_number: str | None = None
+    occupation: CodedValue | None = None
+    affiliations: tuple[Affiliation, ...]
+
+
+class ContributionPayment(Record):
+    quarter: str
+    fund: Fund
+    situation: CodedValue
+    ziv: CodedValue | None = None
+
+
+class SupplierOutcome(StrEnum):
+    """What INASTI said, before the gateway interprets it (R-22, R-23)."""
+
+    FOUND = "FOUND"
+    NO_DATA_FOR_PERSON = "NO_DATA_FOR_PERSON"
+    NO_DATA_FOR_PERIOD = "NO_DATA_FOR_PERIOD"
+    FUND_TIMEOUT = "SES00005"
+    UNDER_INVESTIGATION = "SES00006"
+
+
+class CareerAnswer(Record):
+    outcome: SupplierOutcome
+    career: Career | None = None
+
+
+class ContributionsAnswer(Record):
+    outcome: SupplierOutcome
+    payments: tuple[ContributionPayment, ...] = ()
+
+
+# --- reply -------------------------------------------------------------------------------
+
+
+class Information(Record):
+    """A fieldName/fieldValue pair of a status or a fault detail."""
+
+    field_name: str
+    field_value: str
+
+
+class SsinStatus(Record):
+    """The `ssin` element of a response (R-52)."""
+
+    ssin: str
+    canceled: bool = False
+    replaces: str | None = None
+
+
+class Reply(Record):
+    """A normal response: its status and what goes with it (R-25, R-50 … R-54)."""
+
+    status: StatusCode
+    information: tuple[Information, ...] = ()
+    ssin: SsinStatus | None = None
+    data_filters: tuple[str, ...] | None = None
+    career: Career | None = None
+    payments: tuple[ContributionPayment, ...] | None = None
+
+
+class GatewayFault(Exception):
+    """A SOAP fault answer of the specification (§8); raised by any stage."""
+
+    def __init__(self, code: FaultCode, *information: Information) -> None:
+        super().__init__(f"{code.code} {code.diagnostic}")
+        self.code = code
+        self.information = information
+
+
+def information(field_name: str, field_value: str) -> Information:
+    return Information(field_name=field_name, field_value=field_value)

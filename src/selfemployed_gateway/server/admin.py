@@ -1,0 +1,64 @@
+"""The admin listener (plain HTTP, loopback by default): `/healthz` and `/readyz`.
+
+`/healthz` says the process answers; `/readyz` says the configuration is loaded and the
+supplier accepts connections now (checked in a worker thread, never on the reactor).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+from twisted.web import resource, server
+
+
+def _json(request: server.Request, status: int, document: dict[str, Any]) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", b"application/json")
+    return json.dumps(document).encode() + b"\n"
+
+
+class Health(resource.Resource):
+    isLeaf = True
+
+    def render_GET(self, request: server.Request) -> bytes:
+        return _json(request, 200, {"status": "alive"})
+
+
+class Readiness(resource.Resource):
+    isLeaf = True
+
+    def __init__(
+        self, supplier_reachable: Callable[[], bool], reactor: Any, threadpool: ThreadPool
+    ) -> None:
+        super().__init__()
+        self.supplier_reachable = supplier_reachable
+        self.reactor = reactor
+        self.threadpool = threadpool
+
+    def render_GET(self, request: server.Request) -> int:
+        check = deferToThreadPool(self.reactor, self.threadpool, self.supplier_reachable)
+
+        def done(reachable: bool) -> None:
+            status = 200 if reachable else 503
+            body = {
+                "status": "ready" if reachable else "not ready",
+                "configuration": "loaded",
+                "supplier": "reachable" if reachable else "unreachable",
+            }
+            request.write(_json(request, status, body))
+            request.finish()
+
+        check.addCallbacks(done, lambda _failure: done(False))
+        return server.NOT_DONE_YET
+
+
+def admin_root(readiness: Readiness) -> resource.Resource:
+    root = resource.Resource()
+    # zope interfaces are invisible to mypy: Resource does provide IResource.
+    root.putChild(b"healthz", Health())  # type: ignore[arg-type]
+    root.putChild(b"readyz", readiness)  # type: ignore[arg-type]
+    return root

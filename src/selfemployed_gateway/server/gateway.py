@@ -1,0 +1,97 @@
+"""Assembling a gateway from its settings, and putting it on the reactor."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet import ssl
+from twisted.python.threadpool import ThreadPool
+from twisted.web import resource, server
+
+from selfemployed_gateway import tls
+from selfemployed_gateway.clock import clock_from_setting
+from selfemployed_gateway.dataset import Dataset, load_dataset
+from selfemployed_gateway.pipeline import Pipeline
+from selfemployed_gateway.server.admin import Readiness, admin_root
+from selfemployed_gateway.server.resource import ConsultResource
+from selfemployed_gateway.settings import Settings
+from selfemployed_gateway.soap.contract import Contract
+from selfemployed_gateway.soap.endpoint import SoapEndpoint
+from selfemployed_gateway.stages.validation import SchemaValidator
+from selfemployed_gateway.suppliers import Supplier
+from selfemployed_gateway.suppliers.inasti_final import InastiFinalSupplier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    """Everything a running gateway holds; built once at start-up from `Settings`."""
+
+    settings: Settings
+    dataset: Dataset
+    contract: Contract
+    supplier: Supplier
+    endpoint: SoapEndpoint
+    tls_options: ssl.CertificateOptions
+
+    @classmethod
+    def build(cls, settings: Settings) -> Gateway:
+        """Load and check everything; any problem raises before a port is opened."""
+        dataset = load_dataset(settings.data.dataset)
+        contract = Contract.load(settings.contract.wsdl, settings.contract.xsd_dir)
+        supplier = InastiFinalSupplier(settings.supplier)
+        clock = clock_from_setting(settings.gateway.clock)
+        pipeline = Pipeline(clients=tuple(dataset.clients), supplier=supplier, clock=clock)
+        endpoint = SoapEndpoint(
+            pipeline,
+            SchemaValidator(contract.service_xsd),
+            SchemaValidator.for_common_element(
+                contract.xsd_dir / "CommonV3.xsd", "informationCustomer", "InformationCustomerType"
+            ),
+            clock,
+            validate_responses=settings.gateway.validate_responses,
+        )
+        tls_options = tls.server_tls_options(
+            settings.tls.certificate, settings.tls.private_key, settings.tls.client_ca
+        )
+        return cls(settings, dataset, contract, supplier, endpoint, tls_options)
+
+    def listen(self, reactor: Any) -> tuple[Any, Any]:
+        """Open the SOAP (mutual TLS) and admin (HTTP) listeners; returns both ports."""
+        threadpool = ThreadPool(
+            minthreads=1, maxthreads=self.settings.gateway.threads, name="pipeline"
+        )
+        threadpool.start()
+        reactor.addSystemEventTrigger("during", "shutdown", threadpool.stop)
+        reactor.addSystemEventTrigger("during", "shutdown", self.supplier.close)
+
+        consult = ConsultResource(
+            self.endpoint, self.contract, self.settings.gateway.path, reactor, threadpool
+        )
+        site = server.Site(_mount(self.settings.gateway.path, consult))
+        site.displayTracebacks = False
+        listen = self.settings.gateway.listen
+        soap_port = reactor.listenSSL(listen.port, site, self.tls_options, interface=listen.host)
+
+        readiness = Readiness(self.supplier.is_reachable, reactor, threadpool)
+        admin_site = server.Site(admin_root(readiness))
+        admin_site.displayTracebacks = False
+        admin = self.settings.admin.listen
+        admin_port = reactor.listenTCP(admin.port, admin_site, interface=admin.host)
+        return soap_port, admin_port
+
+
+def _mount(path: str, leaf: ConsultResource) -> resource.Resource:
+    """A resource tree with `leaf` at `path` (e.g. /SelfEmployedService/v2/consult)."""
+    root = resource.Resource()
+    node = root
+    parts = [p.encode() for p in path.strip("/").split("/")]
+    for part in parts[:-1]:
+        child = resource.Resource()
+        node.putChild(part, child)  # type: ignore[arg-type]  # zope: provides IResource
+        node = child
+    node.putChild(parts[-1], leaf)  # type: ignore[arg-type]
+    return root

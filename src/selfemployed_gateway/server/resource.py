@@ -1,0 +1,128 @@
+"""The Twisted resource at `/SelfEmployedService/v2/consult` (R-05).
+
+GET serves the contract (`?wsdl`, `?xsd=<file>`); POST hands the body, the SOAPAction and
+the verified client certificate to the SOAP endpoint in a worker thread, so that the reactor
+never waits on XML work or on the supplier.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+from twisted.web import resource, server
+
+from selfemployed_gateway import tls
+from selfemployed_gateway.soap.contract import Contract
+from selfemployed_gateway.soap.endpoint import Outcome, SoapAnswer, SoapEndpoint
+
+log = logging.getLogger(__name__)
+
+# A Host header is echoed into the served WSDL: accept only what a host[:port] can be.
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+class ConsultResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(
+        self,
+        endpoint: SoapEndpoint,
+        contract: Contract,
+        path: str,
+        reactor: Any,
+        threadpool: ThreadPool,
+    ) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.contract = contract
+        self.path = path
+        self.reactor = reactor
+        self.threadpool = threadpool
+
+    def render_GET(self, request: server.Request) -> bytes:
+        # Twisted's request.args drops a bare `?wsdl` (no `=`): read the query ourselves.
+        query = urlsplit(request.uri.decode("latin-1")).query
+        url = self._endpoint_url(request)
+        if query.lower() == "wsdl":
+            return self._xml(request, self.contract.wsdl_for(url))
+        names = parse_qs(query).get("xsd")
+        if names:
+            document = self.contract.xsd_for(names[0], url)
+            if document is not None:
+                return self._xml(request, document)
+            request.setResponseCode(404)
+            return self._text(request, "No such schema in this contract.\n")
+        request.setResponseCode(405)
+        request.setHeader(b"Allow", b"GET, POST")
+        return self._text(request, "POST a SOAP 1.1 request here; GET ?wsdl for the contract.\n")
+
+    def render_POST(self, request: server.Request) -> int:
+        body = request.content.read() if request.content is not None else b""
+        action = request.getHeader(b"soapaction")
+        certificate = tls.peer_certificate(request.transport)
+        finished = request.notifyFinish()
+        gone: list[bool] = []
+        finished.addErrback(lambda _failure: gone.append(True))
+        work = deferToThreadPool(
+            self.reactor,
+            self.threadpool,
+            self.endpoint.handle,
+            body,
+            action.decode("latin-1") if action is not None else None,
+            certificate,
+        )
+        work.addCallbacks(
+            self._answer, self._crash, callbackArgs=(request, gone), errbackArgs=(request, gone)
+        )
+        return server.NOT_DONE_YET
+
+    def _answer(
+        self, result: tuple[SoapAnswer, Outcome], request: server.Request, gone: list[bool]
+    ) -> None:
+        answer, outcome = result
+        log.info(
+            "exchange",
+            extra={
+                "ticketCBSS": outcome.ticket_cbss,
+                "operation": outcome.operation.value if outcome.operation else None,
+                "outcome": outcome.code,
+            },
+        )
+        if gone:
+            return
+        request.setResponseCode(answer.status)
+        request.setHeader(b"Content-Type", answer.content_type.encode())
+        request.write(answer.body)
+        request.finish()
+
+    def _crash(self, failure: Failure, request: server.Request, gone: list[bool]) -> None:
+        # The endpoint answers every error itself; reaching here is a bug of ours.
+        log.error("unanswered request", exc_info=failure.value)
+        if not gone:
+            request.setResponseCode(500)
+            request.finish()
+
+    def _endpoint_url(self, request: server.Request) -> str:
+        host_header = request.getHeader(b"host")
+        host = host_header.decode("latin-1") if host_header else ""
+        if not _HOST.match(host):
+            address = request.getHost()
+            host = f"{address.host}:{address.port}"
+        scheme = "https" if request.isSecure() else "http"
+        return f"{scheme}://{host}{self.path}"
+
+    @staticmethod
+    def _xml(request: server.Request, body: bytes) -> bytes:
+        request.setHeader(b"Content-Type", b"text/xml; charset=utf-8")
+        return body
+
+    @staticmethod
+    def _text(request: server.Request, text: str) -> bytes:
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        return text.encode()

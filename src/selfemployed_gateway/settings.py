@@ -1,0 +1,197 @@
+"""Configuration: pydantic models loaded from a TOML file in `config/`, with `SEG_` overrides.
+
+Relative paths in the file are relative to the file's own folder. Environment variables
+override single settings (see `ENVIRONMENT_OVERRIDES`); an invalid configuration stops
+start-up with `ConfigurationError`, whose message names the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_CONFIG = Path("config/gateway.toml")
+CONFIG_ENV = "SEG_CONFIG"
+
+
+class Phase(StrEnum):
+    """Which INASTI service the gateway calls (R-60 … R-62)."""
+
+    FINAL = "final"
+    TRANSITIONAL = "transitional"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Listener(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=4520, ge=0, le=65535)
+
+
+class GatewaySettings(Section):
+    environment: str = Field(default="development", description="R-74")
+    phase: Phase = Phase.FINAL
+    listen: Listener = Listener()
+    path: str = Field(default="/SelfEmployedService/v2/consult", pattern=r"^/")
+    threads: int = Field(default=32, ge=1, le=1024, description="pipeline worker threads")
+    clock: str | None = Field(
+        default=None, description="ISO datetime freezing the clock (tests); None = system clock"
+    )
+    validate_responses: bool = Field(
+        default=False, description="validate every response against the XSD (tests, acceptance)"
+    )
+
+
+class AdminSettings(Section):
+    listen: Listener = Listener(port=9520)
+
+
+class TlsSettings(Section):
+    certificate: Path
+    private_key: Path
+    client_ca: list[Path] = Field(min_length=1)
+
+
+class SupplierSettings(Section):
+    url: str = Field(pattern=r"^https?://")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
+    max_connections: int = Field(default=64, ge=1, le=1024)
+
+
+class DataSettings(Section):
+    dataset: Path
+
+
+class ContractSettings(Section):
+    wsdl: Path
+    xsd_dir: Path
+
+
+class SimulatorSettings(Section):
+    listen: Listener = Listener(port=4580)
+    dataset: Path
+    clock: str | None = Field(default=None, description="ISO datetime; None = real time")
+    latency_ms: int = Field(default=0, ge=0)
+
+
+class Settings(Section):
+    """The whole configuration of a gateway (and of its development simulator)."""
+
+    gateway: GatewaySettings = GatewaySettings()
+    admin: AdminSettings = AdminSettings()
+    tls: TlsSettings
+    supplier: SupplierSettings
+    data: DataSettings
+    contract: ContractSettings
+    simulator: SimulatorSettings | None = None
+    source: Path | None = Field(default=None, exclude=True)
+
+
+# Environment variable -> dotted setting. Kept explicit so that ops can read the full list.
+ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
+    "SEG_PHASE": "gateway.phase",
+    "SEG_ENVIRONMENT": "gateway.environment",
+    "SEG_LISTEN_HOST": "gateway.listen.host",
+    "SEG_LISTEN_PORT": "gateway.listen.port",
+    "SEG_THREADS": "gateway.threads",
+    "SEG_CLOCK": "gateway.clock",
+    "SEG_VALIDATE_RESPONSES": "gateway.validate_responses",
+    "SEG_ADMIN_HOST": "admin.listen.host",
+    "SEG_ADMIN_PORT": "admin.listen.port",
+    "SEG_SUPPLIER_URL": "supplier.url",
+    "SEG_SUPPLIER_TIMEOUT": "supplier.timeout_seconds",
+    "SEG_DATASET": "data.dataset",
+    "SEG_TLS_CERTIFICATE": "tls.certificate",
+    "SEG_TLS_PRIVATE_KEY": "tls.private_key",
+    "SEG_SIMULATOR_HOST": "simulator.listen.host",
+    "SEG_SIMULATOR_PORT": "simulator.listen.port",
+    "SEG_SIMULATOR_CLOCK": "simulator.clock",
+    "SEG_SIMULATOR_LATENCY_MS": "simulator.latency_ms",
+}
+
+_PATH_SETTINGS = (
+    ("tls", "certificate"),
+    ("tls", "private_key"),
+    ("data", "dataset"),
+    ("contract", "wsdl"),
+    ("contract", "xsd_dir"),
+    ("simulator", "dataset"),
+)
+
+
+class ConfigurationError(ValueError):
+    """The configuration cannot be used; the message says where and how to fix it."""
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load the configuration file, apply `SEG_` overrides, resolve paths, validate."""
+    env = os.environ if environ is None else environ
+    path = path or Path(env.get(CONFIG_ENV, str(DEFAULT_CONFIG)))
+    try:
+        with path.open("rb") as handle:
+            raw: dict[str, Any] = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigurationError(
+            f"{path}: configuration file not found; pass --config or set {CONFIG_ENV}"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
+
+    sources: dict[str, str] = {}
+    for variable, dotted in ENVIRONMENT_OVERRIDES.items():
+        if variable in env:
+            _set_dotted(raw, dotted, env[variable])
+            sources[dotted] = variable
+    _resolve_paths(raw, path.parent.resolve(), env_overridden=sources)
+
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigurationError(_explain(path, exc, sources)) from exc
+    return settings.model_copy(update={"source": path.resolve()})
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: str) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path, env_overridden: Mapping[str, str]) -> None:
+    """Paths in the file are relative to the file; paths from the environment to the cwd."""
+    for section, key in _PATH_SETTINGS:
+        node = raw.get(section)
+        if isinstance(node, dict) and isinstance(node.get(key), str):
+            origin = Path.cwd() if f"{section}.{key}" in env_overridden else base
+            node[key] = (origin / node[key]).resolve()
+    tls = raw.get("tls")
+    if isinstance(tls, dict) and isinstance(tls.get("client_ca"), list):
+        tls["client_ca"] = [
+            (base / item).resolve() if isinstance(item, str) else item for item in tls["client_ca"]
+        ]
+
+
+def _explain(path: Path, exc: ValidationError, sources: Mapping[str, str]) -> str:
+    lines = [f"{path}: invalid configuration ({exc.error_count()} problem(s)):"]
+    for error in exc.errors():
+        dotted = ".".join(str(part) for part in error["loc"])
+        origin = f" (from {sources[dotted]})" if dotted in sources else ""
+        if error["type"] == "missing":
+            fix = "add this setting"
+        elif error["type"] == "extra_forbidden":
+            fix = "remove it or correct its spelling"
+        else:
+            fix = f"got {error.get('input')!r}; correct the value"
+        lines.append(f"  [{dotted}]{origin}: {error['msg']}: {fix}")
+    return "\n".join(lines)

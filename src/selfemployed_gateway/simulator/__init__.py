@@ -1,0 +1,1 @@
+"""Built-in simulators of the gateway's partners, for development and tests."""

@@ -1,0 +1,189 @@
+"""The SOAP endpoint: one request body in, one HTTP answer out, whatever the body holds.
+
+Order (SPEC-DIGEST §3): read the envelope (R-10), check the SOAPAction (R-80), validate the
+payload against the XSD (R-10), then let spyne deserialise it and call the operation, which
+runs the pipeline (R-11 … R-25). Every fault is written by `faults.py`; an unexpected error is
+MSG00003, logged with its ticketCBSS, never shown to the client (R-26).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+from spyne import MethodContext
+from spyne.server import ServerBase
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.clock import Clock, wire_timestamp
+from selfemployed_gateway.pipeline import Pipeline
+from selfemployed_gateway.records import ClientCertificate, GatewayFault, Operation, Reply
+from selfemployed_gateway.soap import envelope, faults, mapping, models
+from selfemployed_gateway.soap.service import build_application, quiet_spyne_logs
+from selfemployed_gateway.stages.validation import SchemaValidator
+
+log = logging.getLogger(__name__)
+
+SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class SoapAnswer:
+    status: int
+    body: bytes
+    content_type: str = SOAP_CONTENT_TYPE
+
+
+@dataclass
+class Outcome:
+    """What happened to one exchange, for logs and the audit trail (R-73)."""
+
+    ticket_cbss: str
+    received: datetime
+    operation: Operation | None = None
+    client_ticket: str | None = None
+    code: str | None = None
+
+
+@dataclass
+class _Exchange:
+    """One request as seen by the spyne operation (`ctx.udc`)."""
+
+    endpoint: SoapEndpoint
+    outcome: Outcome
+    certificate: ClientCertificate | None
+    fault: GatewayFault | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def answer(self, operation: Operation, request: Any) -> Any:
+        record = mapping.to_request(operation, request)
+        self.outcome.client_ticket = record.customer_ticket
+        reply: Reply = self.endpoint.pipeline.consult(record, self.certificate)
+        self.outcome.code = reply.status.code
+        return mapping.to_response(operation, request, reply, self._information_cbss())
+
+    def internal_error(self, error: Exception) -> GatewayFault:
+        return self.endpoint.internal_error(self.outcome, error)
+
+    def _information_cbss(self) -> models.InformationCBSS:
+        return models.InformationCBSS(
+            ticketCBSS=self.outcome.ticket_cbss,
+            timestampReceive=wire_timestamp(self.outcome.received),
+            timestampReply=wire_timestamp(self.endpoint.clock.now()),
+        )
+
+
+class SoapEndpoint(ServerBase):
+    """Drives spyne directly on an envelope that was already parsed and validated."""
+
+    transport = "http://schemas.xmlsoap.org/soap/http"
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        schema: SchemaValidator,
+        customer_schema: SchemaValidator,
+        clock: Clock,
+        *,
+        validate_responses: bool = False,
+    ) -> None:
+        quiet_spyne_logs()
+        super().__init__(build_application())
+        self.pipeline = pipeline
+        self.schema = schema
+        self.customer_schema = customer_schema
+        self.validate_responses = validate_responses
+        self.clock = clock
+
+    def handle(
+        self, body: bytes, soap_action: str | None, certificate: ClientCertificate | None
+    ) -> tuple[SoapAnswer, Outcome]:
+        outcome = Outcome(ticket_cbss=str(uuid.uuid4()), received=self.clock.now())
+        root: etree._Element | None = None
+        payload: etree._Element | None = None
+        try:
+            root = envelope.parse_request(body)
+            request = envelope.open_envelope(root)
+            payload = request.payload
+            outcome.operation = request.operation
+            envelope.check_soap_action(soap_action, request.operation)
+            self.schema.validate(payload)
+            return self._dispatch(request, certificate, outcome), outcome
+        except GatewayFault as fault:
+            return self._fault(fault, outcome, root, payload), outcome
+        except Exception as error:
+            internal = self.internal_error(outcome, error)
+            return self._fault(internal, outcome, root, payload), outcome
+
+    def internal_error(self, outcome: Outcome, error: Exception) -> GatewayFault:
+        log.error("internal error", exc_info=error, extra={"ticketCBSS": outcome.ticket_cbss})
+        return GatewayFault(codes.INTERNAL_ERROR)
+
+    def _dispatch(
+        self,
+        request: envelope.RequestEnvelope,
+        certificate: ClientCertificate | None,
+        outcome: Outcome,
+    ) -> SoapAnswer:
+        protocol = self.app.in_protocol
+        ctx = MethodContext(self, MethodContext.SERVER)
+        ctx.in_document = (request.envelope, {})
+        protocol.decompose_incoming_envelope(ctx, protocol.REQUEST)
+        method_ctx = protocol.generate_method_contexts(ctx)[0]
+        exchange = _Exchange(self, outcome, certificate)
+        method_ctx.udc = exchange
+        self.get_in_object(method_ctx)
+        if method_ctx.in_error is not None:
+            raise RuntimeError(f"spyne could not read a valid request: {method_ctx.in_error}")
+        self.get_out_object(method_ctx)
+        if exchange.fault is not None:
+            raise exchange.fault
+        if method_ctx.out_error is not None:
+            raise RuntimeError(f"spyne failed: {method_ctx.out_error}")
+        self.get_out_string(method_ctx)
+        body = b"".join(method_ctx.out_string)
+        if self.validate_responses:
+            self._check_response(body)
+        return SoapAnswer(200, body)
+
+    def _check_response(self, body: bytes) -> None:
+        """Tests and acceptance: every emitted response must conform to the contract."""
+        root = etree.fromstring(body, envelope.hardened_parser())
+        payload = root[0][0]
+        error = self.schema.first_error(payload)
+        if error is not None:
+            raise RuntimeError(f"the response breaks the contract: {error}")
+
+    def _fault(
+        self,
+        fault: GatewayFault,
+        outcome: Outcome,
+        root: etree._Element | None,
+        payload: etree._Element | None,
+    ) -> SoapAnswer:
+        outcome.code = fault.code.code
+        operation = outcome.operation or envelope.operation_guess(root)
+        cbss = faults.information_cbss(
+            outcome.ticket_cbss,
+            wire_timestamp(outcome.received),
+            wire_timestamp(self.clock.now()),
+        )
+        body = faults.fault_envelope(fault, operation, self._readable_customer(payload), cbss)
+        return SoapAnswer(500, body)
+
+    def _readable_customer(self, payload: etree._Element | None) -> etree._Element | None:
+        """§8: informationCustomer is copied into a fault when it could be read."""
+        if payload is None:
+            return None
+        found = payload.find("informationCustomer")
+        if found is None:
+            return None
+        candidate = copy.deepcopy(found)
+        if self.customer_schema.first_error(candidate) is not None:
+            return None
+        return candidate

@@ -1,0 +1,60 @@
+"""SOAP 1.1 faults exactly as SPEC-DIGEST §8: HTTP 500, faultactor, `<op>Fault` detail.
+
+Every fault of the gateway is written here, whatever stage raised it.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+from lxml.builder import ElementMaker
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.records import GatewayFault, Operation
+from selfemployed_gateway.soap.namespaces import SERVICE, SOAP_ENV, fault_element
+
+_SOAP = ElementMaker(namespace=SOAP_ENV, nsmap={"soapenv": SOAP_ENV})
+_PLAIN = ElementMaker()
+
+
+def information_cbss(ticket: str, received: str, replied: str) -> etree._Element:
+    return _PLAIN.informationCBSS(
+        _PLAIN.ticketCBSS(ticket),
+        _PLAIN.timestampReceive(received),
+        _PLAIN.timestampReply(replied),
+    )
+
+
+def fault_envelope(
+    fault: GatewayFault,
+    operation: Operation,
+    information_customer: etree._Element | None,
+    cbss: etree._Element,
+) -> bytes:
+    """The whole response envelope of `fault` (§8)."""
+    code = fault.code
+    detail = _PLAIN.detail(
+        _PLAIN.severity(code.severity.value),
+        _PLAIN.reasonCode(code.code),
+        _PLAIN.diagnostic(code.diagnostic),
+        _PLAIN.authorCode(codes.AUTHOR_CODE),
+        *(
+            _PLAIN.information(_PLAIN.fieldName(i.field_name), _PLAIN.fieldValue(i.field_value))
+            for i in fault.information
+        ),
+    )
+    fault_detail = etree.Element(fault_element(operation), nsmap={"ses": SERVICE})
+    if information_customer is not None:
+        fault_detail.append(information_customer)
+    fault_detail.append(cbss)
+    fault_detail.append(detail)
+    envelope = _SOAP.Envelope(
+        _SOAP.Body(
+            _SOAP.Fault(
+                _PLAIN.faultcode(code.origin.value),
+                _PLAIN.faultstring(code.faultstring),
+                _PLAIN.faultactor(codes.FAULT_ACTOR),
+                _PLAIN.detail(fault_detail),
+            )
+        )
+    )
+    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))

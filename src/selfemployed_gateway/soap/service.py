@@ -1,0 +1,98 @@
+"""The spyne application: SelfEmployedService with its two operations (R-01 … R-03).
+
+The operations only convert between spyne messages and records; `Exchange.answer` (set on
+the spyne context as `ctx.udc` by the endpoint) runs the pipeline. A fault raised by the
+pipeline is kept on the exchange rather than handed to spyne, so that `faults.py` writes
+every fault of the service in one format.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from spyne import Application, ServiceBase, rpc
+from spyne.protocol.soap import Soap11
+
+from selfemployed_gateway.records import GatewayFault, Operation
+from selfemployed_gateway.soap import models
+from selfemployed_gateway.soap.namespaces import SERVICE, SOAP_ENV
+
+log = logging.getLogger(__name__)
+
+
+class Exchange(Protocol):
+    fault: GatewayFault | None
+
+    def answer(self, operation: Operation, request: Any) -> Any: ...
+
+    def internal_error(self, error: Exception) -> GatewayFault: ...
+
+
+def _message(model: Any, name: str) -> Any:
+    return model.customize(sub_ns=SERVICE, sub_name=name)
+
+
+class SelfEmployedService(ServiceBase):
+    @rpc(
+        _message(models.ConsultCareerRequest, "consultCareerRequest"),
+        _returns=_message(models.ConsultCareerResponse, "consultCareerResponse"),
+        _body_style="bare",
+        _in_message_name="consultCareerRequest",
+        _out_message_name="consultCareerResponse",
+        _operation_name="consultCareer",
+    )
+    def consultCareer(ctx: Any, request: Any) -> Any:
+        return ctx.udc.answer(Operation.CONSULT_CAREER, request)
+
+    @rpc(
+        _message(models.ConsultContributionsRequest, "consultContributionsRequest"),
+        _returns=_message(models.ConsultContributionsResponse, "consultContributionsResponse"),
+        _body_style="bare",
+        _in_message_name="consultContributionsRequest",
+        _out_message_name="consultContributionsResponse",
+        _operation_name="consultContributions",
+    )
+    def consultContributions(ctx: Any, request: Any) -> Any:
+        return ctx.udc.answer(Operation.CONSULT_CONTRIBUTIONS, request)
+
+    @classmethod
+    def call_wrapper(cls, ctx: Any, args: Any = None) -> Any:
+        exchange: Exchange = ctx.udc
+        try:
+            return super().call_wrapper(ctx, args)
+        except GatewayFault as fault:
+            exchange.fault = fault
+        except Exception as error:  # R-26: never a trace to the client
+            exchange.fault = exchange.internal_error(error)
+        return None
+
+
+class _Soap11(Soap11):
+    # Spyne's XML document class keeps the envelope prefix for faults in a class attribute.
+    soap_env = "soapenv"
+
+
+def build_application() -> Application:
+    """The spyne Application, writing `soapenv` and `ses` prefixes like BCSS's examples."""
+    application = Application(
+        [SelfEmployedService],
+        tns=SERVICE,
+        name="SelfEmployedService",
+        in_protocol=_Soap11(),
+        out_protocol=_Soap11(cleanup_namespaces=True),
+    )
+    interface = application.interface
+    for prefix in [p for p, ns in interface.nsmap.items() if ns in (SOAP_ENV, SERVICE)]:
+        del interface.nsmap[prefix]
+    interface.nsmap["soapenv"] = SOAP_ENV
+    interface.nsmap["ses"] = SERVICE
+    interface.prefmap[SOAP_ENV] = "soapenv"
+    interface.prefmap[SERVICE] = "ses"
+    return application
+
+
+def quiet_spyne_logs() -> None:
+    """Spyne logs a traceback per client fault and hundreds of debug lines per request."""
+    for name in ("spyne", "spyne.application", "spyne.application.client"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -1,0 +1,42 @@
+"""Suppliers: where the gateway gets career and contribution data (R-22, R-60 … R-66).
+
+A supplier is synchronous: the pipeline runs in a worker thread, and a supplier call blocks
+that thread for at most the configured time budget (R-65). Adapters never trust what they
+receive (R-66): anything they cannot read completely raises `SupplierError`, never a partial
+answer.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from selfemployed_gateway.records import CareerAnswer, ContributionsAnswer, DatePeriod
+
+
+class SupplierError(Exception):
+    """No usable answer from the supplier: fault MSG00002 with this `details` (R-22)."""
+
+    def __init__(self, details: str, cause: str = "") -> None:
+        super().__init__(f"{details}: {cause}" if cause else details)
+        self.details = details
+        self.cause = cause
+
+
+class Supplier(Protocol):
+    """INASTI, as seen by the pipeline."""
+
+    def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
+        """Career segments overlapping `period` (open end: up to the future, R-33)."""
+        ...
+
+    def consult_contributions(
+        self, ssin: str, begin_quarter: str, end_quarter: str | None
+    ) -> ContributionsAnswer:
+        """Contribution payments of the quarters from `begin_quarter` to `end_quarter`."""
+        ...
+
+    def is_reachable(self) -> bool:
+        """For readiness: can a connection to the supplier be opened now?"""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,126 @@
+"""End-to-end fixtures: the real gateway and INASTI simulator over real mutual TLS.
+
+The servers are started once per session on free ports of 127.0.0.1 (so a running
+`make run` never collides), with the development PKI created in a temporary folder and the
+gateway's clock frozen, so that date rules are reproducible.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from selfemployed_gateway.dataset import load_dataset
+from selfemployed_gateway.devpki import DevPki, ensure_dev_pki
+from tests.support.processes import PROJECT, Server, start, write_config
+
+DATASET = PROJECT / "config" / "reference-dataset.json"
+FROZEN_NOW = "2026-11-26T10:00:00+01:00"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
+    clients = [client.id for client in load_dataset(DATASET).clients]
+    return ensure_dev_pki(tmp_path_factory.mktemp("pki"), clients)
+
+
+@pytest.fixture(scope="session")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    config = write_config(
+        tmp_path_factory.mktemp("simulator") / "simulator.toml",
+        simulator_config(),
+    )
+    server = start(config, "simulate-inasti", env={"SEG_SIMULATOR_CLOCK": FROZEN_NOW})
+    yield server
+    server.stop()
+
+
+def simulator_config() -> dict[str, dict[str, object]]:
+    # The simulator shares the gateway's configuration format; it only reads [simulator].
+    return {
+        "tls": {"certificate": "unused", "private_key": "unused", "client_ca": ["unused"]},
+        "supplier": {"url": "http://127.0.0.1:1/unused"},
+        "data": {"dataset": str(DATASET)},
+        "contract": {"wsdl": "unused", "xsd_dir": "unused"},
+        "simulator": {"dataset": str(DATASET), "listen": {"host": "127.0.0.1", "port": 0}},
+    }
+
+
+def gateway_config(
+    pki: DevPki, supplier_url: str, **gateway: object
+) -> dict[str, dict[str, object]]:
+    return {
+        "gateway": {
+            "clock": FROZEN_NOW,
+            "validate_responses": True,
+            "listen": {"host": "127.0.0.1", "port": 0},
+            **gateway,
+        },
+        "admin": {"listen": {"host": "127.0.0.1", "port": 0}},
+        "tls": {
+            "certificate": str(pki.server.cert),
+            "private_key": str(pki.server.key),
+            "client_ca": [str(pki.ca.cert)],
+        },
+        "supplier": {"url": supplier_url, "timeout_seconds": 2},
+        "data": {"dataset": str(DATASET)},
+        "contract": {
+            "wsdl": str(PROJECT / "wsdl" / "SelfEmployedV2.wsdl"),
+            "xsd_dir": str(PROJECT / "xsd"),
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    pki: DevPki, simulator: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    config = write_config(
+        tmp_path_factory.mktemp("gateway") / "gateway.toml",
+        gateway_config(pki, simulator.urls["simulator"]),
+    )
+    server = start(config, "serve")
+    yield server
+    server.stop()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An institution calling the gateway with its client certificate."""
+
+    url: str
+    context: ssl.SSLContext
+
+    def post(self, body: bytes | str, soap_action: str | None = None) -> httpx.Response:
+        headers = {"Content-Type": "text/xml; charset=utf-8"}
+        if soap_action is not None:
+            headers["SOAPAction"] = soap_action
+        content = body.encode() if isinstance(body, str) else body
+        with httpx.Client(verify=self.context, timeout=15) as client:
+            return client.post(self.url, content=content, headers=headers)
+
+
+def tls_context(pki: DevPki, client_id: str | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(pki.ca.cert))
+    if client_id is not None:
+        pair = pki.clients[client_id]
+        context.load_cert_chain(str(pair.cert), str(pair.key))
+    return context
+
+
+@pytest.fixture(scope="session")
+def as_client(pki: DevPki, gateway: Server) -> CallerFactory:
+    return CallerFactory(pki, gateway.urls["soap"])
+
+
+@dataclass(frozen=True)
+class CallerFactory:
+    pki: DevPki
+    url: str
+
+    def __call__(self, client_id: str) -> Caller:
+        return Caller(self.url, tls_context(self.pki, client_id))

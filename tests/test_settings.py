@@ -1,0 +1,72 @@
+"""Configuration: TOML in config/, SEG_ overrides, errors a human can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from selfemployed_gateway.settings import ConfigurationError, Phase, load_settings
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT = PROJECT / "config" / "gateway.toml"
+
+
+def test_the_development_configuration_loads() -> None:
+    settings = load_settings(DEFAULT, environ={})
+    assert settings.gateway.phase is Phase.FINAL
+    assert (settings.gateway.listen.host, settings.gateway.listen.port) == ("127.0.0.1", 4520)
+    assert settings.gateway.path == "/SelfEmployedService/v2/consult"
+    assert (settings.admin.listen.host, settings.admin.listen.port) == ("127.0.0.1", 9520)
+    assert settings.supplier.timeout_seconds == 5
+    assert settings.data.dataset == PROJECT / "config" / "reference-dataset.json"
+    assert settings.tls.client_ca == [PROJECT / "var" / "pki" / "ca.crt"]
+    assert settings.simulator is not None and settings.simulator.listen.port == 4580
+
+
+def test_environment_overrides_phase_and_supplier_timeout() -> None:
+    settings = load_settings(
+        DEFAULT, environ={"SEG_PHASE": "transitional", "SEG_SUPPLIER_TIMEOUT": "2.5"}
+    )
+    assert settings.gateway.phase is Phase.TRANSITIONAL
+    assert settings.supplier.timeout_seconds == 2.5
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="configuration file not found"):
+        load_settings(environ={"SEG_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_invalid_values_name_file_field_source_and_fix() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(DEFAULT, environ={"SEG_PHASE": "middle", "SEG_SUPPLIER_TIMEOUT": "-1"})
+    message = str(raised.value)
+    assert str(DEFAULT) in message
+    assert "[gateway.phase] (from SEG_PHASE)" in message
+    assert "'final' or 'transitional'" in message
+    assert "[supplier.timeout_seconds] (from SEG_SUPPLIER_TIMEOUT)" in message
+
+
+def test_unknown_and_missing_settings_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        DEFAULT.read_text(encoding="utf-8")
+        .replace("[supplier]", "[supplier]\nurll = 'x'")
+        .replace('url = "http://127.0.0.1:4580/inasti/SelfEmployedService"\n', ""),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(config, environ={})
+    message = str(raised.value)
+    assert "[supplier.url]: Field required: add this setting" in message
+    assert (
+        "[supplier.urll]: Extra inputs are not permitted: remove it or correct its spelling"
+        in message
+    )
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text("[gateway\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_settings(config, environ={})
