@@ -1,6 +1,9 @@
 # selfemployed-gateway: two commands on a fresh machine: `make run` and `make test`.
 
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || echo python3)
+# The first interpreter that really runs and is 3.11 or 3.12 (pyenv shims may exist but fail).
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' \
+	2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,8 +11,8 @@ STAMP := $(VENV)/.installed
 .PHONY: install run test lint typecheck pytest pki clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 12), \
-		"Python 3.11 or 3.12 is needed (spyne imports cgi); set PYTHON=..."'
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed (spyne imports cgi):" \
+		"install one, or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -32,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs every supplier request at INFO: the exchange line already says it.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         result: int = arguments.command(arguments)
         return result

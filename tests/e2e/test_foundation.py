@@ -23,6 +23,7 @@ from selfemployed_gateway.devpki import DevPki
 from selfemployed_gateway.stages.validation import SchemaValidator
 from tests.e2e.conftest import DATASET, CallerFactory, tls_context
 from tests.support.processes import PROJECT, Server
+from tests.support.published import PublishedCommon
 from tests.support.soap import (
     ACTION,
     SES,
@@ -425,3 +426,39 @@ def test_unknown_body_element_is_msg00004(as_client: CallerFactory) -> None:
     answer = fault(as_client("cpas-namur").post(body).content)
     assert answer["details"][0]["reasonCode"] == "MSG00004"  # type: ignore[index]
     assert re.search("consultPensionRequest", answer["details"][0]["information"][0][1])  # type: ignore[index]
+
+
+def test_real_responses_validate_against_the_published_common_v3(
+    as_client: CallerFactory,
+) -> None:
+    """R-07: informationCustomer, informationCBSS, status, ssin, dataFilters and the fault
+    detail of real responses validate against BCSS's published CommonV3.xsd."""
+    published = PublishedCommon()
+    bodies = [
+        as_client("cpas-namur").post(
+            career_request(CPAS, "PCSA:SOCIAL_INQUIRY", "65031510159", "2000-01-01")
+        ),
+        as_client("onss-inspection").post(
+            career_request(ONSS, "SOCIAL_INSPECTION:INVESTIGATION", "82041241406")
+        ),
+        as_client("onss-inspection").post(
+            contributions_request(ONSS, "SOCIAL_INSPECTION:INVESTIGATION", "65031510159", "2025Q1")
+        ),
+        as_client("cpas-namur").post(b"not xml"),
+        as_client("stranger").post(career_request(CPAS, "PCSA:SOCIAL_INQUIRY", "65031510159")),
+    ]
+    seen: set[str] = set()
+    for response in bodies:
+        element = payload(response.content)
+        if element.tag.endswith("}Fault"):
+            (element,) = list(element.find("detail"))
+        assert published.errors(element) == {}
+        seen.update(type_name for type_name, _ in published.blocks(element))
+    assert seen == {
+        "InformationCustomerType",
+        "InformationCBSSType",
+        "StatusType",
+        "SsinWithCanceledAndReplacesStatusType",
+        "DataFiltersType",
+        "CBSSFaultType",
+    }

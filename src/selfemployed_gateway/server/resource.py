@@ -86,11 +86,15 @@ class ConsultResource(resource.Resource):
         self, result: tuple[SoapAnswer, Outcome], request: server.Request, gone: list[bool]
     ) -> None:
         answer, outcome = result
+        operation = outcome.operation.value if outcome.operation else None
         log.info(
-            "exchange",
+            "exchange ticketCBSS=%s operation=%s outcome=%s",
+            outcome.ticket_cbss,
+            operation,
+            outcome.code,
             extra={
                 "ticketCBSS": outcome.ticket_cbss,
-                "operation": outcome.operation.value if outcome.operation else None,
+                "operation": operation,
                 "outcome": outcome.code,
             },
         )

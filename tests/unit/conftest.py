@@ -1,0 +1,67 @@
+"""Unit-test helpers: the dataset, clients and a scripted supplier, no server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from selfemployed_gateway.dataset import Dataset, load_dataset
+from selfemployed_gateway.records import (
+    CareerAnswer,
+    ClientCertificate,
+    ContributionsAnswer,
+    DatePeriod,
+    SupplierOutcome,
+)
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def dataset() -> Dataset:
+    return load_dataset(PROJECT / "config" / "reference-dataset.json")
+
+
+def certificate(common_name: str | None) -> ClientCertificate:
+    return ClientCertificate(
+        subject=f"CN={common_name}" if common_name else "O=nobody",
+        common_name=common_name,
+        serial="01",
+        sha256="00" * 32,
+    )
+
+
+def _no_career(ssin: str, period: DatePeriod) -> CareerAnswer:
+    return CareerAnswer(outcome=SupplierOutcome.NO_DATA_FOR_PERSON)
+
+
+def _no_contributions(ssin: str, begin: str, end: str | None) -> ContributionsAnswer:
+    return ContributionsAnswer(outcome=SupplierOutcome.NO_DATA_FOR_PERSON)
+
+
+@dataclass
+class ScriptedSupplier:
+    """A supplier whose answers the test decides; records the calls it gets."""
+
+    career: Callable[[str, DatePeriod], CareerAnswer] = _no_career
+    contributions: Callable[[str, str, str | None], ContributionsAnswer] = _no_contributions
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+
+    def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
+        self.calls.append(("consultCareer", ssin, str(period.begin), str(period.end)))
+        return self.career(ssin, period)
+
+    def consult_contributions(
+        self, ssin: str, begin_quarter: str, end_quarter: str | None
+    ) -> ContributionsAnswer:
+        self.calls.append(("consultContributions", ssin, begin_quarter, str(end_quarter)))
+        return self.contributions(ssin, begin_quarter, end_quarter)
+
+    def is_reachable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass

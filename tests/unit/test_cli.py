@@ -1,0 +1,50 @@
+"""The console script refuses an invalid configuration with an actionable message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.unit.conftest import PROJECT
+
+
+def run(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "selfemployed_gateway.cli", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )
+
+
+def test_invalid_configuration_stops_start_up(tmp_path: Path) -> None:
+    result = run(
+        "--config",
+        str(PROJECT / "config" / "gateway.toml"),
+        "serve",
+        env={"SEG_SUPPLIER_TIMEOUT": "soon"},
+    )
+    assert result.returncode == 2
+    assert "[supplier.timeout_seconds] (from SEG_SUPPLIER_TIMEOUT)" in result.stderr
+    assert "gateway.toml" in result.stderr
+
+
+def test_missing_certificates_stop_start_up_naming_the_file(tmp_path: Path) -> None:
+    result = run(
+        "--config",
+        str(PROJECT / "config" / "gateway.toml"),
+        "serve",
+        env={"SEG_TLS_CERTIFICATE": str(tmp_path / "nowhere.crt")},
+    )
+    assert result.returncode == 2
+    assert "nowhere.crt" in result.stderr
+
+
+def test_help_lists_the_commands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("serve", "simulate-inasti", "dev", "dev-pki"):
+        assert command in result.stdout

@@ -1,0 +1,149 @@
+"""The SOAP endpoint without a server: faults of §8, R-22, R-26 (soap/endpoint.py)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.clock import FixedClock
+from selfemployed_gateway.dataset import Dataset
+from selfemployed_gateway.pipeline import Pipeline
+from selfemployed_gateway.records import CareerAnswer, DatePeriod, SupplierOutcome
+from selfemployed_gateway.soap.endpoint import SoapEndpoint
+from selfemployed_gateway.stages.validation import SchemaValidator
+from selfemployed_gateway.suppliers import SupplierError
+from tests.support.soap import ACTION, career_request, customer, fault, payload, status
+from tests.unit.conftest import PROJECT, ScriptedSupplier, certificate
+
+XSD = PROJECT / "xsd" / "SelfEmployedV2.xsd"
+CLOCK = FixedClock.parse("2026-11-26T10:00:00+01:00")
+REQUEST = career_request(
+    customer(cbe="0212345668"), "PCSA:SOCIAL_INQUIRY", "65031510159", "2000-01-01"
+).encode()
+
+
+def endpoint(dataset: Dataset, supplier: ScriptedSupplier) -> SoapEndpoint:
+    return SoapEndpoint(
+        Pipeline(clients=tuple(dataset.clients), supplier=supplier, clock=CLOCK),
+        SchemaValidator(XSD),
+        SchemaValidator.for_common_element(
+            Path(XSD).parent / "CommonV3.xsd", "informationCustomer", "InformationCustomerType"
+        ),
+        CLOCK,
+        validate_responses=True,
+    )
+
+
+def broken(ssin: str, period: DatePeriod) -> CareerAnswer:
+    raise ZeroDivisionError("secret internals")
+
+
+def test_unexpected_error_is_msg00003_without_trace(
+    dataset: Dataset, caplog: pytest.LogCaptureFixture
+) -> None:
+    """R-26: MSG00003 Internal Error, soapenv:Server; logged with the ticketCBSS."""
+    answer, outcome = endpoint(dataset, ScriptedSupplier(career=broken)).handle(
+        REQUEST, ACTION + "consultCareer", certificate("cpas-namur")
+    )
+    assert answer.status == 500
+    assert b"secret internals" not in answer.body
+    assert b"ZeroDivisionError" not in answer.body
+    found = fault(answer.body)
+    assert (found["faultcode"], found["faultstring"]) == ("soapenv:Server", "Internal Error")
+    assert found["details"][0]["reasonCode"] == "MSG00003"  # type: ignore[index]
+    assert found["ticketCBSS"] == outcome.ticket_cbss
+    records = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [getattr(r, "ticketCBSS", None) for r in records] == [outcome.ticket_cbss]
+    assert outcome.code == "MSG00003"
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        codes.SUPPLIER_UNEXPECTED_RETURN_CODE,
+        codes.SUPPLIER_UNEXPECTED_RESPONSE,
+        codes.SUPPLIER_TIME_BUDGET,
+    ],
+)
+def test_supplier_error_is_msg00002_with_its_details(dataset: Dataset, details: str) -> None:
+    """R-22: MSG00002 soapenv:Server with `details`."""
+
+    def failing(ssin: str, period: DatePeriod) -> CareerAnswer:
+        raise SupplierError(details, "cause")
+
+    answer, _ = endpoint(dataset, ScriptedSupplier(career=failing)).handle(
+        REQUEST, None, certificate("cpas-namur")
+    )
+    found = fault(answer.body)
+    assert found["faultcode"] == "soapenv:Server"
+    assert found["faultstring"] == "Error in communication with the destination/supplier"
+    assert found["details"] == [
+        {
+            "severity": "FATAL",
+            "reasonCode": "MSG00002",
+            "diagnostic": "Error in communication with the destination/supplier",
+            "authorCode": "http://www.ksz-bcss.fgov.be/",
+            "information": [("details", details)],
+        }
+    ]
+    assert found["informationCustomer"] is True
+    schema = etree.XMLSchema(etree.parse(str(XSD)))
+    (detail,) = list(payload(answer.body).find("detail"))  # type: ignore[arg-type]
+    assert schema.validate(detail), schema.error_log
+
+
+@pytest.mark.parametrize(
+    ("outcome", "value", "code", "description"),
+    [
+        (
+            SupplierOutcome.FUND_TIMEOUT,
+            "NO_RESULT",
+            "SES00005",
+            "Time-out. At least one social security funds did not reply in the given timeframe.",
+        ),
+        (SupplierOutcome.UNDER_INVESTIGATION, "NO_RESULT", "SES00006", "File under investigation."),
+    ],
+)
+def test_inasti_statuses_are_passed_on_as_is(
+    dataset: Dataset, outcome: SupplierOutcome, value: str, code: str, description: str
+) -> None:
+    """R-22: SES00005 and SES00006 are NO_RESULT statuses passed on from INASTI."""
+    supplier = ScriptedSupplier(career=lambda ssin, period: CareerAnswer(outcome=outcome))
+    answer, _ = endpoint(dataset, supplier).handle(REQUEST, None, certificate("cpas-namur"))
+    assert answer.status == 200
+    element = payload(answer.body)
+    assert status(element) == {
+        "value": value,
+        "code": code,
+        "description": description,
+        "information": [],
+    }
+    assert element.findtext("ssin") == "65031510159"
+    assert element.find("career") is None
+
+
+def test_the_supplier_gets_the_whole_career_without_period(dataset: Dataset) -> None:
+    """R-33: no period = from 1956-07-01, open end."""
+    supplier = ScriptedSupplier()
+    request = career_request(customer(cbe="0212345668"), "PCSA:SOCIAL_INQUIRY", "65031510159")
+    endpoint(dataset, supplier).handle(request.encode(), None, certificate("cpas-namur"))
+    assert supplier.calls == [("consultCareer", "65031510159", "1956-07-01", "None")]
+
+
+def test_a_date_with_a_time_zone_keeps_its_day(dataset: Dataset) -> None:
+    """R-37: 2000-01-01+14:00 and 2000-01-01-12:00 both mean 1 January 2000."""
+    supplier = ScriptedSupplier()
+    for zone in ("+14:00", "-12:00", "Z"):
+        request = career_request(
+            customer(cbe="0212345668"),
+            "PCSA:SOCIAL_INQUIRY",
+            "65031510159",
+            f"2000-01-01{zone}",
+            f"2000-12-31{zone}",
+        )
+        endpoint(dataset, supplier).handle(request.encode(), None, certificate("cpas-namur"))
+    assert {call[2:] for call in supplier.calls} == {("2000-01-01", "2000-12-31")}

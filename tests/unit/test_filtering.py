@@ -1,0 +1,130 @@
+"""R-24, R-50, R-51, R-55: what the client receives (stages/filtering.py, conversion.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.records import (
+    Affiliation,
+    Career,
+    CareerSegment,
+    CodedValue,
+    DatePeriod,
+    Fund,
+    SupplierOutcome,
+)
+from selfemployed_gateway.stages.conversion import status_of
+from selfemployed_gateway.stages.filtering import apply_filters, data_filters, keep_overlapping
+
+
+def seg(begin: str, end: str | None) -> CareerSegment:
+    return CareerSegment(
+        period=DatePeriod(
+            begin=date.fromisoformat(begin), end=date.fromisoformat(end) if end else None
+        ),
+        quality=CodedValue(code="100"),
+        contribution=CodedValue(code="101"),
+    )
+
+
+CAREER = Career(
+    nisse_reference="RGTI1",
+    occupation=CodedValue(code="620100"),
+    affiliations=(
+        Affiliation(
+            fund=Fund(code="010"),
+            signature_date=date(1989, 12, 15),
+            segments=(seg("1990-01-01", "1999-12-31"), seg("2000-01-01", "2000-06-30")),
+        ),
+        Affiliation(fund=Fund(code="002"), segments=(seg("2000-07-01", None),)),
+    ),
+)
+
+
+def period(begin: str, end: str | None = None) -> DatePeriod:
+    return DatePeriod(begin=date.fromisoformat(begin), end=date.fromisoformat(end) if end else None)
+
+
+def kept(career: Career | None) -> list[list[str]]:
+    if career is None:
+        return []
+    return [[str(s.period.begin) for s in a.segments] for a in career.affiliations]
+
+
+@pytest.mark.parametrize(
+    ("consulted", "expected"),
+    [
+        # the day after a segment ends: it is not returned; the day it ends: it is
+        (period("2000-01-01", "2000-01-01"), [["2000-01-01"]]),
+        (period("1999-12-31", "1999-12-31"), [["1990-01-01"]]),
+        (period("1999-12-31", "2000-01-01"), [["1990-01-01", "2000-01-01"]]),
+        # the day before an open segment begins, then the day it begins
+        (period("2000-06-30", "2000-06-30"), [["2000-01-01"]]),
+        (period("2000-07-01", "2000-07-01"), [["2000-07-01"]]),
+        # open consulted period: everything from its begin, future segments too (R-33)
+        (period("2000-06-30"), [["2000-01-01"], ["2000-07-01"]]),
+        (period("1956-07-01", "1989-12-31"), []),
+    ],
+)
+def test_only_overlapping_segments_are_kept(
+    consulted: DatePeriod, expected: list[list[str]]
+) -> None:
+    """R-55: at least one day of overlap; affiliations left without segments are dropped."""
+    assert kept(keep_overlapping(CAREER, consulted)) == expected
+
+
+def test_filters_remove_occupation_and_signature_date() -> None:
+    """R-50."""
+    both = apply_filters(CAREER, ["occupation", "signatureDate"])
+    assert both.occupation is None
+    assert [a.signature_date for a in both.affiliations] == [None, None]
+    only_signature = apply_filters(CAREER, ["signatureDate"])
+    assert only_signature.occupation == CodedValue(code="620100")
+    assert apply_filters(CAREER, []) == CAREER
+
+
+@pytest.mark.parametrize(
+    ("filters", "listed"),
+    [
+        ([], None),
+        (["signatureDate"], ("signatureDate",)),
+        (["signatureDate", "occupation"], ("occupation", "signatureDate")),
+    ],
+)
+def test_data_filters_lists_every_filter_of_the_client(
+    filters: list[str], listed: tuple[str, ...] | None
+) -> None:
+    """R-51: listed whether or not the element was present."""
+    assert data_filters(filters) == listed
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code", "information"),
+    [
+        (SupplierOutcome.FOUND, codes.DATA_FOUND, ()),
+        (SupplierOutcome.FUND_TIMEOUT, codes.FUND_TIMEOUT, ()),
+        (SupplierOutcome.UNDER_INVESTIGATION, codes.UNDER_INVESTIGATION, ()),
+        (
+            SupplierOutcome.NO_DATA_FOR_PERSON,
+            codes.NO_DATA_FOUND,
+            (("Reason", "No data for requested person"),),
+        ),
+        (
+            SupplierOutcome.NO_DATA_FOR_PERIOD,
+            codes.NO_DATA_FOUND,
+            (("Reason", "No data for requested period"),),
+        ),
+    ],
+)
+def test_supplier_outcome_becomes_a_status(
+    outcome: SupplierOutcome,
+    code: codes.StatusCode,
+    information: tuple[tuple[str, str], ...],
+) -> None:
+    """R-22 (SES00005/SES00006 passed on as-is), R-25."""
+    status, found = status_of(outcome)
+    assert status is code
+    assert tuple((i.field_name, i.field_value) for i in found) == information
