@@ -1,4 +1,4 @@
-"""The console script `selfemployed-gateway`: serve, simulate-inasti, dev, dev-pki.
+"""The console script `selfemployed-gateway`: serve, simulate-inasti, dev, check-config, dev-pki.
 
 `serve` runs the gateway; `simulate-inasti` runs the built-in INASTI simulator; `dev` runs
 both in one process for `make run`, after creating the development PKI when it is missing.
@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--pki", type=Path, default=DEV_PKI)
     dev.set_defaults(command=_dev)
 
+    check = commands.add_parser(
+        "check-config",
+        help="check configuration and annex before deployment (exit 1 on any problem)",
+    )
+    check.set_defaults(command=_check_config)
+
     pki = commands.add_parser("dev-pki", help="create the development PKI if missing")
     pki.add_argument("--pki", type=Path, default=DEV_PKI)
     pki.set_defaults(command=_dev_pki)
@@ -136,6 +142,41 @@ def _dev(arguments: argparse.Namespace) -> int:
         flush=True,
     )
     reactor.run()
+    return 0
+
+
+def _check_config(arguments: argparse.Namespace) -> int:
+    """R-14: every inconsistency, one line each (client and field), before deployment."""
+    from selfemployed_gateway.annex import find_problems
+    from selfemployed_gateway.soap.contract import Contract
+    from selfemployed_gateway.tls import server_tls_options
+
+    problems: list[str] = []
+    try:
+        settings = _settings(arguments)
+    except ConfigurationError as error:
+        print(error)
+        return 1
+    try:
+        dataset = load_dataset(settings.data.dataset)
+        problems.extend(str(problem) for problem in find_problems(dataset))
+    except DatasetError as error:
+        problems.append(str(error))
+    try:
+        server_tls_options(
+            settings.tls.certificate, settings.tls.private_key, settings.tls.client_ca
+        )
+    except TlsConfigurationError as error:
+        problems.append(f"tls: {error}")
+    try:
+        Contract.load(settings.contract.wsdl, settings.contract.xsd_dir)
+    except OSError as error:
+        problems.append(f"contract: {error}")
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    print(f"{settings.source}: configuration OK ({len(dataset.clients)} clients)")
     return 0
 
 

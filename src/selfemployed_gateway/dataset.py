@@ -89,6 +89,8 @@ class ClientEntry(DatasetModel):
     id: str = Field(min_length=1)
     kind: str
     identification: Identification
+    # The certificate subject (RFC 4514) this client presents; None: common name = id.
+    certificate_subject: str | None = None
     service_allowed: bool
     operations: list[str]
     legal_contexts: list[str]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from selfemployed_gateway import codes
+from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.clock import Clock, today
 from selfemployed_gateway.dataset import ClientEntry
 from selfemployed_gateway.records import (
@@ -22,6 +23,7 @@ from selfemployed_gateway.records import (
     SsinStatus,
     SupplierOutcome,
 )
+from selfemployed_gateway.registry import PersonRegister, PersonRepertory
 from selfemployed_gateway.stages import (
     authorisation,
     conversion,
@@ -39,24 +41,33 @@ CAREER_START = date(1956, 7, 1)
 
 @dataclass(frozen=True)
 class Pipeline:
-    clients: tuple[ClientEntry, ...]
+    annex: Annex
+    register: PersonRegister
+    repertory: PersonRepertory
     supplier: Supplier
     clock: Clock
 
     def consult(self, request: ConsultRequest, certificate: ClientCertificate | None) -> Reply:
-        client = authorisation.identify_client(self.clients, certificate)  # R-11
+        client = authorisation.identify_client(self.annex, certificate)  # R-11
         authorisation.authorise_service(client)  # R-12
+        authorisation.check_consistency(self.annex, client)  # R-14
         if refusal := authorisation.authorise_operation(client, request):  # R-13
             return refusal
-        if refusal := dates.validate_period(request, today(self.clock)):  # R-15, R-30 … R-37
+        day = today(self.clock)
+        if refusal := dates.validate_period(request, day):  # R-15, R-30 … R-37
             return refusal
-        ssin = niss.check_ssin(request.ssin)  # R-16 … R-19
+        ssin = niss.check_ssin(request.ssin, self.register)  # R-16 … R-19
         if isinstance(ssin, Reply):
             return ssin
         period = consulted_period(request)
-        if refusal := integration.check_client_integration(client, request, period):  # R-20
+        checked = checked_period(period, day)
+        if refusal := integration.check_client_integration(  # R-20, R-40 … R-46
+            client, request.ssin, checked, day, self.repertory
+        ):
             return _with_ssin(refusal, ssin)
-        if refusal := integration.check_supplier_integration(request.ssin, period):  # R-21
+        if refusal := integration.check_supplier_integration(  # R-21
+            request.ssin, checked, self.repertory
+        ):
             return _with_ssin(refusal, ssin)
         if request.operation is Operation.CONSULT_CAREER:
             return self._career(client, request, period, ssin)
@@ -107,6 +118,11 @@ def consulted_period(request: ConsultRequest) -> DatePeriod:
     if end_quarter is None:
         return DatePeriod(begin=begin)
     return DatePeriod(begin=begin, end=Quarter.parse(end_quarter).last_day)
+
+
+def checked_period(period: DatePeriod, day: date) -> DatePeriod:
+    """For the integration checks an open end means today (R-21, R-33)."""
+    return period if period.end is not None else DatePeriod(begin=period.begin, end=day)
 
 
 def _with_ssin(reply: Reply, ssin: SsinStatus) -> Reply:

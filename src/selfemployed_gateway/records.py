@@ -220,10 +220,10 @@ class ContributionsAnswer(Record):
 
 
 class Information(Record):
-    """A fieldName/fieldValue pair of a status or a fault detail."""
+    """A fieldName/fieldValue pair of a status or a fault detail (fieldValue is optional)."""
 
     field_name: str
-    field_value: str
+    field_value: str | None
 
 
 class SsinStatus(Record):
@@ -254,5 +254,5 @@ class GatewayFault(Exception):
         self.information = information
 
 
-def information(field_name: str, field_value: str) -> Information:
+def information(field_name: str, field_value: str | None) -> Information:
     return Information(field_name=field_name, field_value=field_value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from selfemployed_gateway.records import (
     DatePeriod,
     SupplierOutcome,
 )
+from selfemployed_gateway.registry.sqlite import SqliteRegisters
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +25,17 @@ PROJECT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def dataset() -> Dataset:
     return load_dataset(PROJECT / "config" / "reference-dataset.json")
+
+
+@functools.cache
+def _registers(path: Path) -> SqliteRegisters:
+    return SqliteRegisters.from_dataset(load_dataset(path))
+
+
+def registers(dataset: Dataset) -> SqliteRegisters:
+    """The embedded registers of the reference dataset (built once)."""
+    del dataset
+    return _registers(PROJECT / "config" / "reference-dataset.json")
 
 
 def certificate(common_name: str | None) -> ClientCertificate:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.dataset import Dataset
 from selfemployed_gateway.records import (
     CareerCriteria,
@@ -43,7 +44,7 @@ def request(
 
 def test_client_is_the_entry_named_by_the_certificate(dataset: Dataset) -> None:
     """R-11."""
-    client = identify_client(dataset.clients, certificate("famifund-east"))
+    client = identify_client(Annex.from_dataset(dataset), certificate("famifund-east"))
     assert client.id == "famifund-east"
 
 
@@ -51,14 +52,14 @@ def test_client_is_the_entry_named_by_the_certificate(dataset: Dataset) -> None:
 def test_unknown_certificate_is_msg00015(dataset: Dataset, common_name: str | None) -> None:
     """R-11: trusted but unknown to the configuration → MSG00015."""
     with pytest.raises(GatewayFault) as raised:
-        identify_client(dataset.clients, certificate(common_name))
+        identify_client(Annex.from_dataset(dataset), certificate(common_name))
     assert raised.value.code.code == "MSG00015"
     assert raised.value.information == ()
 
 
 def test_no_certificate_is_msg00015(dataset: Dataset) -> None:
     with pytest.raises(GatewayFault):
-        identify_client(dataset.clients, None)
+        identify_client(Annex.from_dataset(dataset), None)
 
 
 def test_service_not_allowed_is_msg00015(dataset: Dataset) -> None:

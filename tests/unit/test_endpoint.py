@@ -9,6 +9,7 @@ import pytest
 from lxml import etree
 
 from selfemployed_gateway import codes
+from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.clock import FixedClock
 from selfemployed_gateway.dataset import Dataset
 from selfemployed_gateway.pipeline import Pipeline
@@ -17,7 +18,7 @@ from selfemployed_gateway.soap.endpoint import SoapEndpoint
 from selfemployed_gateway.stages.validation import SchemaValidator
 from selfemployed_gateway.suppliers import SupplierError
 from tests.support.soap import ACTION, career_request, customer, fault, payload, status
-from tests.unit.conftest import PROJECT, ScriptedSupplier, certificate
+from tests.unit.conftest import PROJECT, ScriptedSupplier, certificate, registers
 
 XSD = PROJECT / "xsd" / "SelfEmployedV2.xsd"
 CLOCK = FixedClock.parse("2026-11-26T10:00:00+01:00")
@@ -28,7 +29,13 @@ REQUEST = career_request(
 
 def endpoint(dataset: Dataset, supplier: ScriptedSupplier) -> SoapEndpoint:
     return SoapEndpoint(
-        Pipeline(clients=tuple(dataset.clients), supplier=supplier, clock=CLOCK),
+        Pipeline(
+            annex=Annex.from_dataset(dataset),
+            register=registers(dataset),
+            repertory=registers(dataset),
+            supplier=supplier,
+            clock=CLOCK,
+        ),
         SchemaValidator(XSD),
         SchemaValidator.for_common_element(
             Path(XSD).parent / "CommonV3.xsd", "informationCustomer", "InformationCustomerType"
@@ -129,8 +136,10 @@ def test_inasti_statuses_are_passed_on_as_is(
 def test_the_supplier_gets_the_whole_career_without_period(dataset: Dataset) -> None:
     """R-33: no period = from 1956-07-01, open end."""
     supplier = ScriptedSupplier()
-    request = career_request(customer(cbe="0212345668"), "PCSA:SOCIAL_INQUIRY", "65031510159")
-    endpoint(dataset, supplier).handle(request.encode(), None, certificate("cpas-namur"))
+    request = career_request(
+        customer(sector=21, institution=0), "SOCIAL_INSPECTION:INVESTIGATION", "65031510159"
+    )
+    endpoint(dataset, supplier).handle(request.encode(), None, certificate("onss-inspection"))
     assert supplier.calls == [("consultCareer", "65031510159", "1956-07-01", "None")]
 
 

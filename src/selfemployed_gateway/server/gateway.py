@@ -11,9 +11,11 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
 from selfemployed_gateway import tls
+from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.clock import clock_from_setting
 from selfemployed_gateway.dataset import Dataset, load_dataset
 from selfemployed_gateway.pipeline import Pipeline
+from selfemployed_gateway.registry.sqlite import SqliteRegisters
 from selfemployed_gateway.server.admin import Readiness, admin_root
 from selfemployed_gateway.server.resource import ConsultResource
 from selfemployed_gateway.settings import Settings
@@ -44,7 +46,15 @@ class Gateway:
         contract = Contract.load(settings.contract.wsdl, settings.contract.xsd_dir)
         supplier = InastiFinalSupplier(settings.supplier)
         clock = clock_from_setting(settings.gateway.clock)
-        pipeline = Pipeline(clients=tuple(dataset.clients), supplier=supplier, clock=clock)
+        registers = SqliteRegisters.from_dataset(dataset)
+        annex = Annex.from_dataset(dataset)
+        for problem in annex.problems:
+            log.warning(
+                "inconsistent annex (R-14; requests of this client get MSG00003): %s", problem
+            )
+        pipeline = Pipeline(
+            annex=annex, register=registers, repertory=registers, supplier=supplier, clock=clock
+        )
         endpoint = SoapEndpoint(
             pipeline,
             SchemaValidator(contract.service_xsd),

@@ -1,32 +1,45 @@
-"""R-11 … R-13: who is calling, and may they use this operation in this legal context.
+"""R-11 … R-14: who is calling, and may they use this operation in this legal context.
 
-The client is the annex entry whose id is the common name of the verified TLS client
-certificate (the development PKI issues one certificate per client id).
+The client is the annex entry that the verified TLS client certificate identifies: by its
+`certificate_subject` when the entry has one, else by common name = client id (the
+development PKI issues one certificate per client id).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from selfemployed_gateway import codes
+from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.dataset import ClientEntry
 from selfemployed_gateway.records import (
     ClientCertificate,
     ConsultRequest,
     GatewayFault,
     Reply,
+    information,
 )
 
 
-def identify_client(
-    clients: Sequence[ClientEntry], certificate: ClientCertificate | None
-) -> ClientEntry:
-    """R-11: a trusted certificate that names no client entry is fault MSG00015."""
-    if certificate is not None and certificate.common_name:
-        for client in clients:
-            if client.id == certificate.common_name:
-                return client
-    raise GatewayFault(codes.AUTHORIZATION_REFUSED)
+def identify_client(annex: Annex, certificate: ClientCertificate | None) -> ClientEntry:
+    """R-11: a trusted certificate that names no client entry is fault MSG00015; one that
+    names several is an inconsistent configuration (R-14)."""
+    clients = annex.presented_by(certificate) if certificate is not None else []
+    if not clients:
+        raise GatewayFault(codes.AUTHORIZATION_REFUSED)
+    if len(clients) > 1:
+        raise inconsistent_configuration()
+    return clients[0]
+
+
+def check_consistency(annex: Annex, client: ClientEntry) -> None:
+    """R-14: a client whose entry contradicts the configuration gets MSG00003."""
+    if client.id in annex.inconsistent_clients:
+        raise inconsistent_configuration()
+
+
+def inconsistent_configuration() -> GatewayFault:
+    return GatewayFault(
+        codes.INTERNAL_ERROR, information(codes.DETAIL, codes.AUTHORIZATION_INCONSISTENT)
+    )
 
 
 def authorise_service(client: ClientEntry) -> None:

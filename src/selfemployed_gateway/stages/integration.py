@@ -1,23 +1,85 @@
 """R-20, R-21, R-40 … R-46: is this person known to this client, and to INASTI.
 
-Not yet implemented: issue #3 ("Business rules"). Until then every person is integrated.
+Both checks work on the *checked period*: the consulted days with an open end read as today
+(R-33: no period = 1956-07-01 … today).
 """
 
 from __future__ import annotations
 
-from selfemployed_gateway.dataset import ClientEntry
-from selfemployed_gateway.records import ConsultRequest, DatePeriod, Reply
+from datetime import date
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.dataset import ClientEntry, PeriodCheck
+from selfemployed_gateway.records import DatePeriod, Reply, information
+from selfemployed_gateway.registry import IntegrationPeriod, PersonRepertory
+
+# R-21: INASTI knows a self-employed person under these quality codes.
+SUPPLIER_QUALITY_CODES = frozenset({2, 102})
+
+
+def contains(outer: DatePeriod, inner: DatePeriod) -> bool:
+    """`inner` lies entirely inside `outer` (open ends are unbounded)."""
+    if inner.begin < outer.begin:
+        return False
+    if outer.end is None:
+        return True
+    return inner.end is not None and inner.end <= outer.end
+
+
+def client_may_know(
+    client: ClientEntry, periods: list[IntegrationPeriod], checked: DatePeriod, today: date
+) -> bool:
+    """R-40 … R-45 for the integration periods of one person."""
+    rule = client.integration
+    if not rule.required:  # R-40
+        return True
+    widened = [
+        p.widened(rule.extension_days_before, rule.extension_days_after)  # R-45
+        for p in periods
+        if p.quality_code == rule.quality_code  # R-41
+    ]
+    if rule.period_check is PeriodCheck.IGNORE:  # R-42
+        return bool(widened)
+    if rule.period_check is PeriodCheck.CURRENT_DATE:  # R-43
+        today_only = DatePeriod(begin=today, end=today)
+        return any(contains(period, today_only) for period in widened)
+    return any(contains(period, checked) for period in widened)  # R-44
 
 
 def check_client_integration(
-    client: ClientEntry, request: ConsultRequest, period: DatePeriod
+    client: ClientEntry,
+    ssin: str,
+    checked: DatePeriod,
+    today: date,
+    repertory: PersonRepertory,
 ) -> Reply | None:
-    """No-op stage (issue #3): will answer MSG00012."""
-    del client, request, period
-    return None
+    """R-20: NO_RESULT MSG00012 when the client may not know this person for this period.
+
+    R-46: for a CPAS, the sector repertory is the one of the CPAS identified by its CBE
+    number, which is how the client's own integrations are filed here.
+    """
+    if not client.integration.required:
+        return None
+    periods = repertory.client_integrations(ssin, client.id)
+    if client_may_know(client, periods, checked, today):
+        return None
+    return Reply(
+        status=codes.NOT_INTEGRATED_FOR_CLIENT,
+        information=(
+            information(codes.DETAILS, codes.NOT_INTEGRATED_DETAILS),
+            information("ssin", ssin),
+            information("cbeNumber", client.identification.cbeNumber),
+        ),
+    )
 
 
-def check_supplier_integration(ssin: str, period: DatePeriod) -> Reply | None:
-    """No-op stage (issue #3): will answer MSG00021."""
-    del ssin, period
-    return None
+def check_supplier_integration(
+    ssin: str, checked: DatePeriod, repertory: PersonRepertory
+) -> Reply | None:
+    """R-21: INASTI (15/0) knows the NISS under quality 2 or 102 for ≥ 1 day of the period."""
+    for integration in repertory.supplier_integrations(ssin):
+        if integration.quality_code in SUPPLIER_QUALITY_CODES and integration.period.overlaps(
+            checked
+        ):
+            return None
+    return Reply(status=codes.NOT_INTEGRATED_AT_SUPPLIER)
