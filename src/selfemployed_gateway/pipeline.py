@@ -51,6 +51,13 @@ class Pipeline:
         client = authorisation.identify_client(self.annex, certificate)
         authorisation.authorise_service(client)
         authorisation.check_consistency(self.annex, client)
+        reply = self._decide(client, request)
+        if request.operation is Operation.CONSULT_CAREER:
+            # every element the client may not receive, whatever the status.
+            return reply.model_copy(update={"data_filters": filtering.data_filters(client.filters)})
+        return reply
+
+    def _decide(self, client: ClientEntry, request: ConsultRequest) -> Reply:
         if refusal := authorisation.authorise_operation(client, request):
             return refusal
         day = today(self.clock)
@@ -84,16 +91,10 @@ class Pipeline:
             if career is None:
                 outcome = SupplierOutcome.NO_DATA_FOR_PERIOD
         status, information = conversion.status_of(outcome)
-        data_filters = filtering.data_filters(client.filters)
         if status is not codes.DATA_FOUND or career is None:
-            return Reply(
-                status=status, information=information, ssin=ssin, data_filters=data_filters
-            )
+            return Reply(status=status, information=information, ssin=ssin)
         return Reply(
-            status=status,
-            ssin=ssin,
-            data_filters=data_filters,
-            career=filtering.apply_filters(career, client.filters),
+            status=status, ssin=ssin, career=filtering.apply_filters(career, client.filters)
         )
 
     def _contributions(self, request: ConsultRequest, ssin: SsinStatus) -> Reply:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -51,7 +52,7 @@ def simulator_config() -> dict[str, dict[str, object]]:
 
 
 def gateway_config(
-    pki: DevPki, supplier_url: str, **gateway: object
+    pki: DevPki, supplier_url: str, dataset: Path = DATASET, **gateway: object
 ) -> dict[str, dict[str, object]]:
     return {
         "gateway": {
@@ -67,7 +68,7 @@ def gateway_config(
             "client_ca": [str(pki.ca.cert)],
         },
         "supplier": {"url": supplier_url, "timeout_seconds": 2},
-        "data": {"dataset": str(DATASET)},
+        "data": {"dataset": str(dataset)},
         "contract": {
             "wsdl": str(PROJECT / "wsdl" / "SelfEmployedV2.wsdl"),
             "xsd_dir": str(PROJECT / "xsd"),
@@ -124,3 +125,33 @@ class CallerFactory:
 
     def __call__(self, client_id: str) -> Caller:
         return Caller(self.url, tls_context(self.pki, client_id))
+
+
+@dataclass
+class GatewayFactory:
+    """More gateways beside the main one: another clock, another dataset (started once each)."""
+
+    pki: DevPki
+    simulator: Server
+    folder: Path
+    started: dict[tuple[str, str], Server]
+
+    def __call__(self, clock: str = FROZEN_NOW, dataset: Path = DATASET) -> CallerFactory:
+        key = (clock, str(dataset))
+        if key not in self.started:
+            config = write_config(
+                self.folder / f"gateway-{len(self.started)}.toml",
+                gateway_config(self.pki, self.simulator.urls["simulator"], dataset, clock=clock),
+            )
+            self.started[key] = start(config, "serve")
+        return CallerFactory(self.pki, self.started[key].urls["soap"])
+
+
+@pytest.fixture(scope="session")
+def gateway_with(
+    pki: DevPki, simulator: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayFactory]:
+    factory = GatewayFactory(pki, simulator, tmp_path_factory.mktemp("gateways"), {})
+    yield factory
+    for server in factory.started.values():
+        server.stop()
