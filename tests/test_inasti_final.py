@@ -6,13 +6,14 @@ real Twisted simulator in a subprocess.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -40,8 +41,8 @@ from selfemployed_gateway.records import (
 from selfemployed_gateway.settings import SupplierSettings
 from selfemployed_gateway.simulator.inasti import answer_career, answer_request
 from selfemployed_gateway.suppliers import SupplierError
+from selfemployed_gateway.suppliers.http import MAX_ANSWER_BYTES
 from selfemployed_gateway.suppliers.inasti_final import (
-    MAX_ANSWER_BYTES,
     InastiFinalSupplier,
     Observer,
     ResultCode,
@@ -403,7 +404,7 @@ def test_answer_larger_than_the_cap_is_refused_without_reading_it_all() -> None:
     chunk = b" " * 65536
     sent: list[int] = []
 
-    def endless() -> Iterator[bytes]:
+    async def endless() -> AsyncIterator[bytes]:
         sent.append(100)
         yield OK_CAREER[:100]
         while True:
@@ -418,10 +419,14 @@ def test_answer_larger_than_the_cap_is_refused_without_reading_it_all() -> None:
     assert MAX_ANSWER_BYTES < sum(sent) <= MAX_ANSWER_BYTES + len(chunk)
 
 
+async def one_byte() -> AsyncIterator[bytes]:
+    yield b"x"
+
+
 def test_declared_length_over_the_cap_is_refused_at_once() -> None:
     def handle(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
-            200, headers={"Content-Length": str(MAX_ANSWER_BYTES + 1)}, content=iter([b"x"])
+            200, headers={"Content-Length": str(MAX_ANSWER_BYTES + 1)}, content=one_byte()
         )
 
     assert details_of(lambda: supplier_with(handle).consult_career(MULTI, YEAR_2000)) == (
@@ -440,9 +445,9 @@ def test_answer_just_under_the_cap_is_read() -> None:
 def test_total_deadline_cuts_a_trickling_answer() -> None:
     """Each chunk comes in time for httpx, but together they exceed the budget (R-65)."""
 
-    def trickle() -> Iterator[bytes]:
+    async def trickle() -> AsyncIterator[bytes]:
         for index in range(0, len(OK_CAREER), 64):
-            time.sleep(0.15)
+            await asyncio.sleep(0.15)
             yield OK_CAREER[index : index + 64]
 
     supplier = supplier_with(lambda r: httpx.Response(200, content=trickle()), timeout=0.5)
@@ -573,3 +578,20 @@ def test_against_the_real_simulator(dataset: Dataset, simulator_port: int) -> No
     assert time.monotonic() - started < 0.5
     assert not closed.is_reachable()
     closed.close()
+
+
+def test_a_stall_after_the_headers_is_cut_at_the_budget() -> None:
+    """R-65: headers in time, then nothing: the call is cancelled when the budget is spent
+    (httpx's per-read timeout alone would allow a second full budget)."""
+
+    async def stall() -> AsyncIterator[bytes]:
+        yield OK_CAREER[:100]
+        await asyncio.sleep(10)
+        yield OK_CAREER[100:]
+
+    supplier = supplier_with(lambda r: httpx.Response(200, content=stall()), timeout=0.5)
+    started = time.monotonic()
+    assert details_of(lambda: supplier.consult_career(MULTI, YEAR_2000)) == (
+        codes.SUPPLIER_TIME_BUDGET
+    )
+    assert time.monotonic() - started < 0.9

@@ -66,9 +66,9 @@ from selfemployed_gateway.records import (
     Quarter,
 )
 from selfemployed_gateway.settings import SimulatorSettings
+from selfemployed_gateway.suppliers.http import CONTENT_TYPE
 from selfemployed_gateway.suppliers.inasti_final import (
     CAREER_REQUEST,
-    CONTENT_TYPE,
     CONTRIBUTIONS_REQUEST,
     ProtocolError,
     ResultCode,

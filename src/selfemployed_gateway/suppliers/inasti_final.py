@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -71,17 +70,15 @@ from selfemployed_gateway.records import (
 )
 from selfemployed_gateway.settings import SupplierSettings
 from selfemployed_gateway.suppliers import SupplierError
+from selfemployed_gateway.suppliers.http import SupplierHttp
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "urn:be:fgov:inasti:selfemployed:v1"
 PREFIX = "inasti"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-CONTENT_TYPE = "text/xml; charset=utf-8"
 SCHEMA_FILE = "InastiSelfEmployedV1.xsd"
 # An INASTI answer is a few KB; 4 MiB leaves room for the longest career while keeping a
-# misbehaving supplier from filling the gateway's memory.
-MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
 CAREER_REQUEST = f"{{{NAMESPACE}}}consultCareerRequest"
 CAREER_RESPONSE = f"{{{NAMESPACE}}}consultCareerResponse"
@@ -93,8 +90,6 @@ _BODY = f"{{{SOAP_ENV}}}Body"
 _FAULT = f"{{{SOAP_ENV}}}Fault"
 # Supplier texts end up in logs and fault causes: keep them short.
 _MAX_CAUSE = 200
-# A SOAP Fault is small; a larger error body is not read for its text.
-_MAX_ERROR_BODY = 64 * 1024
 
 
 class ResultCode(StrEnum):
@@ -520,10 +515,8 @@ _Answer = TypeVar("_Answer", CareerAnswer, ContributionsAnswer)
 class InastiFinalSupplier:
     """The `Supplier` of the final phase: INASTI's SelfEmployedService v1 over HTTP (R-61).
 
-    One pooled `httpx.Client` serves every worker thread. Each call is bounded by a total
-    deadline of `settings.timeout_seconds` (R-65): httpx's timeouts bound each connect, write
-    and read separately, so the deadline is also checked between received chunks (a supplier
-    trickling bytes is cut off at the first chunk past the deadline). Failures raise
+    HTTP goes through `SupplierHttp`: one pooled client, every call cancelled when the time
+    budget is spent (R-65), answers over the size cap refused. Failures raise
     `SupplierError` with the R-22 `details`; only a complete, schema-valid answer becomes a
     record (R-66).
 
@@ -536,25 +529,12 @@ class InastiFinalSupplier:
         self,
         settings: SupplierSettings,
         *,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         observer: Observer | None = None,
     ) -> None:
-        self._settings = settings
-        self._url = httpx.URL(settings.url)
         self._observer = observer
         _schema()  # a broken package (XSD missing) fails at start-up, not on the first call
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(
-                settings.timeout_seconds, connect=settings.connect_timeout_seconds
-            ),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
-            ),
-            # Proxy variables of the environment must not reroute calls to INASTI.
-            trust_env=False,
-        )
+        self._http = SupplierHttp(settings.url, settings, transport=transport)
 
     def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
         """consultCareer at INASTI: segments overlapping `period` (R-55)."""
@@ -579,19 +559,10 @@ class InastiFinalSupplier:
         )
 
     def is_reachable(self) -> bool:
-        """Readiness: can a TCP connection to INASTI's host and port be opened now?"""
-        host = self._url.host
-        port = self._url.port or (443 if self._url.scheme == "https" else 80)
-        try:
-            with socket.create_connection(
-                (host, port), timeout=self._settings.connect_timeout_seconds
-            ):
-                return True
-        except OSError:
-            return False
+        return self._http.is_reachable()
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     # -- one call --------------------------------------------------------------------------
 
@@ -605,10 +576,13 @@ class InastiFinalSupplier:
     ) -> _Answer:
         started = time.monotonic()
         try:
-            body = self._post(
-                operation, envelope(request), started + self._settings.timeout_seconds
-            )
-            answer = _interpret(body, expected, read)
+            answer = self._http.post(soap_action(operation).strip('"'), envelope(request))
+            if answer.status != 200:
+                raise SupplierError(
+                    codes.SUPPLIER_UNEXPECTED_RETURN_CODE,
+                    _describe_status(answer.status, answer.body),
+                )
+            result = _interpret(answer.body, expected, read)
         except SupplierError as error:
             logger.warning(
                 "INASTI %s for %s failed: %s (%s)",
@@ -619,33 +593,8 @@ class InastiFinalSupplier:
             )
             self._notify(operation, error.details, started)
             raise
-        self._notify(operation, _RESULT_CODES[answer.outcome].value, started)
-        return answer
-
-    def _post(self, operation: Operation, content: bytes, deadline: float) -> bytes:
-        """POST one request; the answer's body if HTTP 200, else SupplierError."""
-        headers = {"Content-Type": CONTENT_TYPE, "SOAPAction": soap_action(operation)}
-        try:
-            with self._client.stream(
-                "POST", self._url, content=content, headers=headers
-            ) as response:
-                if response.status_code != 200:
-                    raise SupplierError(
-                        codes.SUPPLIER_UNEXPECTED_RETURN_CODE,
-                        _describe_status(response.status_code, _error_body(response, deadline)),
-                    )
-                return _read_capped(response, deadline)
-        except httpx.TimeoutException as exc:
-            raise SupplierError(codes.SUPPLIER_TIME_BUDGET, type(exc).__name__) from exc
-        except httpx.DecodingError as exc:
-            raise SupplierError(
-                codes.SUPPLIER_UNEXPECTED_RESPONSE, f"undecodable body: {exc}"
-            ) from exc
-        except httpx.HTTPError as exc:
-            # Connection refused or reset, protocol error, ...: no answer at all.
-            raise SupplierError(
-                codes.SUPPLIER_UNEXPECTED_RETURN_CODE, f"{type(exc).__name__}: {exc}"[:_MAX_CAUSE]
-            ) from exc
+        self._notify(operation, _RESULT_CODES[result.outcome].value, started)
+        return result
 
     def _notify(self, operation: Operation, outcome: str, started: float) -> None:
         if self._observer is None:
@@ -655,41 +604,6 @@ class InastiFinalSupplier:
         except Exception:
             # A measurement must never change the answer given to the client.
             logger.exception("supplier observer failed")
-
-
-def _check_deadline(deadline: float) -> None:
-    if time.monotonic() > deadline:
-        raise SupplierError(codes.SUPPLIER_TIME_BUDGET, "total deadline exceeded")
-
-
-def _read_capped(response: httpx.Response, deadline: float, limit: int = MAX_ANSWER_BYTES) -> bytes:
-    """The decoded body, at most `limit` bytes, received before `deadline`."""
-    _check_deadline(deadline)
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise SupplierError(codes.SUPPLIER_UNEXPECTED_RESPONSE, f"answer of {declared} bytes")
-    received = bytearray()
-    # iter_bytes yields decoded bytes: the cap also holds against a compressed bomb.
-    for chunk in response.iter_bytes():
-        received += chunk
-        if len(received) > limit:
-            raise SupplierError(
-                codes.SUPPLIER_UNEXPECTED_RESPONSE, f"answer larger than {limit} bytes"
-            )
-        _check_deadline(deadline)
-    return bytes(received)
-
-
-def _error_body(response: httpx.Response, deadline: float) -> bytes:
-    """Best effort: the start of a non-200 body, to name a SOAP Fault in the cause.
-
-    The status already decides the answer (unexpected return code), so a body too large,
-    too slow or broken only loses that detail.
-    """
-    try:
-        return _read_capped(response, deadline, limit=_MAX_ERROR_BODY)
-    except (SupplierError, httpx.HTTPError):
-        return b""
 
 
 def _describe_status(status: int, body: bytes) -> str:

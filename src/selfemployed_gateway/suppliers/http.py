@@ -1,0 +1,147 @@
+"""HTTP to a supplier with a hard time budget (R-65) and a size cap (R-66).
+
+httpx's timeouts bound each connect, write and read separately, so a supplier that answers
+its headers late and then stalls could keep a caller twice the budget. Here every call runs
+as a task on one private asyncio loop (one pooled `httpx.AsyncClient`) and is cancelled at
+the deadline: the caller's thread is released when the budget is spent, whatever the
+supplier does. The pipeline stays synchronous: `post` blocks its worker thread at most for
+the budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.settings import SupplierSettings
+from selfemployed_gateway.suppliers import SupplierError
+
+# An answer larger than this is not a plausible career or contribution list (R-66).
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+CONTENT_TYPE = "text/xml; charset=utf-8"
+# Of an error answer only the start is kept, to name a SOAP Fault in the logs.
+ERROR_BODY_BYTES = 64 * 1024
+_MAX_CAUSE = 200
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: bytes
+
+
+class SupplierHttp:
+    """POSTs SOAP requests to one supplier URL within `settings.timeout_seconds`."""
+
+    def __init__(
+        self,
+        url: str,
+        settings: SupplierSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> None:
+        self.url = httpx.URL(url)
+        self.settings = settings
+        self.max_answer_bytes = max_answer_bytes
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name=f"supplier {self.url.host}", daemon=True
+        )
+        self._thread.start()
+        self._client = self._run(self._open(transport), timeout=10)
+
+    async def _open(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        budget = self.settings.timeout_seconds
+        return httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(
+                budget, connect=min(self.settings.connect_timeout_seconds, budget)
+            ),
+            limits=httpx.Limits(
+                max_connections=self.settings.max_connections,
+                max_keepalive_connections=self.settings.max_connections,
+            ),
+            # Proxy variables of the environment must not reroute calls to the supplier.
+            trust_env=False,
+        )
+
+    def post(self, soap_action: str, content: bytes) -> HttpAnswer:
+        """The supplier's answer (any HTTP status), or SupplierError: time budget spent,
+        no connection / transport failure, or an answer over the size cap."""
+        budget = self.settings.timeout_seconds
+        return self._run(self._post(soap_action, content, budget), timeout=budget + 1)
+
+    async def _post(self, soap_action: str, content: bytes, budget: float) -> HttpAnswer:
+        headers = {"Content-Type": CONTENT_TYPE, "SOAPAction": f'"{soap_action}"'}
+        try:
+            async with asyncio.timeout(budget):
+                async with self._client.stream(
+                    "POST", self.url, content=content, headers=headers
+                ) as response:
+                    body = await self._read_capped(response)
+                    return HttpAnswer(response.status_code, body)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise SupplierError(codes.SUPPLIER_TIME_BUDGET, type(exc).__name__) from exc
+        except httpx.DecodingError as exc:
+            raise SupplierError(
+                codes.SUPPLIER_UNEXPECTED_RESPONSE, f"undecodable body: {exc}"[:_MAX_CAUSE]
+            ) from exc
+        except httpx.HTTPError as exc:
+            # Connection refused or reset, protocol error…: no answer at all.
+            raise SupplierError(
+                codes.SUPPLIER_UNEXPECTED_RETURN_CODE, f"{type(exc).__name__}: {exc}"[:_MAX_CAUSE]
+            ) from exc
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        """A 200 body over the cap is refused; of any other only the start is kept."""
+        if response.status_code != 200:
+            received = bytearray()
+            async for chunk in response.aiter_bytes():
+                received += chunk
+                if len(received) >= ERROR_BODY_BYTES:
+                    break
+            return bytes(received[:ERROR_BODY_BYTES])
+        limit = self.max_answer_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise SupplierError(codes.SUPPLIER_UNEXPECTED_RESPONSE, f"answer of {declared} bytes")
+        received = bytearray()
+        # aiter_bytes yields decoded bytes: the cap also holds against a compressed bomb.
+        async for chunk in response.aiter_bytes():
+            received += chunk
+            if len(received) > limit:
+                raise SupplierError(
+                    codes.SUPPLIER_UNEXPECTED_RESPONSE, f"answer larger than {limit} bytes"
+                )
+        return bytes(received)
+
+    def is_reachable(self) -> bool:
+        """Readiness: can a TCP connection to the supplier's host and port be opened now?"""
+        port = self.url.port or (443 if self.url.scheme == "https" else 80)
+        try:
+            with socket.create_connection(
+                (self.url.host, port), timeout=self.settings.connect_timeout_seconds
+            ):
+                return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._run(self._client.aclose(), timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    def _run(self, coroutine: Coroutine[Any, Any, _T], timeout: float) -> _T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
