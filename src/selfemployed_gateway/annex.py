@@ -187,6 +187,20 @@ def _dangling_references(dataset: Dataset) -> list[Problem]:
             )
         )
     registered = {person.ssin: person for person in dataset.person_register}
+    # The register's key: a NISS listed twice cannot be loaded (registry.sqlite refuses it).
+    # Entries are named by position: a NISS is personal data, never printed.
+    first_seen: dict[str, int] = {}
+    for index, person in enumerate(dataset.person_register):
+        if person.ssin in first_seen:
+            found.append(
+                Problem(
+                    None,
+                    f"register[{index}].ssin",
+                    f"same NISS as register[{first_seen[person.ssin]}]",
+                )
+            )
+        else:
+            first_seen[person.ssin] = index
     for index, person in enumerate(dataset.person_register):
         if person.status == "replaced" and (
             person.replaced_by is None or person.replaced_by not in registered

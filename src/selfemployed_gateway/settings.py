@@ -61,7 +61,15 @@ class TlsSettings(Section):
 
 
 class SupplierSettings(Section):
-    url: str = Field(pattern=r"^https?://")
+    url: str = Field(pattern=r"^https?://", description="INASTI SelfEmployedService (final)")
+    l302_url: str = Field(
+        default="http://127.0.0.1:4580/inasti/L302",
+        pattern=r"^https?://",
+        description="INASTI L302 (transitional phase, R-60)",
+    )
+    l302_mapping: Path | None = Field(
+        default=None, description="L302 conversion table (R-63), TOML; required in transitional"
+    )
     timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
     max_connections: int = Field(default=64, ge=1, le=1024)
@@ -108,6 +116,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_ADMIN_HOST": "admin.listen.host",
     "SEG_ADMIN_PORT": "admin.listen.port",
     "SEG_SUPPLIER_URL": "supplier.url",
+    "SEG_SUPPLIER_L302_URL": "supplier.l302_url",
     "SEG_SUPPLIER_TIMEOUT": "supplier.timeout_seconds",
     "SEG_DATASET": "data.dataset",
     "SEG_TLS_CERTIFICATE": "tls.certificate",
@@ -122,6 +131,7 @@ _PATH_SETTINGS = (
     ("tls", "certificate"),
     ("tls", "private_key"),
     ("data", "dataset"),
+    ("supplier", "l302_mapping"),
     ("contract", "wsdl"),
     ("contract", "xsd_dir"),
     ("simulator", "dataset"),

@@ -7,10 +7,12 @@ gateway's clock frozen, so that date rules are reproducible.
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,7 +42,7 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def simulator_config() -> dict[str, dict[str, object]]:
+def simulator_config() -> dict[str, dict[str, Any]]:
     # The simulator shares the gateway's configuration format; it only reads [simulator].
     return {
         "tls": {"certificate": "unused", "private_key": "unused", "client_ca": ["unused"]},
@@ -53,7 +55,7 @@ def simulator_config() -> dict[str, dict[str, object]]:
 
 def gateway_config(
     pki: DevPki, supplier_url: str, dataset: Path = DATASET, **gateway: object
-) -> dict[str, dict[str, object]]:
+) -> dict[str, dict[str, Any]]:
     return {
         "gateway": {
             "clock": FROZEN_NOW,
@@ -129,22 +131,40 @@ class CallerFactory:
 
 @dataclass
 class GatewayFactory:
-    """More gateways beside the main one: another clock, another dataset (started once each)."""
+    """More gateways beside the main one: another clock, dataset, supplier or environment
+    (each started once, on free ports)."""
 
     pki: DevPki
     simulator: Server
     folder: Path
-    started: dict[tuple[str, str], Server]
+    started: dict[tuple[str, ...], Server]
 
-    def __call__(self, clock: str = FROZEN_NOW, dataset: Path = DATASET) -> CallerFactory:
-        key = (clock, str(dataset))
+    def server(
+        self,
+        clock: str = FROZEN_NOW,
+        dataset: Path = DATASET,
+        supplier_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Server:
+        url = supplier_url or self.simulator.urls["simulator"]
+        key = (clock, str(dataset), url, json.dumps(env, sort_keys=True))
         if key not in self.started:
-            config = write_config(
-                self.folder / f"gateway-{len(self.started)}.toml",
-                gateway_config(self.pki, self.simulator.urls["simulator"], dataset, clock=clock),
-            )
-            self.started[key] = start(config, "serve")
-        return CallerFactory(self.pki, self.started[key].urls["soap"])
+            config = gateway_config(self.pki, url, dataset, clock=clock)
+            # The L302 endpoint lives beside INASTI's service on the same simulator.
+            config["supplier"]["l302_url"] = url.rsplit("/", 1)[0] + "/L302"
+            config["supplier"]["l302_mapping"] = str(PROJECT / "config" / "l302-mapping.toml")
+            path = write_config(self.folder / f"gateway-{len(self.started)}.toml", config)
+            self.started[key] = start(path, "serve", env=env)
+        return self.started[key]
+
+    def __call__(
+        self,
+        clock: str = FROZEN_NOW,
+        dataset: Path = DATASET,
+        supplier_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CallerFactory:
+        return CallerFactory(self.pki, self.server(clock, dataset, supplier_url, env).urls["soap"])
 
 
 @pytest.fixture(scope="session")
@@ -152,6 +172,31 @@ def gateway_with(
     pki: DevPki, simulator: Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayFactory]:
     factory = GatewayFactory(pki, simulator, tmp_path_factory.mktemp("gateways"), {})
+    yield factory
+    for server in factory.started.values():
+        server.stop()
+
+
+@dataclass
+class SimulatorFactory:
+    """More INASTI simulators: another clock (R-64 fund window) or dataset."""
+
+    folder: Path
+    started: dict[tuple[str, str], Server]
+
+    def __call__(self, clock: str = FROZEN_NOW, dataset: Path = DATASET) -> Server:
+        key = (clock, str(dataset))
+        if key not in self.started:
+            config = simulator_config()
+            config["simulator"]["dataset"] = str(dataset)
+            path = write_config(self.folder / f"simulator-{len(self.started)}.toml", config)
+            self.started[key] = start(path, "simulate-inasti", env={"SEG_SIMULATOR_CLOCK": clock})
+        return self.started[key]
+
+
+@pytest.fixture(scope="session")
+def simulator_with(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorFactory]:
+    factory = SimulatorFactory(tmp_path_factory.mktemp("simulators"), {})
     yield factory
     for server in factory.started.values():
         server.stop()

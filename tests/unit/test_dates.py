@@ -30,7 +30,9 @@ from selfemployed_gateway.stages.dates import (
 TODAY = date(2026, 11, 26)
 SSIN = "65031510159"
 
-BEGIN_TOO_EARLY = Information(field_name="Invalid Period", field_value="beginDate before 01/07/1956")
+BEGIN_TOO_EARLY = Information(
+    field_name="Invalid Period", field_value="beginDate before 01/07/1956"
+)
 END_BEFORE_BEGIN = Information(field_name="Invalid Period", field_value="endDate before beginDate")
 DATE_IN_FUTURE = Information(
     field_name="Invalid Period", field_value="endDate or beginDate in the future"
@@ -53,9 +55,7 @@ def d(text: str) -> date:
 def career(begin: str | None, end: str | None = None) -> CareerCriteria:
     if begin is None:
         return CareerCriteria(ssin=SSIN)
-    return CareerCriteria(
-        ssin=SSIN, period=DatePeriod(begin=d(begin), end=d(end) if end else None)
-    )
+    return CareerCriteria(ssin=SSIN, period=DatePeriod(begin=d(begin), end=d(end) if end else None))
 
 
 def contributions(begin: str, end: str | None = None) -> ContributionsCriteria:

@@ -13,7 +13,7 @@ from selfemployed_gateway import codes
 from selfemployed_gateway.dataset import Dataset, load_dataset
 from selfemployed_gateway.records import Reply, SsinStatus
 from selfemployed_gateway.registry import PersonState, RegisteredPerson
-from selfemployed_gateway.stages.niss import checksum_valid, check_ssin
+from selfemployed_gateway.stages.niss import check_ssin, checksum_valid
 from tests.unit.conftest import PROJECT, registers
 
 
