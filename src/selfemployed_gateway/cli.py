@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from selfemployed_gateway.dataset import DatasetError, load_dataset
-from selfemployed_gateway.settings import ConfigurationError, Settings, load_settings
+from selfemployed_gateway.settings import ConfigurationError, Phase, Settings, load_settings
+from selfemployed_gateway.suppliers.l302_mapping import L302MappingError, load_l302_mapping
 from selfemployed_gateway.tls import TlsConfigurationError
 
 log = logging.getLogger("selfemployed_gateway")
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = arguments.command(arguments)
         return result
-    except (ConfigurationError, DatasetError, TlsConfigurationError) as error:
+    except (ConfigurationError, DatasetError, TlsConfigurationError, L302MappingError) as error:
         print(f"selfemployed-gateway: {error}", file=sys.stderr)
         return 2
 
@@ -172,6 +173,13 @@ def _check_config(arguments: argparse.Namespace) -> int:
         Contract.load(settings.contract.wsdl, settings.contract.xsd_dir)
     except OSError as error:
         problems.append(f"contract: {error}")
+    if settings.supplier.l302_mapping is not None:
+        try:
+            load_l302_mapping(settings.supplier.l302_mapping)
+        except L302MappingError as error:
+            problems.append(f"supplier.l302_mapping: {error}")
+    elif settings.gateway.phase is Phase.TRANSITIONAL:
+        problems.append("supplier.l302_mapping: required in the transitional phase (R-63)")
     for problem in problems:
         print(problem)
     if problems:

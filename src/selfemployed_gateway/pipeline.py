@@ -60,6 +60,7 @@ class Pipeline:
     def _decide(self, client: ClientEntry, request: ConsultRequest) -> Reply:
         if refusal := authorisation.authorise_operation(client, request):
             return refusal
+        supplier_call.check_available(self.supplier, request.operation)
         day = today(self.clock)
         if refusal := dates.validate_period(request, day):  # … R-37
             return refusal

@@ -89,6 +89,11 @@ class SimulatorSettings(Section):
     dataset: Path
     clock: str | None = Field(default=None, description="ISO datetime; None = real time")
     latency_ms: int = Field(default=0, ge=0)
+    l302_mapping: Path | None = Field(
+        default=None,
+        description="L302 conversion table served at /inasti/L302 (R-60); None = "
+        "l302-mapping.toml beside the dataset",
+    )
 
 
 class Settings(Section):
@@ -117,6 +122,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_ADMIN_PORT": "admin.listen.port",
     "SEG_SUPPLIER_URL": "supplier.url",
     "SEG_SUPPLIER_L302_URL": "supplier.l302_url",
+    "SEG_SUPPLIER_L302_MAPPING": "supplier.l302_mapping",
     "SEG_SUPPLIER_TIMEOUT": "supplier.timeout_seconds",
     "SEG_DATASET": "data.dataset",
     "SEG_TLS_CERTIFICATE": "tls.certificate",
@@ -135,6 +141,7 @@ _PATH_SETTINGS = (
     ("contract", "wsdl"),
     ("contract", "xsd_dir"),
     ("simulator", "dataset"),
+    ("simulator", "l302_mapping"),
 )
 
 

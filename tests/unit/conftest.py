@@ -15,6 +15,7 @@ from selfemployed_gateway.records import (
     ClientCertificate,
     ContributionsAnswer,
     DatePeriod,
+    Operation,
     SupplierOutcome,
 )
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
@@ -62,6 +63,7 @@ class ScriptedSupplier:
     career: Callable[[str, DatePeriod], CareerAnswer] = _no_career
     contributions: Callable[[str, str, str | None], ContributionsAnswer] = _no_contributions
     calls: list[tuple[str, ...]] = field(default_factory=list)
+    operations: frozenset[Operation] = frozenset(Operation)
 
     def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
         self.calls.append(("consultCareer", ssin, str(period.begin), str(period.end)))

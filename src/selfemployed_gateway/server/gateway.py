@@ -18,12 +18,14 @@ from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
 from selfemployed_gateway.server.admin import Readiness, admin_root
 from selfemployed_gateway.server.resource import ConsultResource
-from selfemployed_gateway.settings import Settings
+from selfemployed_gateway.settings import ConfigurationError, Phase, Settings
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.endpoint import SoapEndpoint
 from selfemployed_gateway.stages.validation import SchemaValidator
 from selfemployed_gateway.suppliers import Supplier
 from selfemployed_gateway.suppliers.inasti_final import InastiFinalSupplier
+from selfemployed_gateway.suppliers.l302 import L302Supplier
+from selfemployed_gateway.suppliers.l302_mapping import load_l302_mapping
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ class Gateway:
         """Load and check everything; any problem raises before a port is opened."""
         dataset = load_dataset(settings.data.dataset)
         contract = Contract.load(settings.contract.wsdl, settings.contract.xsd_dir)
-        supplier = InastiFinalSupplier(settings.supplier)
+        supplier = build_supplier(settings, dataset)
         clock = clock_from_setting(settings.gateway.clock)
         registers = SqliteRegisters.from_dataset(dataset)
         annex = Annex.from_dataset(dataset)
@@ -92,6 +94,19 @@ class Gateway:
         admin = self.settings.admin.listen
         admin_port = reactor.listenTCP(admin.port, admin_site, interface=admin.host)
         return soap_port, admin_port
+
+
+def build_supplier(settings: Settings, dataset: Dataset) -> Supplier:
+    """The supplier adapter of the configured phase (R-60 … R-62)."""
+    if settings.gateway.phase is Phase.FINAL:
+        return InastiFinalSupplier(settings.supplier)
+    if settings.supplier.l302_mapping is None:
+        raise ConfigurationError(
+            f"{settings.source}: [supplier.l302_mapping] is required in the transitional phase: "
+            "name the L302 conversion table (config/l302-mapping.toml)"
+        )
+    mapping = load_l302_mapping(settings.supplier.l302_mapping)
+    return L302Supplier(settings.supplier, mapping, dataset.codes, dataset.funds)
 
 
 def _mount(path: str, leaf: ConsultResource) -> resource.Resource:

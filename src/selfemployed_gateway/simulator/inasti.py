@@ -18,6 +18,11 @@ for development and tests, with the dataset's `careers` and `contributions`:
   clock, in the entry's time zone, is inside the fund's unavailable window (e.g. 19:00–06:00,
   crossing midnight) and a payment of that fund would be returned.
 
+The same resource also serves INASTI's old flow L302 (transitional phase, R-60): a request
+whose path ends in ``/L302`` is answered by `selfemployed_gateway.simulator.l302`, with the L302
+mapping of `SimulatorSettings.l302_mapping` (default: ``l302-mapping.toml`` beside the
+dataset); any other path gets the final-phase protocol.
+
 The answers are computed by pure functions (`answer_career`, `answer_contributions`,
 `answer_request`) that say what to send and after which delay; `InastiSimulatorResource`
 sends it from Twisted without blocking the reactor. The clock is `SimulatorSettings.clock`
@@ -31,6 +36,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -83,11 +89,15 @@ from selfemployed_gateway.suppliers.inasti_final import (
     schema_error,
     ssin_tag,
 )
+from selfemployed_gateway.suppliers.l302_mapping import L302Mapping, load_l302_mapping
 
 logger = logging.getLogger(__name__)
 
 # A request is a few hundred bytes; anything much larger is not one.
 MAX_REQUEST_BYTES = 64 * 1024
+# The L302 mapping used when `SimulatorSettings.l302_mapping` is not set: beside the dataset.
+DEFAULT_L302_MAPPING = "l302-mapping.toml"
+L302_SEGMENT = b"L302"
 GARBAGE_BODY = b"Service Temporarily Unavailable <<< this is not XML"
 _DESCRIPTIONS: Mapping[ResultCode, str] = {
     ResultCode.NO_DATA_FOR_PERSON: "No data for this person",
@@ -183,7 +193,8 @@ def _payment(dataset: Dataset, entry: ContributionEntry) -> ContributionPayment:
 # --- behaviours and fund availability -----------------------------------------------------
 
 
-def _behaviour(dataset: Dataset, ssin: str, operation: Operation) -> SimulatorBehaviour | None:
+def behaviour_for(dataset: Dataset, ssin: str, operation: Operation) -> SimulatorBehaviour | None:
+    """The first `simulator_behaviours` entry of `ssin` that applies to `operation`."""
     return next(
         (
             entry
@@ -283,7 +294,7 @@ def answer_career(
             return _career_result(ResultCode.NO_DATA_FOR_PERIOD)
         return _xml(envelope(career_response(ResultCode.OK, career)), ResultCode.OK)
 
-    behaviour = _behaviour(dataset, ssin, Operation.CONSULT_CAREER)
+    behaviour = behaviour_for(dataset, ssin, Operation.CONSULT_CAREER)
     return _misbehave(behaviour, _career_result, normal)
 
 
@@ -319,7 +330,7 @@ def answer_contributions(
         payments = [_payment(dataset, entry) for entry in selected]
         return _xml(envelope(contributions_response(ResultCode.OK, payments)), ResultCode.OK)
 
-    behaviour = _behaviour(dataset, ssin, Operation.CONSULT_CONTRIBUTIONS)
+    behaviour = behaviour_for(dataset, ssin, Operation.CONSULT_CONTRIBUTIONS)
     return _misbehave(behaviour, _contributions_result, normal)
 
 
@@ -344,7 +355,8 @@ def answer_request(dataset: Dataset, body: bytes, now: datetime) -> SimulatorAns
 def request_ssin_tag(body: bytes) -> str:
     """For logs: the hashed NISS of a request body, or '-' when it cannot be read."""
     try:
-        ssin = body_payload(parse_document(body)).findtext("ssin")
+        payload = body_payload(parse_document(body))
+        ssin = payload.findtext("ssin") or payload.findtext("SSIN")  # final phase or L302
     except ProtocolError:
         return "-"
     return "-" if not ssin else ssin_tag(ssin)
@@ -364,11 +376,19 @@ def simulator_clock(settings: SimulatorSettings) -> Callable[[], datetime]:
 # --- Twisted ------------------------------------------------------------------------------
 
 
+def is_l302_request(request: Request) -> bool:
+    """Whether the request's path ends in `/L302` (the transitional-phase protocol, R-60)."""
+    segments = [*(request.prepath or []), *(request.postpath or [])]
+    return bool(segments) and segments[-1] == L302_SEGMENT
+
+
 class InastiSimulatorResource(Resource):
     """The simulator's one HTTP resource: POST only (Twisted answers 405 to other methods).
 
-    A delayed answer (`slow`, `latency_ms`) waits on the reactor's clock, not on a thread,
-    and is dropped if the client goes away first.
+    A path ending in `/L302` gets the L302 protocol (with `l302_mapping`; without one, a
+    Server SOAP Fault), any other path INASTI's final-phase protocol. A delayed answer
+    (`slow`, `latency_ms`) waits on the reactor's clock, not on a thread, and is dropped if
+    the client goes away first.
     """
 
     isLeaf = True
@@ -379,9 +399,12 @@ class InastiSimulatorResource(Resource):
         settings: SimulatorSettings,
         clock: IReactorTime,
         now: Callable[[], datetime] | None = None,
+        *,
+        l302_mapping: L302Mapping | None = None,
     ) -> None:
         super().__init__()
         self._dataset = dataset
+        self._l302_mapping = l302_mapping
         self._latency = settings.latency_ms / 1000
         self._clock = clock
         self._now = now or simulator_clock(settings)
@@ -391,10 +414,11 @@ class InastiSimulatorResource(Resource):
         if body is None:
             answer = soap_fault_answer("Client", "request too large", "client_fault")
         else:
-            answer = answer_request(self._dataset, body, self._now())
+            answer = self._answer(request, body)
         delay = answer.delay_seconds + self._latency
         logger.info(
-            "INASTI simulator: %r for %s -> %s (HTTP %d, delay %.3fs)",
+            "INASTI simulator%s: %r for %s -> %s (HTTP %d, delay %.3fs)",
+            " (L302)" if is_l302_request(request) else "",
             (request.getHeader("SOAPAction") or "-")[:100],  # client text: bounded, quoted
             "-" if body is None else request_ssin_tag(body),
             answer.outcome,
@@ -405,6 +429,18 @@ class InastiSimulatorResource(Resource):
             return _start_answer(request, answer)
         self._answer_later(request, answer, delay)
         return NOT_DONE_YET
+
+    def _answer(self, request: Request, body: bytes) -> SimulatorAnswer:
+        if not is_l302_request(request):
+            return answer_request(self._dataset, body, self._now())
+        if self._l302_mapping is None:
+            return soap_fault_answer(
+                "Server", "L302 is not configured on this simulator (no mapping)", "no_l302"
+            )
+        # Imported here: the L302 simulator builds on this module's answers.
+        from selfemployed_gateway.simulator.l302 import answer_l302
+
+        return answer_l302(self._dataset, self._l302_mapping, body, self._now())
 
     def _answer_later(self, request: Request, answer: SimulatorAnswer, delay: float) -> None:
         pending: Deferred[None] = deferLater(self._clock, delay, _finish_answer, request, answer)
@@ -438,15 +474,37 @@ def _ignore_cancellation(failure: Failure) -> None:
     logger.info("INASTI simulator: client went away before a delayed answer")
 
 
+def simulator_l302_mapping(settings: SimulatorSettings) -> L302Mapping | None:
+    """The L302 mapping the simulator serves L302 with (R-60, R-63).
+
+    `settings.l302_mapping` when set (it must load: `L302MappingError` otherwise); else
+    `l302-mapping.toml` beside the dataset, or None (L302 disabled, with a warning) when
+    there is no such file.
+    """
+    if settings.l302_mapping is not None:
+        return load_l302_mapping(settings.l302_mapping)
+    default = Path(settings.dataset).parent / DEFAULT_L302_MAPPING
+    if not default.is_file():
+        logger.warning(
+            "INASTI simulator: no L302 mapping (%s); L302 requests get a SOAP Fault", default
+        )
+        return None
+    return load_l302_mapping(default)
+
+
 def build_simulator_site(
     dataset: Dataset, settings: SimulatorSettings, clock: IReactorTime | None = None
 ) -> Site:
-    """The simulator as a Twisted site; `clock` defaults to the global reactor."""
+    """The simulator as a Twisted site; `clock` defaults to the global reactor.
+
+    Loads the L302 mapping (`simulator_l302_mapping`): a broken one fails here, at start-up.
+    """
     if clock is None:
         from twisted.internet import reactor as global_reactor
 
         clock = global_reactor
-    site = Site(InastiSimulatorResource(dataset, settings, clock))
+    mapping = simulator_l302_mapping(settings)
+    site = Site(InastiSimulatorResource(dataset, settings, clock, l302_mapping=mapping))
     site.displayTracebacks = False
     site.noisy = False
     return site
@@ -461,7 +519,7 @@ def listen_simulator(reactor: Any, dataset: Dataset, settings: SimulatorSettings
     site = build_simulator_site(dataset, settings, clock=reactor)
     listening = reactor.listenTCP(settings.listen.port, site, interface=settings.listen.host)
     logger.info(
-        "INASTI simulator listening on http://%s:%d/",
+        "INASTI simulator listening on http://%s:%d/ (L302: any path ending in /L302)",
         settings.listen.host,
         listening.getHost().port,
     )

@@ -1,6 +1,8 @@
-"""R-22: call INASTI through the configured supplier adapter.
+"""R-22, R-60: call INASTI through the configured supplier adapter.
 
-A supplier that gives no usable answer is fault MSG00002 with the adapter's `details`.
+An operation the phase's supplier cannot answer is fault MSG00025 (R-60: no
+consultContributions through L302); a supplier that gives no usable answer is fault MSG00002
+with the adapter's `details`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,20 @@ from selfemployed_gateway.records import (
     ContributionsCriteria,
     DatePeriod,
     GatewayFault,
+    Operation,
     information,
 )
-from selfemployed_gateway.suppliers import Supplier, SupplierError
+from selfemployed_gateway.suppliers import OperationNotAvailable, Supplier, SupplierError
+
+
+def check_available(supplier: Supplier, operation: Operation) -> None:
+    """R-60: MSG00025 'This functionality is not available', `operation not supported`."""
+    if operation not in supplier.operations:
+        raise not_available(operation.value)
+
+
+def not_available(operation: str) -> GatewayFault:
+    return GatewayFault(codes.NOT_AVAILABLE, information(codes.OPERATION_NOT_SUPPORTED, operation))
 
 
 def call_career(supplier: Supplier, ssin: str, period: DatePeriod) -> CareerAnswer:
@@ -29,6 +42,8 @@ def call_contributions(supplier: Supplier, criteria: ContributionsCriteria) -> C
         return supplier.consult_contributions(
             criteria.ssin, criteria.begin_quarter, criteria.end_quarter
         )
+    except OperationNotAvailable as error:
+        raise not_available(error.operation) from error
     except SupplierError as error:
         raise supplier_fault(error) from error
 

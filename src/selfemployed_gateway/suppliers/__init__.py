@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from selfemployed_gateway.records import CareerAnswer, ContributionsAnswer, DatePeriod
+from selfemployed_gateway.records import (
+    CareerAnswer,
+    ContributionsAnswer,
+    DatePeriod,
+    Operation,
+)
 
 
 class SupplierError(Exception):
@@ -22,8 +27,24 @@ class SupplierError(Exception):
         self.cause = cause
 
 
+class OperationNotAvailable(Exception):
+    """The supplier of this phase does not offer the operation: fault MSG00025 (R-60).
+
+    In the transitional phase L302 carries no contributions, so consultContributions is
+    "This functionality is not available", information `operation not supported` = the
+    operation name (`self.operation`).
+    """
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation} is not available from this supplier")
+        self.operation = operation
+
+
 class Supplier(Protocol):
     """INASTI, as seen by the pipeline."""
+
+    #: The operations this supplier can answer (R-60: no contributions through L302).
+    operations: frozenset[Operation]
 
     def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
         """Career segments overlapping `period` (open end: up to the future, R-33)."""

@@ -525,6 +525,8 @@ class InastiFinalSupplier:
     that is safe with many threads, unlike "last call" state on the object.
     """
 
+    operations = frozenset(Operation)
+
     def __init__(
         self,
         settings: SupplierSettings,
