@@ -96,6 +96,34 @@ class SimulatorSettings(Section):
     )
 
 
+class AuditBackend(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+class AuditSettings(Section):
+    """Where every exchange is kept (R-73), and for how long."""
+
+    backend: AuditBackend = AuditBackend.SQLITE
+    sqlite_path: Path | None = Field(
+        default=None, description="SQLite file (WAL); required for the sqlite backend"
+    )
+    postgresql_dsn: str | None = Field(
+        default=None, description="libpq connection string; required for postgresql"
+    )
+    retention_days: int = Field(default=400, ge=1, le=36500)
+
+
+class LoggingSettings(Section):
+    """Structured logs: JSON lines on stdout; a NISS is only ever written as a keyed hash."""
+
+    level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
+    ssin_hash_key: str | None = Field(
+        default=None,
+        description="secret key of the NISS hash in logs; None: a random key per process",
+    )
+
+
 class Settings(Section):
     """The whole configuration of a gateway (and of its development simulator)."""
 
@@ -106,6 +134,8 @@ class Settings(Section):
     data: DataSettings
     contract: ContractSettings
     simulator: SimulatorSettings | None = None
+    audit: AuditSettings = AuditSettings()
+    logging: LoggingSettings = LoggingSettings()
     source: Path | None = Field(default=None, exclude=True)
 
 
@@ -127,6 +157,12 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_DATASET": "data.dataset",
     "SEG_TLS_CERTIFICATE": "tls.certificate",
     "SEG_TLS_PRIVATE_KEY": "tls.private_key",
+    "SEG_AUDIT_BACKEND": "audit.backend",
+    "SEG_AUDIT_SQLITE_PATH": "audit.sqlite_path",
+    "SEG_AUDIT_POSTGRESQL_DSN": "audit.postgresql_dsn",
+    "SEG_AUDIT_RETENTION_DAYS": "audit.retention_days",
+    "SEG_LOG_LEVEL": "logging.level",
+    "SEG_LOG_SSIN_HASH_KEY": "logging.ssin_hash_key",
     "SEG_SIMULATOR_HOST": "simulator.listen.host",
     "SEG_SIMULATOR_PORT": "simulator.listen.port",
     "SEG_SIMULATOR_CLOCK": "simulator.clock",
@@ -138,6 +174,7 @@ _PATH_SETTINGS = (
     ("tls", "private_key"),
     ("data", "dataset"),
     ("supplier", "l302_mapping"),
+    ("audit", "sqlite_path"),
     ("contract", "wsdl"),
     ("contract", "xsd_dir"),
     ("simulator", "dataset"),
