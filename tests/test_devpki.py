@@ -15,7 +15,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from selfemployed_gateway.devpki import CertKey, DevPki, ensure_dev_pki, write_pkcs12
+from selfemployed_gateway.devpki import (
+    PKCS12_PASSWORD,
+    CertKey,
+    DevPki,
+    ensure_dev_pki,
+    write_pkcs12,
+)
 
 CLIENT_IDS = ("bcss", "acme-test")
 
@@ -53,10 +59,13 @@ EXPECTED_FILES = {
     "server.key",
     "clients/bcss.crt",
     "clients/bcss.key",
+    "clients/bcss.p12",
     "clients/acme-test.crt",
     "clients/acme-test.key",
+    "clients/acme-test.p12",
     "clients/stranger.crt",
     "clients/stranger.key",
+    "clients/stranger.p12",
     "rogue-ca.crt",
     "rogue-ca.key",
     "rogue.crt",
@@ -106,6 +115,7 @@ def test_adds_only_missing_files(tmp_path: Path) -> None:
         "server.key",
         "clients/newcomer.crt",
         "clients/newcomer.key",
+        "clients/newcomer.p12",
     }
     load(pki.server.cert).verify_directly_issued_by(load(pki.ca.cert))
 
@@ -211,6 +221,44 @@ def test_not_yet_valid(pki: DevPki) -> None:
     assert cert.not_valid_before_utc > now
     assert cert.not_valid_before_utc - now <= datetime.timedelta(days=1)
     assert eku(cert) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+
+
+@pytest.mark.parametrize("client_id", [*CLIENT_IDS, "stranger"])
+def test_client_pkcs12_bundles(pki: DevPki, client_id: str) -> None:
+    """clients/<id>.p12 opens with PKCS12_PASSWORD and holds the client's certificate and key."""
+    assert PKCS12_PASSWORD == "selfemployed"
+    bundle_path = pki.pkcs12(client_id)
+    assert bundle_path == pki.root / "clients" / f"{client_id}.p12"
+    assert stat.S_IMODE(bundle_path.stat().st_mode) == 0o600
+    bundle = pkcs12.load_pkcs12(bundle_path.read_bytes(), PKCS12_PASSWORD.encode())
+    certificate = load(pki.clients[client_id].cert)
+    assert bundle.cert is not None
+    assert bundle.cert.certificate == certificate
+    assert bundle.cert.friendly_name == client_id.encode()
+    assert bundle.key is not None
+    assert bundle.key.public_key() == certificate.public_key()
+    assert bundle.additional_certs == []
+    with pytest.raises(ValueError):
+        pkcs12.load_pkcs12(bundle_path.read_bytes(), b"wrong")
+
+
+def test_regenerated_client_pair_gets_a_new_bundle(tmp_path: Path) -> None:
+    """A client pair regenerated (here: its key was lost) never keeps the old bundle."""
+    pki = ensure_dev_pki(tmp_path, ["bcss"])
+    pki.clients["bcss"].key.unlink()
+    pki = ensure_dev_pki(tmp_path, ["bcss"])
+    bundle = pkcs12.load_pkcs12(pki.pkcs12("bcss").read_bytes(), PKCS12_PASSWORD.encode())
+    assert bundle.cert is not None
+    assert bundle.cert.certificate == load(pki.clients["bcss"].cert)
+
+
+def test_missing_bundle_is_written_alone(tmp_path: Path) -> None:
+    pki = ensure_dev_pki(tmp_path, ["bcss"])
+    pki.pkcs12("bcss").unlink()
+    before = snapshot(tmp_path)
+    ensure_dev_pki(tmp_path, ["bcss"])
+    after = snapshot(tmp_path)
+    assert {name for name in after if before.get(name) != after[name]} == {"clients/bcss.p12"}
 
 
 def test_write_pkcs12(pki: DevPki, tmp_path: Path) -> None:

@@ -67,3 +67,10 @@ def test_not_toml(tmp_path: Path) -> None:
     config.write_text("[gateway\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match="not valid TOML"):
         load_settings(config, environ={})
+
+
+def test_client_ca_list_from_environment(tmp_path: Path) -> None:
+    settings = load_settings(
+        DEFAULT, environ={"SEG_TLS_CLIENT_CA": f"{tmp_path}/a.crt, {tmp_path}/b.crt"}
+    )
+    assert settings.tls.client_ca == [tmp_path / "a.crt", tmp_path / "b.crt"]

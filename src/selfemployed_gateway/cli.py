@@ -10,12 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from selfemployed_gateway.audit import AuditError
+from selfemployed_gateway.audit.commands import add_audit_commands
 from selfemployed_gateway.dataset import DatasetError, load_dataset
+from selfemployed_gateway.logs import configure_logging
+from selfemployed_gateway.privacy import set_key as set_ssin_key
+from selfemployed_gateway.server.gateway import Gateway
 from selfemployed_gateway.settings import ConfigurationError, Phase, Settings, load_settings
 from selfemployed_gateway.suppliers.l302_mapping import L302MappingError, load_l302_mapping
 from selfemployed_gateway.tls import TlsConfigurationError
@@ -28,17 +34,17 @@ DEV_PKI = Path("var/pki")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, arguments.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every supplier request at INFO: the exchange line already says it.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(arguments.log_level or "info")
     try:
         result: int = arguments.command(arguments)
         return result
-    except (ConfigurationError, DatasetError, TlsConfigurationError, L302MappingError) as error:
+    except (
+        ConfigurationError,
+        DatasetError,
+        TlsConfigurationError,
+        L302MappingError,
+        AuditError,
+    ) as error:
         print(f"selfemployed-gateway: {error}", file=sys.stderr)
         return 2
 
@@ -77,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(command=_check_config)
 
+    add_audit_commands(commands, _settings)
+
     pki = commands.add_parser("dev-pki", help="create the development PKI if missing")
     pki.add_argument("--pki", type=Path, default=DEV_PKI)
     pki.set_defaults(command=_dev_pki)
@@ -91,16 +99,26 @@ def _reactor() -> Any:
 
 
 def _settings(arguments: argparse.Namespace) -> Settings:
-    return load_settings(arguments.config)
+    settings = load_settings(arguments.config)
+    set_ssin_key(settings.logging.ssin_hash_key)
+    if arguments.log_level is None:
+        logging.getLogger().setLevel(getattr(logging, settings.logging.level.upper()))
+    return settings
+
+
+def _reload_on_sighup(reactor: Any, gateway: Gateway) -> None:
+    """SIGHUP reloads annex, code tables and trust store (on the reactor thread)."""
+    signal.signal(
+        signal.SIGHUP, lambda _signum, _frame: reactor.callFromThread(gateway.reload, reactor)
+    )
 
 
 def _serve(arguments: argparse.Namespace) -> int:
     reactor = _reactor()
 
-    from selfemployed_gateway.server.gateway import Gateway
-
     gateway = Gateway.build(_settings(arguments))
     soap_port, admin_port = gateway.listen(reactor)
+    _reload_on_sighup(reactor, gateway)
     _ready(soap=_soap_url(gateway.settings, soap_port), admin=_admin_url(admin_port))
     reactor.run()
     return 0
@@ -119,13 +137,12 @@ def _simulate(arguments: argparse.Namespace) -> int:
 def _dev(arguments: argparse.Namespace) -> int:
     reactor = _reactor()
 
-    from selfemployed_gateway.server.gateway import Gateway
-
     settings = _settings(arguments)
     _ensure_pki(settings, arguments.pki)
     simulator_port = _listen_simulator(reactor, settings)
     gateway = Gateway.build(settings)
     soap_port, admin_port = gateway.listen(reactor)
+    _reload_on_sighup(reactor, gateway)
     soap = _soap_url(settings, soap_port)
     _ready(soap=soap, admin=_admin_url(admin_port), simulator=_simulator_url(simulator_port))
     pki = arguments.pki

@@ -2,10 +2,13 @@
 
 ``ensure_dev_pki`` lays out a CA, a server certificate and client certificates
 under one directory, plus the odd ones the TLS tests need (a foreign CA, an
-expired and a not-yet-valid certificate). It is idempotent: existing files are
+expired and a not-yet-valid certificate). Each client certificate also comes as
+a PKCS#12 bundle ``clients/<id>.p12`` (certificate + key) for tools that want a
+keystore, such as SoapUI or a browser. It is idempotent: existing files are
 kept, so a running development setup keeps its certificates across restarts.
 
-Nothing here is meant for production: keys are written unencrypted.
+Nothing here is meant for production: keys are written unencrypted, and the
+PKCS#12 bundles use the published password `PKCS12_PASSWORD`.
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CertKey", "DevPki", "ensure_dev_pki", "write_pkcs12"]
+__all__ = ["PKCS12_PASSWORD", "CertKey", "DevPki", "ensure_dev_pki", "write_pkcs12"]
 
 CA_COMMON_NAME = "selfemployed-gateway development CA"
 ROGUE_CA_COMMON_NAME = "selfemployed-gateway rogue CA"
 ORGANIZATION = "selfemployed-gateway dev"
 STRANGER = "stranger"
+
+#: Password of the development bundles ``clients/<id>.p12``. DEVELOPMENT ONLY: it is
+#: published here and in examples/README.md, so these bundles protect nothing.
+PKCS12_PASSWORD = "selfemployed"
 
 LEAF_VALIDITY = datetime.timedelta(days=825)
 CA_VALIDITY = datetime.timedelta(days=3650)
@@ -90,6 +97,10 @@ class DevPki:
             not_yet_valid=pair(root / "not-yet-valid"),
         )
 
+    def pkcs12(self, client_id: str) -> Path:
+        """The PKCS#12 bundle ``clients/<id>.p12`` of a client (password `PKCS12_PASSWORD`)."""
+        return self.clients[client_id].cert.with_name(client_id + ".p12")
+
     def pairs(self) -> list[CertKey]:
         """Every certificate/key pair, issuers first."""
         return [
@@ -114,7 +125,8 @@ def ensure_dev_pki(
     Existing files are never rewritten, with two exceptions: a certificate
     without its key (or the reverse) is regenerated as a pair, and if the dev
     CA is incomplete every pair is regenerated, since leaves are useless
-    without their issuer. Files are therefore not updated when *hosts* change
+    without their issuer. A client's PKCS#12 bundle is written when it is
+    missing or when its pair was regenerated. Files are therefore not updated when *hosts* change
     or time passes: "not-yet-valid" becomes valid a day after creation, so
     tests relying on it should use a fresh *root*.
 
@@ -143,8 +155,12 @@ def ensure_dev_pki(
     if missing(pki.server):
         _store(pki.server, *_make_server(ca, hosts, start, end))
     for cid, pair in pki.clients.items():
+        bundle = pki.pkcs12(cid)
         if missing(pair):
+            bundle.unlink(missing_ok=True)  # it holds the old pair
             _store(pair, *_make_client(ca, cid, start, end))
+        if not bundle.is_file():
+            write_pkcs12(pair.cert, pair.key, bundle, PKCS12_PASSWORD.encode())
     if missing(pki.expired):
         # Ended yesterday; started a month before so the window looks ordinary.
         _store(pki.expired, *_make_client(ca, "expired", now - 30 * ONE_DAY, now - ONE_DAY))

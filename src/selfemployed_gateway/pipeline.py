@@ -17,6 +17,7 @@ from selfemployed_gateway.records import (
     ClientCertificate,
     ConsultRequest,
     DatePeriod,
+    ExchangeTrace,
     Operation,
     Quarter,
     Reply,
@@ -47,17 +48,23 @@ class Pipeline:
     supplier: Supplier
     clock: Clock
 
-    def consult(self, request: ConsultRequest, certificate: ClientCertificate | None) -> Reply:
+    def consult(
+        self,
+        request: ConsultRequest,
+        certificate: ClientCertificate | None,
+        trace: ExchangeTrace,
+    ) -> Reply:
         client = authorisation.identify_client(self.annex, certificate)
+        trace.client_id = client.id
         authorisation.authorise_service(client)
         authorisation.check_consistency(self.annex, client)
-        reply = self._decide(client, request)
+        reply = self._decide(client, request, trace)
         if request.operation is Operation.CONSULT_CAREER:
             # every element the client may not receive, whatever the status.
             return reply.model_copy(update={"data_filters": filtering.data_filters(client.filters)})
         return reply
 
-    def _decide(self, client: ClientEntry, request: ConsultRequest) -> Reply:
+    def _decide(self, client: ClientEntry, request: ConsultRequest, trace: ExchangeTrace) -> Reply:
         if refusal := authorisation.authorise_operation(client, request):
             return refusal
         supplier_call.check_available(self.supplier, request.operation)
@@ -78,13 +85,18 @@ class Pipeline:
         ):
             return _with_ssin(refusal, ssin)
         if request.operation is Operation.CONSULT_CAREER:
-            return self._career(client, request, period, ssin)
-        return self._contributions(request, ssin)
+            return self._career(client, request, period, ssin, trace)
+        return self._contributions(request, ssin, trace)
 
     def _career(
-        self, client: ClientEntry, request: ConsultRequest, period: DatePeriod, ssin: SsinStatus
+        self,
+        client: ClientEntry,
+        request: ConsultRequest,
+        period: DatePeriod,
+        ssin: SsinStatus,
+        trace: ExchangeTrace,
     ) -> Reply:
-        answer = supplier_call.call_career(self.supplier, request.ssin, period)
+        answer = supplier_call.call_career(self.supplier, request.ssin, period, trace)
         outcome = answer.outcome
         career = answer.career
         if outcome is SupplierOutcome.FOUND and career is not None:
@@ -98,9 +110,13 @@ class Pipeline:
             status=status, ssin=ssin, career=filtering.apply_filters(career, client.filters)
         )
 
-    def _contributions(self, request: ConsultRequest, ssin: SsinStatus) -> Reply:
+    def _contributions(
+        self, request: ConsultRequest, ssin: SsinStatus, trace: ExchangeTrace
+    ) -> Reply:
         assert request.contributions is not None
-        answer = supplier_call.call_contributions(self.supplier, request.contributions)
+        answer = supplier_call.call_contributions(
+            self.supplier, request.contributions, trace
+        )
         outcome = answer.outcome
         if outcome is SupplierOutcome.FOUND and not answer.payments:
             outcome = SupplierOutcome.NO_DATA_FOR_PERIOD

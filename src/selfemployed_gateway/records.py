@@ -6,7 +6,8 @@ They know nothing of SOAP or XML; the SOAP edge (`soap/`) converts to and from t
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from functools import total_ordering
 
@@ -256,3 +257,19 @@ class GatewayFault(Exception):
 
 def information(field_name: str, field_value: str | None) -> Information:
     return Information(field_name=field_name, field_value=field_value)
+
+
+@dataclass
+class ExchangeTrace:
+    """What one exchange did, filled in as it goes: for the log line, the metrics and the
+    audit trail (R-73). Mutable on purpose: each stage adds what it learns."""
+
+    ticket_cbss: str
+    received: datetime
+    operation: Operation | None = None
+    client_ticket: str | None = None
+    client_id: str | None = None
+    legal_context: str | None = None
+    outcome: str | None = None
+    supplier_seconds: float | None = None
+    supplier_outcome: str | None = None

@@ -157,6 +157,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_DATASET": "data.dataset",
     "SEG_TLS_CERTIFICATE": "tls.certificate",
     "SEG_TLS_PRIVATE_KEY": "tls.private_key",
+    "SEG_TLS_CLIENT_CA": "tls.client_ca",  # comma-separated files
     "SEG_AUDIT_BACKEND": "audit.backend",
     "SEG_AUDIT_SQLITE_PATH": "audit.sqlite_path",
     "SEG_AUDIT_POSTGRESQL_DSN": "audit.postgresql_dsn",
@@ -203,7 +204,10 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     sources: dict[str, str] = {}
     for variable, dotted in ENVIRONMENT_OVERRIDES.items():
         if variable in env:
-            _set_dotted(raw, dotted, env[variable])
+            value: str | list[str] = env[variable]
+            if dotted in _LIST_SETTINGS:
+                value = [item.strip() for item in env[variable].split(",") if item.strip()]
+            _set_dotted(raw, dotted, value)
             sources[dotted] = variable
     _resolve_paths(raw, path.parent.resolve(), env_overridden=sources)
 
@@ -214,7 +218,10 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     return settings.model_copy(update={"source": path.resolve()})
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: str) -> None:
+_LIST_SETTINGS = frozenset({"tls.client_ca"})
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: str | list[str]) -> None:
     *parents, leaf = dotted.split(".")
     node = raw
     for key in parents:

@@ -16,15 +16,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
-from OpenSSL import crypto
+from OpenSSL import SSL, crypto
 from twisted.internet import ssl
+from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.internet.ssl import AcceptableCiphers, CertificateOptions, TLSVersion
+from zope.interface import implementer
 
 from selfemployed_gateway.records import ClientCertificate
 
 __all__ = [
     "INTERMEDIATE_CIPHERS",
     "ClientCertificate",
+    "ReloadableServerTls",
     "TlsConfigurationError",
     "certificate_of",
     "peer_certificate",
@@ -177,3 +180,21 @@ def _spki(public_key: CertificatePublicKeyTypes) -> bytes:
     return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class ReloadableServerTls:
+    """The TLS settings of a listening port, replaceable while it runs (SIGHUP reload).
+
+    Each new connection takes the context of the options in force when it arrives; open
+    connections keep theirs.
+    """
+
+    def __init__(self, options: CertificateOptions) -> None:
+        self._options = options
+
+    def replace(self, options: CertificateOptions) -> None:
+        self._options = options
+
+    def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        return SSL.Connection(self._options.getContext(), None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,13 @@ def simulator_config() -> dict[str, dict[str, Any]]:
 
 
 def gateway_config(
-    pki: DevPki, supplier_url: str, dataset: Path = DATASET, **gateway: object
+    pki: DevPki,
+    supplier_url: str,
+    dataset: Path = DATASET,
+    audit: Path | None = None,
+    **gateway: object,
 ) -> dict[str, dict[str, Any]]:
+    audit = audit or Path(tempfile.mkdtemp(prefix="seg-audit-")) / "audit.sqlite3"
     return {
         "gateway": {
             "clock": FROZEN_NOW,
@@ -75,6 +81,7 @@ def gateway_config(
             "wsdl": str(PROJECT / "wsdl" / "SelfEmployedV2.wsdl"),
             "xsd_dir": str(PROJECT / "xsd"),
         },
+        "audit": {"backend": "sqlite", "sqlite_path": str(audit)},
     }
 
 
@@ -82,9 +89,10 @@ def gateway_config(
 def gateway(
     pki: DevPki, simulator: Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("gateway")
     config = write_config(
-        tmp_path_factory.mktemp("gateway") / "gateway.toml",
-        gateway_config(pki, simulator.urls["simulator"]),
+        folder / "gateway.toml",
+        gateway_config(pki, simulator.urls["simulator"], audit=folder / "audit.sqlite3"),
     )
     server = start(config, "serve")
     yield server
@@ -149,7 +157,8 @@ class GatewayFactory:
         url = supplier_url or self.simulator.urls["simulator"]
         key = (clock, str(dataset), url, json.dumps(env, sort_keys=True))
         if key not in self.started:
-            config = gateway_config(self.pki, url, dataset, clock=clock)
+            audit = self.folder / f"audit-{len(self.started)}.sqlite3"
+            config = gateway_config(self.pki, url, dataset, audit, clock=clock)
             # The L302 endpoint lives beside INASTI's service on the same simulator.
             config["supplier"]["l302_url"] = url.rsplit("/", 1)[0] + "/L302"
             config["supplier"]["l302_mapping"] = str(PROJECT / "config" / "l302-mapping.toml")

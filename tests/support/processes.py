@@ -49,8 +49,6 @@ def start(
             "selfemployed_gateway.cli",
             "--config",
             str(config),
-            "--log-level",
-            "warning",
             command,
         ],
         stdout=subprocess.PIPE,

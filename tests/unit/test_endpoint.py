@@ -65,7 +65,7 @@ def test_unexpected_error_is_msg00003_without_trace(
     assert found["ticketCBSS"] == outcome.ticket_cbss
     records = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [getattr(r, "ticketCBSS", None) for r in records] == [outcome.ticket_cbss]
-    assert outcome.code == "MSG00003"
+    assert outcome.outcome == "MSG00003"
 
 
 @pytest.mark.parametrize(

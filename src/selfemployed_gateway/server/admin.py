@@ -1,4 +1,4 @@
-"""The admin listener (plain HTTP, loopback by default): `/healthz` and `/readyz`.
+"""The admin listener (plain HTTP, loopback by default): `/healthz`, `/readyz`, `/metrics`.
 
 `/healthz` says the process answers; `/readyz` says the configuration is loaded and the
 supplier accepts connections now (checked in a worker thread, never on the reactor).
@@ -56,8 +56,9 @@ class Readiness(resource.Resource):
         return server.NOT_DONE_YET
 
 
-def admin_root(readiness: Readiness) -> resource.Resource:
+def admin_root(readiness: Readiness, metrics: Any) -> resource.Resource:
     root = resource.Resource()
+    root.putChild(b"metrics", metrics)
     # zope interfaces are invisible to mypy: Resource does provide IResource.
     root.putChild(b"healthz", Health())  # type: ignore[arg-type]
     root.putChild(b"readyz", readiness)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Assembling a gateway from its settings, and putting it on the reactor."""
+"""Assembling a gateway from its settings, putting it on the reactor, and reloading it."""
 
 from __future__ import annotations
 
@@ -6,28 +6,42 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet import ssl
+from prometheus_client.twisted import MetricsResource
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
 from selfemployed_gateway import tls
 from selfemployed_gateway.annex import Annex
+from selfemployed_gateway.audit import AuditStore, open_audit_store
 from selfemployed_gateway.clock import clock_from_setting
-from selfemployed_gateway.dataset import Dataset, load_dataset
+from selfemployed_gateway.dataset import Dataset, DatasetError, load_dataset
+from selfemployed_gateway.exchange import ExchangeHandler
+from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
 from selfemployed_gateway.server.admin import Readiness, admin_root
+from selfemployed_gateway.server.channel import GatewaySite
 from selfemployed_gateway.server.resource import ConsultResource
-from selfemployed_gateway.settings import ConfigurationError, Phase, Settings
+from selfemployed_gateway.settings import ConfigurationError, Phase, Settings, load_settings
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.endpoint import SoapEndpoint
 from selfemployed_gateway.stages.validation import SchemaValidator
 from selfemployed_gateway.suppliers import Supplier
 from selfemployed_gateway.suppliers.inasti_final import InastiFinalSupplier
 from selfemployed_gateway.suppliers.l302 import L302Supplier
-from selfemployed_gateway.suppliers.l302_mapping import load_l302_mapping
+from selfemployed_gateway.suppliers.l302_mapping import L302MappingError, load_l302_mapping
 
 log = logging.getLogger(__name__)
+
+# What a reload may fail with: the old configuration then stays in force.
+RELOAD_ERRORS = (
+    ConfigurationError,
+    DatasetError,
+    tls.TlsConfigurationError,
+    L302MappingError,
+    OSError,
+    ValueError,
+)
 
 
 @dataclass
@@ -35,11 +49,13 @@ class Gateway:
     """Everything a running gateway holds; built once at start-up from `Settings`."""
 
     settings: Settings
-    dataset: Dataset
     contract: Contract
     supplier: Supplier
     endpoint: SoapEndpoint
-    tls_options: ssl.CertificateOptions
+    exchanges: ExchangeHandler
+    metrics: GatewayMetrics
+    audit: AuditStore
+    tls: tls.ReloadableServerTls
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -48,17 +64,8 @@ class Gateway:
         contract = Contract.load(settings.contract.wsdl, settings.contract.xsd_dir)
         supplier = build_supplier(settings, dataset)
         clock = clock_from_setting(settings.gateway.clock)
-        registers = SqliteRegisters.from_dataset(dataset)
-        annex = Annex.from_dataset(dataset)
-        for problem in annex.problems:
-            log.warning(
-                "inconsistent annex (R-14; requests of this client get MSG00003): %s", problem
-            )
-        pipeline = Pipeline(
-            annex=annex, register=registers, repertory=registers, supplier=supplier, clock=clock
-        )
         endpoint = SoapEndpoint(
-            pipeline,
+            build_pipeline(settings, dataset, supplier),
             SchemaValidator(contract.service_xsd),
             SchemaValidator.for_common_element(
                 contract.xsd_dir / "CommonV3.xsd", "informationCustomer", "InformationCustomerType"
@@ -66,10 +73,18 @@ class Gateway:
             clock,
             validate_responses=settings.gateway.validate_responses,
         )
-        tls_options = tls.server_tls_options(
-            settings.tls.certificate, settings.tls.private_key, settings.tls.client_ca
+        metrics = GatewayMetrics(phase=settings.gateway.phase.value)
+        audit = open_audit_store(settings.audit)
+        return cls(
+            settings=settings,
+            contract=contract,
+            supplier=supplier,
+            endpoint=endpoint,
+            exchanges=ExchangeHandler(endpoint, audit, metrics, clock),
+            metrics=metrics,
+            audit=audit,
+            tls=tls.ReloadableServerTls(server_tls(settings)),
         )
-        return cls(settings, dataset, contract, supplier, endpoint, tls_options)
 
     def listen(self, reactor: Any) -> tuple[Any, Any]:
         """Open the SOAP (mutual TLS) and admin (HTTP) listeners; returns both ports."""
@@ -78,22 +93,91 @@ class Gateway:
         )
         threadpool.start()
         reactor.addSystemEventTrigger("during", "shutdown", threadpool.stop)
-        reactor.addSystemEventTrigger("during", "shutdown", self.supplier.close)
+        reactor.addSystemEventTrigger("after", "shutdown", self.close)
 
         consult = ConsultResource(
-            self.endpoint, self.contract, self.settings.gateway.path, reactor, threadpool
+            self.exchanges,
+            self.metrics,
+            self.contract,
+            self.settings.gateway.path,
+            reactor,
+            threadpool,
         )
-        site = server.Site(_mount(self.settings.gateway.path, consult))
-        site.displayTracebacks = False
+        site = GatewaySite(_mount(self.settings.gateway.path, consult), self.metrics)
         listen = self.settings.gateway.listen
-        soap_port = reactor.listenSSL(listen.port, site, self.tls_options, interface=listen.host)
+        soap_port = reactor.listenSSL(listen.port, site, self.tls, interface=listen.host)
 
-        readiness = Readiness(self.supplier.is_reachable, reactor, threadpool)
-        admin_site = server.Site(admin_root(readiness))
+        readiness = Readiness(lambda: self.supplier.is_reachable(), reactor, threadpool)
+        admin = admin_root(readiness, MetricsResource(registry=self.metrics.registry))
+        admin_site = server.Site(admin)
         admin_site.displayTracebacks = False
-        admin = self.settings.admin.listen
-        admin_port = reactor.listenTCP(admin.port, admin_site, interface=admin.host)
+        admin_site.noisy = False
+        address = self.settings.admin.listen
+        admin_port = reactor.listenTCP(address.port, admin_site, interface=address.host)
         return soap_port, admin_port
+
+    def reload(self, reactor: Any) -> bool:
+        """SIGHUP: re-read the configuration file, the annex (clients, code tables, register,
+        integrations) and the TLS trust store, and swap them in at once. A configuration that
+        fails validation is refused and logged; the running one stays in force."""
+        assert self.settings.source is not None
+        try:
+            settings = load_settings(self.settings.source)
+            dataset = load_dataset(settings.data.dataset)
+            tls_options = server_tls(settings)
+            supplier = build_supplier(settings, dataset)
+            pipeline = build_pipeline(settings, dataset, supplier)
+        except RELOAD_ERRORS as error:
+            log.error(
+                "configuration reload refused; the running configuration stays in force",
+                extra={"error": str(error)},
+            )
+            self.metrics.reloads.labels("refused").inc()
+            return False
+        if (settings.gateway.listen, settings.admin.listen) != (
+            self.settings.gateway.listen,
+            self.settings.admin.listen,
+        ):
+            log.warning("listen addresses changed: they take effect at the next restart")
+        old_supplier = self.supplier
+        self.endpoint.pipeline = pipeline  # one assignment: a request sees old or new
+        self.supplier = supplier
+        self.tls.replace(tls_options)
+        self.settings = settings
+        # In-flight calls may still use the old supplier until their time budget ends.
+        reactor.callLater(old_supplier_grace(settings), old_supplier.close)
+        self.metrics.reloads.labels("applied").inc()
+        log.info("configuration reloaded", extra={"clients": len(dataset.clients)})
+        return True
+
+    def close(self) -> None:
+        self.supplier.close()
+        self.audit.close()
+
+
+def old_supplier_grace(settings: Settings) -> float:
+    return settings.supplier.timeout_seconds + 2
+
+
+def server_tls(settings: Settings) -> Any:
+    return tls.server_tls_options(
+        settings.tls.certificate, settings.tls.private_key, settings.tls.client_ca
+    )
+
+
+def build_pipeline(settings: Settings, dataset: Dataset, supplier: Supplier) -> Pipeline:
+    """The pipeline over one dataset: annex (R-14 checked), registers, supplier, clock."""
+    registers = SqliteRegisters.from_dataset(dataset)
+    annex = Annex.from_dataset(dataset)
+    for problem in annex.problems:
+        log.warning("inconsistent annex (R-14; requests of this client get MSG00003): %s", problem)
+    return Pipeline(
+        annex=annex,
+        register=registers,
+        repertory=registers,
+        supplier=supplier,
+        clock=clock_from_setting(settings.gateway.clock),
+    )
 
 
 def build_supplier(settings: Settings, dataset: Dataset) -> Supplier:

@@ -18,8 +18,10 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
 from selfemployed_gateway import tls
+from selfemployed_gateway.exchange import ExchangeHandler
+from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.soap.contract import Contract
-from selfemployed_gateway.soap.endpoint import Outcome, SoapAnswer, SoapEndpoint
+from selfemployed_gateway.soap.endpoint import SoapAnswer
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +34,16 @@ class ConsultResource(resource.Resource):
 
     def __init__(
         self,
-        endpoint: SoapEndpoint,
+        exchanges: ExchangeHandler,
+        metrics: GatewayMetrics,
         contract: Contract,
         path: str,
         reactor: Any,
         threadpool: ThreadPool,
     ) -> None:
         super().__init__()
-        self.endpoint = endpoint
+        self.exchanges = exchanges
+        self.metrics = metrics
         self.contract = contract
         self.path = path
         self.reactor = reactor
@@ -69,10 +73,11 @@ class ConsultResource(resource.Resource):
         finished = request.notifyFinish()
         gone: list[bool] = []
         finished.addErrback(lambda _failure: gone.append(True))
+        self.metrics.in_flight.inc()
         work = deferToThreadPool(
             self.reactor,
             self.threadpool,
-            self.endpoint.handle,
+            self.exchanges.handle,
             body,
             action.decode("latin-1") if action is not None else None,
             certificate,
@@ -82,22 +87,8 @@ class ConsultResource(resource.Resource):
         )
         return server.NOT_DONE_YET
 
-    def _answer(
-        self, result: tuple[SoapAnswer, Outcome], request: server.Request, gone: list[bool]
-    ) -> None:
-        answer, outcome = result
-        operation = outcome.operation.value if outcome.operation else None
-        log.info(
-            "exchange ticketCBSS=%s operation=%s outcome=%s",
-            outcome.ticket_cbss,
-            operation,
-            outcome.code,
-            extra={
-                "ticketCBSS": outcome.ticket_cbss,
-                "operation": operation,
-                "outcome": outcome.code,
-            },
-        )
+    def _answer(self, answer: SoapAnswer, request: server.Request, gone: list[bool]) -> None:
+        self.metrics.in_flight.dec()
         if gone:
             return
         request.setResponseCode(answer.status)
@@ -107,6 +98,7 @@ class ConsultResource(resource.Resource):
 
     def _crash(self, failure: Failure, request: server.Request, gone: list[bool]) -> None:
         # The endpoint answers every error itself; reaching here is a bug of ours.
+        self.metrics.in_flight.dec()
         log.error("unanswered request", exc_info=failure.value)
         if not gone:
             request.setResponseCode(500)

@@ -58,6 +58,7 @@ from selfemployed_gateway.dataset import (
     SegmentEntry,
     SimulatorBehaviour,
 )
+from selfemployed_gateway.privacy import ssin_tag
 from selfemployed_gateway.records import (
     Affiliation,
     Career,
@@ -87,7 +88,6 @@ from selfemployed_gateway.suppliers.inasti_final import (
     read_career_request,
     read_contributions_request,
     schema_error,
-    ssin_tag,
 )
 from selfemployed_gateway.suppliers.l302_mapping import L302Mapping, load_l302_mapping
 

@@ -12,7 +12,6 @@ import copy
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from lxml import etree
@@ -22,7 +21,13 @@ from spyne.server import ServerBase
 from selfemployed_gateway import codes
 from selfemployed_gateway.clock import Clock, wire_timestamp
 from selfemployed_gateway.pipeline import Pipeline
-from selfemployed_gateway.records import ClientCertificate, GatewayFault, Operation, Reply
+from selfemployed_gateway.records import (
+    ClientCertificate,
+    ExchangeTrace,
+    GatewayFault,
+    Operation,
+    Reply,
+)
 from selfemployed_gateway.soap import envelope, faults, mapping, models
 from selfemployed_gateway.soap.service import build_application, quiet_spyne_logs
 from selfemployed_gateway.stages.validation import SchemaValidator
@@ -40,40 +45,30 @@ class SoapAnswer:
 
 
 @dataclass
-class Outcome:
-    """What happened to one exchange, for logs and the audit trail (R-73)."""
-
-    ticket_cbss: str
-    received: datetime
-    operation: Operation | None = None
-    client_ticket: str | None = None
-    code: str | None = None
-
-
-@dataclass
 class _Exchange:
     """One request as seen by the spyne operation (`ctx.udc`)."""
 
     endpoint: SoapEndpoint
-    outcome: Outcome
+    trace: ExchangeTrace
     certificate: ClientCertificate | None
     fault: GatewayFault | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def answer(self, operation: Operation, request: Any) -> Any:
         record = mapping.to_request(operation, request)
-        self.outcome.client_ticket = record.customer_ticket
-        reply: Reply = self.endpoint.pipeline.consult(record, self.certificate)
-        self.outcome.code = reply.status.code
+        self.trace.client_ticket = record.customer_ticket
+        self.trace.legal_context = record.legal_context
+        reply: Reply = self.endpoint.pipeline.consult(record, self.certificate, self.trace)
+        self.trace.outcome = reply.status.code
         return mapping.to_response(operation, request, reply, self._information_cbss())
 
     def internal_error(self, error: Exception) -> GatewayFault:
-        return self.endpoint.internal_error(self.outcome, error)
+        return self.endpoint.internal_error(self.trace, error)
 
     def _information_cbss(self) -> models.InformationCBSS:
         return models.InformationCBSS(
-            ticketCBSS=self.outcome.ticket_cbss,
-            timestampReceive=wire_timestamp(self.outcome.received),
+            ticketCBSS=self.trace.ticket_cbss,
+            timestampReceive=wire_timestamp(self.trace.received),
             timestampReply=wire_timestamp(self.endpoint.clock.now()),
         )
 
@@ -100,42 +95,50 @@ class SoapEndpoint(ServerBase):
         self.validate_responses = validate_responses
         self.clock = clock
 
+    def begin(self) -> ExchangeTrace:
+        """A new exchange: its ticketCBSS and reception time (R-53)."""
+        return ExchangeTrace(ticket_cbss=str(uuid.uuid4()), received=self.clock.now())
+
     def handle(
-        self, body: bytes, soap_action: str | None, certificate: ClientCertificate | None
-    ) -> tuple[SoapAnswer, Outcome]:
-        outcome = Outcome(ticket_cbss=str(uuid.uuid4()), received=self.clock.now())
+        self,
+        body: bytes,
+        soap_action: str | None,
+        certificate: ClientCertificate | None,
+        trace: ExchangeTrace | None = None,
+    ) -> tuple[SoapAnswer, ExchangeTrace]:
+        trace = trace or self.begin()
         root: etree._Element | None = None
         payload: etree._Element | None = None
         try:
             root = envelope.parse_request(body)
             request = envelope.open_envelope(root)
             payload = request.payload
-            outcome.operation = request.operation
+            trace.operation = request.operation
             envelope.check_soap_action(soap_action, request.operation)
             self.schema.validate(payload)
-            return self._dispatch(request, certificate, outcome), outcome
+            return self._dispatch(request, certificate, trace), trace
         except GatewayFault as fault:
-            return self._fault(fault, outcome, root, payload), outcome
+            return self.fault_answer(fault, trace, root, payload), trace
         except Exception as error:
-            internal = self.internal_error(outcome, error)
-            return self._fault(internal, outcome, root, payload), outcome
+            internal = self.internal_error(trace, error)
+            return self.fault_answer(internal, trace, root, payload), trace
 
-    def internal_error(self, outcome: Outcome, error: Exception) -> GatewayFault:
-        log.error("internal error", exc_info=error, extra={"ticketCBSS": outcome.ticket_cbss})
+    def internal_error(self, trace: ExchangeTrace, error: Exception) -> GatewayFault:
+        log.error("internal error", exc_info=error, extra={"ticketCBSS": trace.ticket_cbss})
         return GatewayFault(codes.INTERNAL_ERROR)
 
     def _dispatch(
         self,
         request: envelope.RequestEnvelope,
         certificate: ClientCertificate | None,
-        outcome: Outcome,
+        trace: ExchangeTrace,
     ) -> SoapAnswer:
         protocol = self.app.in_protocol
         ctx = MethodContext(self, MethodContext.SERVER)
         ctx.in_document = (request.envelope, {})
         protocol.decompose_incoming_envelope(ctx, protocol.REQUEST)
         method_ctx = protocol.generate_method_contexts(ctx)[0]
-        exchange = _Exchange(self, outcome, certificate)
+        exchange = _Exchange(self, trace, certificate)
         method_ctx.udc = exchange
         self.get_in_object(method_ctx)
         if method_ctx.in_error is not None:
@@ -159,18 +162,19 @@ class SoapEndpoint(ServerBase):
         if error is not None:
             raise RuntimeError(f"the response breaks the contract: {error}")
 
-    def _fault(
+    def fault_answer(
         self,
         fault: GatewayFault,
-        outcome: Outcome,
-        root: etree._Element | None,
-        payload: etree._Element | None,
+        trace: ExchangeTrace,
+        root: etree._Element | None = None,
+        payload: etree._Element | None = None,
     ) -> SoapAnswer:
-        outcome.code = fault.code.code
-        operation = outcome.operation or envelope.operation_guess(root)
+        """The fault envelope of `fault` for this exchange (§8)."""
+        trace.outcome = fault.code.code
+        operation = trace.operation or envelope.operation_guess(root)
         cbss = faults.information_cbss(
-            outcome.ticket_cbss,
-            wire_timestamp(outcome.received),
+            trace.ticket_cbss,
+            wire_timestamp(trace.received),
             wire_timestamp(self.clock.now()),
         )
         body = faults.fault_envelope(fault, operation, self._readable_customer(payload), cbss)

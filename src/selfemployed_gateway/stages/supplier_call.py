@@ -7,12 +7,15 @@ with the adapter's `details`.
 
 from __future__ import annotations
 
+import time
+
 from selfemployed_gateway import codes
 from selfemployed_gateway.records import (
     CareerAnswer,
     ContributionsAnswer,
     ContributionsCriteria,
     DatePeriod,
+    ExchangeTrace,
     GatewayFault,
     Operation,
     information,
@@ -30,22 +33,40 @@ def not_available(operation: str) -> GatewayFault:
     return GatewayFault(codes.NOT_AVAILABLE, information(codes.OPERATION_NOT_SUPPORTED, operation))
 
 
-def call_career(supplier: Supplier, ssin: str, period: DatePeriod) -> CareerAnswer:
+def call_career(
+    supplier: Supplier, ssin: str, period: DatePeriod, trace: ExchangeTrace
+) -> CareerAnswer:
+    started = time.monotonic()
     try:
-        return supplier.consult_career(ssin, period)
+        answer = supplier.consult_career(ssin, period)
     except SupplierError as error:
+        _measured(trace, started, error.details)
         raise supplier_fault(error) from error
+    _measured(trace, started, answer.outcome.value)
+    return answer
 
 
-def call_contributions(supplier: Supplier, criteria: ContributionsCriteria) -> ContributionsAnswer:
+def call_contributions(
+    supplier: Supplier, criteria: ContributionsCriteria, trace: ExchangeTrace
+) -> ContributionsAnswer:
+    started = time.monotonic()
     try:
-        return supplier.consult_contributions(
+        answer = supplier.consult_contributions(
             criteria.ssin, criteria.begin_quarter, criteria.end_quarter
         )
     except OperationNotAvailable as error:
         raise not_available(error.operation) from error
     except SupplierError as error:
+        _measured(trace, started, error.details)
         raise supplier_fault(error) from error
+    _measured(trace, started, answer.outcome.value)
+    return answer
+
+
+def _measured(trace: ExchangeTrace, started: float, outcome: str) -> None:
+    """Latency and outcome of the call, for the exchange's log line and metrics."""
+    trace.supplier_seconds = time.monotonic() - started
+    trace.supplier_outcome = outcome
 
 
 def supplier_fault(error: SupplierError) -> GatewayFault:

@@ -38,7 +38,6 @@ The message builders and readers below are shared with the built-in simulator
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -53,6 +52,7 @@ import httpx
 from lxml import etree
 
 from selfemployed_gateway import codes
+from selfemployed_gateway.privacy import ssin_tag
 from selfemployed_gateway.records import (
     Affiliation,
     Career,
@@ -114,11 +114,6 @@ _RESULT_CODES: dict[SupplierOutcome, ResultCode] = {v: k for k, v in OUTCOMES.it
 
 class ProtocolError(ValueError):
     """A message that is not a usable message of this protocol (R-66)."""
-
-
-def ssin_tag(ssin: str) -> str:
-    """What logs show instead of a NISS: a short SHA-256 prefix, enough to correlate."""
-    return hashlib.sha256(ssin.encode("utf-8")).hexdigest()[:12]
 
 
 def soap_action(operation: Operation) -> str:

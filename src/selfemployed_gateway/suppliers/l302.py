@@ -65,6 +65,7 @@ from lxml import etree
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.dataset import CodeTables, FundEntry, LocalizedTexts
+from selfemployed_gateway.privacy import ssin_tag
 from selfemployed_gateway.records import (
     Affiliation,
     Career,
@@ -91,7 +92,6 @@ from selfemployed_gateway.suppliers.inasti_final import (
     is_fault,
     new_parser,
     parse_document,
-    ssin_tag,
 )
 from selfemployed_gateway.suppliers.l302_mapping import L302Mapping, L302MappingError
 

@@ -1,0 +1,128 @@
+"""The audit trail (R-73): every exchange kept, found again by either ticket.
+
+The service desk identifies an exchange by the BCSS ticket (``ticketCBSS``) or, failing
+that, by the client's own ticket, plus date and time. The gateway therefore records each
+exchange — both tickets, the client, the operation, the outcome and the request and response
+messages — *before* it sends the response: `AuditStore.record` returns only once the exchange
+is durable, so that nothing answered is ever missing from the trail.
+
+The messages hold personal data (NISS, careers): they are stored, and shown by
+``selfemployed-gateway audit show``, but never logged, and never part of an error message or
+of a record's ``repr``.
+
+Two backends: SQLite (`selfemployed_gateway.audit.sqlite`, one file, the default) and
+PostgreSQL (`selfemployed_gateway.audit.postgresql`), chosen by `AuditSettings.backend`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from selfemployed_gateway.settings import AuditBackend, AuditSettings, ConfigurationError
+
+__all__ = [
+    "AuditError",
+    "AuditStore",
+    "ExchangeRecord",
+    "open_audit_store",
+]
+
+
+class ExchangeRecord(BaseModel):
+    """One request and its response, as the service desk needs them (R-73)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ticket_cbss: str = Field(description="the BCSS ticket (ticketCBSS) of the request")
+    client_ticket: str | None = Field(default=None, description="the client's own ticket")
+    client_id: str | None = Field(default=None, description="the authenticated client")
+    operation: str | None = Field(default=None, description="consultCareer, …; None if unknown")
+    legal_context: str | None = None
+    received: AwareDatetime = Field(description="when the request arrived (timezone-aware)")
+    replied: AwareDatetime = Field(description="when the response was ready (timezone-aware)")
+    outcome: str = Field(description='status or fault code, e.g. "MSG00000", "MSG00004"')
+    duration_ms: float
+    # repr=False: a record that ends up in a log line or a traceback never shows the messages.
+    request_xml: bytes = Field(repr=False)
+    response_xml: bytes = Field(repr=False)
+
+
+class AuditError(Exception):
+    """The audit store failed; the message names the store and the operation, never the XML."""
+
+
+class AuditStore(Protocol):
+    """Where exchanges are kept (R-73). Every method raises `AuditError` on a storage failure.
+
+    Implementations are safe to call from many threads at once.
+    """
+
+    def record(self, exchange: ExchangeRecord) -> None:
+        """Store one exchange; durable when this returns (called before the response is sent)."""
+        ...
+
+    def by_ticket(self, ticket: str) -> list[ExchangeRecord]:
+        """Exchanges whose ticketCBSS or client ticket is ``ticket``, newest first."""
+        ...
+
+    def find(
+        self,
+        *,
+        client_id: str | None = None,
+        since: datetime | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+    ) -> list[ExchangeRecord]:
+        """At most ``limit`` exchanges matching every filter given, newest first.
+
+        ``since`` is inclusive (received at or after it) and must be timezone-aware.
+        """
+        ...
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete the exchanges received before ``older_than`` (aware); return how many."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's connections; further calls raise `AuditError`."""
+        ...
+
+
+def open_audit_store(settings: AuditSettings) -> AuditStore:
+    """The store chosen by ``settings.backend``, opened and with its schema in place.
+
+    Raises `ConfigurationError` when the backend lacks its path or DSN, and `AuditError`
+    when the store cannot be opened.
+    """
+    if settings.backend is AuditBackend.SQLITE:
+        if settings.sqlite_path is None:
+            raise ConfigurationError(
+                '[audit] sqlite_path: required when audit.backend = "sqlite"; '
+                "set it (or SEG_AUDIT_SQLITE_PATH) to the audit database file"
+            )
+        from selfemployed_gateway.audit.sqlite import SqliteAuditStore
+
+        return SqliteAuditStore(settings.sqlite_path)
+    if settings.postgresql_dsn is None:
+        raise ConfigurationError(
+            '[audit] postgresql_dsn: required when audit.backend = "postgresql"; '
+            "set it (or SEG_AUDIT_POSTGRESQL_DSN) to a libpq connection string"
+        )
+    from selfemployed_gateway.audit.postgresql import PostgresAuditStore
+
+    return PostgresAuditStore(settings.postgresql_dsn)
+
+
+def check_limit(limit: int) -> None:
+    """`AuditStore.find` takes a positive limit (shared by the backends)."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+
+
+def check_aware(name: str, moment: datetime | None) -> None:
+    """Naive datetimes are ambiguous: the stores compare instants only."""
+    if moment is not None and moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {moment.isoformat()}")

@@ -1,0 +1,327 @@
+"""The audit trail (R-73) in PostgreSQL, with psycopg 3.
+
+Connections: one per thread (``psycopg_pool`` is not a dependency). Each thread that calls
+the store opens its own connection on first use and keeps it; a broken connection is
+replaced on the next call. A statement that fails because the connection was lost *before*
+anything was committed (typically: the server restarted while the connection was idle) is
+retried once on a fresh connection, so a database restart does not fail the next request of
+every worker thread. A failure of the COMMIT itself is never retried (the outcome is
+unknown): it raises `AuditError`. Connections of threads that have ended are closed when the
+next connection is opened; `close` closes them all.
+
+Durability: autocommit is off and `record` commits explicitly; with the server's default
+``synchronous_commit = on`` the exchange is flushed to the server's WAL when it returns.
+
+Schema: ``CREATE TABLE IF NOT EXISTS audit_exchange`` (timestamptz, bytea for the messages)
+and its indexes, under a transaction-level advisory lock so that several gateways starting
+together do not race. The messages are never logged, and error messages carry only the
+SQLSTATE and the server's primary message (never its DETAIL, which can quote a row).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import TupleRow
+
+from selfemployed_gateway.audit import AuditError, ExchangeRecord, check_aware, check_limit
+
+CONNECT_TIMEOUT_SECONDS = 5
+APPLICATION_NAME = "selfemployed-gateway-audit"
+_SCHEMA_LOCK = 73_0073  # pg_advisory_xact_lock key serialising schema creation
+
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS audit_exchange (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        ticket_cbss text NOT NULL,
+        client_ticket text,
+        client_id text,
+        operation text,
+        legal_context text,
+        received timestamptz NOT NULL,
+        replied timestamptz NOT NULL,
+        outcome text NOT NULL,
+        duration_ms double precision NOT NULL,
+        request_xml bytea NOT NULL,
+        response_xml bytea NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS audit_exchange_by_ticket_cbss ON audit_exchange (ticket_cbss)",
+    "CREATE INDEX IF NOT EXISTS audit_exchange_by_client_ticket ON audit_exchange (client_ticket)",
+    "CREATE INDEX IF NOT EXISTS audit_exchange_by_client ON audit_exchange (client_id, received)",
+    "CREATE INDEX IF NOT EXISTS audit_exchange_by_received ON audit_exchange (received)",
+)
+
+_COLUMNS = sql.SQL(
+    "ticket_cbss, client_ticket, client_id, operation, legal_context, received, replied, "
+    "outcome, duration_ms, request_xml, response_xml"
+)
+
+Connection = psycopg.Connection[TupleRow]
+T = TypeVar("T")
+
+
+class PostgresAuditStore:
+    """`AuditStore` in a PostgreSQL database (R-73); creates its table if absent."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._name = _redacted(dsn)
+        self._lock = threading.Lock()
+        self._connections: dict[threading.Thread, Connection] = {}
+        self._closed = False
+        self._run("open", _create_schema)
+
+    def __repr__(self) -> str:
+        return f"PostgresAuditStore({self._name!r})"
+
+    def record(self, exchange: ExchangeRecord) -> None:
+        row = (
+            exchange.ticket_cbss,
+            exchange.client_ticket,
+            exchange.client_id,
+            exchange.operation,
+            exchange.legal_context,
+            exchange.received,
+            exchange.replied,
+            exchange.outcome,
+            exchange.duration_ms,
+            exchange.request_xml,
+            exchange.response_xml,
+        )
+        query = sql.SQL("INSERT INTO audit_exchange ({}) VALUES ({})").format(
+            _COLUMNS, sql.SQL(", ").join(sql.Placeholder() * len(row))
+        )
+
+        def insert(connection: Connection) -> None:
+            connection.execute(query, row)
+
+        self._run("record", insert)
+
+    def by_ticket(self, ticket: str) -> list[ExchangeRecord]:
+        return self._select(
+            "by_ticket",
+            sql.SQL("WHERE ticket_cbss = %s OR client_ticket = %s"),
+            [ticket, ticket],
+            limit=None,
+        )
+
+    def find(
+        self,
+        *,
+        client_id: str | None = None,
+        since: datetime | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+    ) -> list[ExchangeRecord]:
+        check_limit(limit)
+        check_aware("since", since)
+        conditions: list[sql.Composable] = []
+        parameters: list[Any] = []
+        if client_id is not None:
+            conditions.append(sql.SQL("client_id = %s"))
+            parameters.append(client_id)
+        if since is not None:
+            conditions.append(sql.SQL("received >= %s"))
+            parameters.append(since)
+        if outcome is not None:
+            conditions.append(sql.SQL("outcome = %s"))
+            parameters.append(outcome)
+        where = (
+            sql.SQL("WHERE {}").format(sql.SQL(" AND ").join(conditions))
+            if conditions
+            else sql.SQL("")
+        )
+        return self._select("find", where, parameters, limit=limit)
+
+    def purge(self, older_than: datetime) -> int:
+        check_aware("older_than", older_than)
+
+        def delete(connection: Connection) -> int:
+            cursor = connection.execute(
+                "DELETE FROM audit_exchange WHERE received < %s", (older_than,)
+            )
+            return cursor.rowcount
+
+        return self._run("purge", delete)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections = list(self._connections.values())
+            self._connections.clear()
+        for connection in connections:
+            connection.close()
+
+    def _select(
+        self,
+        what: str,
+        where: sql.Composable,
+        parameters: list[Any],
+        limit: int | None,
+    ) -> list[ExchangeRecord]:
+        query = sql.SQL("SELECT {} FROM audit_exchange {} ORDER BY received DESC, id DESC").format(
+            _COLUMNS, where
+        )
+        if limit is not None:
+            query = sql.SQL("{} LIMIT %s").format(query)
+            parameters = [*parameters, limit]
+
+        def select(connection: Connection) -> list[ExchangeRecord]:
+            return [_exchange(row) for row in connection.execute(query, parameters).fetchall()]
+
+        return self._run(what, select)
+
+    def _run(self, what: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one transaction on this thread's connection, then commit."""
+        connection, fresh = self._connection(what)
+        try:
+            result = work(connection)
+        except psycopg.Error as error:
+            if not connection.broken or fresh:
+                self._abandon(connection, error)
+                raise self._error(what, error) from error
+            # The connection died while idle (server restart, idle timeout): nothing was
+            # committed, so retrying once on a new connection cannot duplicate anything.
+            self._discard(connection)
+            connection, _ = self._connection(what)
+            try:
+                result = work(connection)
+            except psycopg.Error as retry_error:
+                self._abandon(connection, retry_error)
+                raise self._error(what, retry_error) from retry_error
+        try:
+            connection.commit()
+        except psycopg.Error as error:
+            self._abandon(connection, error)
+            raise self._error(f"{what} (commit; outcome unknown)", error) from error
+        return result
+
+    def _connection(self, what: str) -> tuple[Connection, bool]:
+        """This thread's connection, opened if needed; True when it was just opened."""
+        thread = threading.current_thread()
+        with self._lock:
+            if self._closed:
+                raise AuditError(f"audit store {self._name}: {what} failed: store closed")
+            connection = self._connections.get(thread)
+        if connection is not None and not connection.closed and not connection.broken:
+            return connection, False
+        if connection is not None:
+            self._discard(connection)
+        with self._failures(what):
+            connection = psycopg.connect(self._dsn, autocommit=False, **self._defaults())
+        with self._lock:
+            ended = [t for t in self._connections if not t.is_alive()]
+            stale = [self._connections.pop(t) for t in ended]
+            if self._closed:
+                stale.append(connection)
+            else:
+                self._connections[thread] = connection
+        for old in stale:
+            old.close()
+        if self._closed:
+            raise AuditError(f"audit store {self._name}: {what} failed: store closed")
+        return connection, True
+
+    def _defaults(self) -> dict[str, Any]:
+        """Connection settings the DSN does not choose itself."""
+        try:
+            given = conninfo_to_dict(self._dsn)
+        except psycopg.Error:
+            given = {}
+        defaults: dict[str, Any] = {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "application_name": APPLICATION_NAME,
+        }
+        return {key: value for key, value in defaults.items() if key not in given}
+
+    def _abandon(self, connection: Connection, error: psycopg.Error) -> None:
+        """After a failure: roll back a usable connection, drop a broken one."""
+        del error
+        if connection.broken or connection.closed:
+            self._discard(connection)
+            return
+        try:
+            connection.rollback()
+        except psycopg.Error:
+            self._discard(connection)
+
+    def _discard(self, connection: Connection) -> None:
+        with self._lock:
+            for thread, known in list(self._connections.items()):
+                if known is connection:
+                    del self._connections[thread]
+        connection.close()
+
+    @contextmanager
+    def _failures(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as error:
+            raise self._error(what, error) from error
+
+    def _error(self, what: str, error: psycopg.Error) -> AuditError:
+        return AuditError(f"audit store {self._name}: {what} failed: {_describe(error)}")
+
+
+def _create_schema(connection: Connection) -> None:
+    connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+    for statement in _SCHEMA:
+        connection.execute(statement)
+
+
+def _describe(error: psycopg.Error) -> str:
+    """SQLSTATE and primary message only: a server DETAIL may quote row values (the XML)."""
+    diagnostic = error.diag
+    if diagnostic.sqlstate and diagnostic.message_primary:
+        return f"{type(error).__name__} [{diagnostic.sqlstate}]: {diagnostic.message_primary}"
+    # Client-side failures (connection refused, timeout) carry no row data.
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message}"
+
+
+def _redacted(dsn: str) -> str:
+    """The DSN without its password, to name the store in messages."""
+    try:
+        parameters = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return "postgresql (unparsable DSN)"
+    parameters.pop("password", None)
+    return f"postgresql {make_conninfo('', **parameters)}" if parameters else "postgresql"
+
+
+def _exchange(row: TupleRow) -> ExchangeRecord:
+    (
+        ticket_cbss,
+        client_ticket,
+        client_id,
+        operation,
+        legal_context,
+        received,
+        replied,
+        outcome,
+        duration_ms,
+        request_xml,
+        response_xml,
+    ) = row
+    return ExchangeRecord(
+        ticket_cbss=ticket_cbss,
+        client_ticket=client_ticket,
+        client_id=client_id,
+        operation=operation,
+        legal_context=legal_context,
+        received=received.astimezone(UTC),
+        replied=replied.astimezone(UTC),
+        outcome=outcome,
+        duration_ms=duration_ms,
+        request_xml=bytes(request_xml),
+        response_xml=bytes(response_xml),
+    )

@@ -1,0 +1,212 @@
+"""The audit trail (R-73) in one SQLite file: the default backend, standard library only.
+
+Durability: the journal is in WAL mode with ``synchronous=NORMAL``: a committed exchange is in
+the WAL file when `SqliteAuditStore.record` returns, so it survives the process being killed
+(SIGKILL, OOM killer, crash). It may be lost only if the *machine* loses power or the kernel
+crashes before the next checkpoint; ``synchronous=FULL`` (one fsync of the WAL per commit,
+slower) would survive that too.
+
+Threads: one connection shared behind a lock. SQLite allows a single writer at a time anyway,
+and a commit without fsync takes well under a millisecond, so the lock costs nothing the
+database would not; it also lets `close` close the one connection for certain. Other
+processes (``selfemployed-gateway audit …`` while the gateway runs) read concurrently thanks to
+WAL, and wait up to `BUSY_TIMEOUT_SECONDS` for the write lock.
+
+Timestamps are stored as ISO 8601 UTC text with microseconds (``2024-05-01T10:00:00.000000
++00:00``): fixed width, so text order is time order. The XML messages are BLOBs, never logged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from selfemployed_gateway.audit import AuditError, ExchangeRecord, check_aware, check_limit
+
+BUSY_TIMEOUT_SECONDS = 10.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_exchange (
+    id INTEGER PRIMARY KEY,
+    ticket_cbss TEXT NOT NULL,
+    client_ticket TEXT,
+    client_id TEXT,
+    operation TEXT,
+    legal_context TEXT,
+    received TEXT NOT NULL,        -- ISO 8601, UTC, microseconds
+    replied TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    duration_ms REAL NOT NULL,
+    request_xml BLOB NOT NULL,
+    response_xml BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_exchange_by_ticket_cbss ON audit_exchange (ticket_cbss);
+CREATE INDEX IF NOT EXISTS audit_exchange_by_client_ticket ON audit_exchange (client_ticket);
+CREATE INDEX IF NOT EXISTS audit_exchange_by_client ON audit_exchange (client_id, received);
+CREATE INDEX IF NOT EXISTS audit_exchange_by_received ON audit_exchange (received);
+"""
+
+_COLUMNS = (
+    "ticket_cbss, client_ticket, client_id, operation, legal_context, received, replied, "
+    "outcome, duration_ms, request_xml, response_xml"
+)
+
+
+class SqliteAuditStore:
+    """`AuditStore` in a SQLite file (R-73); created, with its folder, if absent."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        with self._failures("open"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False
+            )
+            try:
+                connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+                (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+                if str(mode).lower() != "wal":
+                    raise AuditError(
+                        f"audit store {path}: open failed: WAL journal mode refused "
+                        f"(got {mode!r}); put the file on a local file system"
+                    )
+                connection.execute("PRAGMA synchronous = NORMAL")
+                with connection:
+                    connection.executescript(_SCHEMA)
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+
+    def __repr__(self) -> str:
+        return f"SqliteAuditStore({str(self._path)!r})"
+
+    def record(self, exchange: ExchangeRecord) -> None:
+        row = (
+            exchange.ticket_cbss,
+            exchange.client_ticket,
+            exchange.client_id,
+            exchange.operation,
+            exchange.legal_context,
+            _text(exchange.received),
+            _text(exchange.replied),
+            exchange.outcome,
+            exchange.duration_ms,
+            exchange.request_xml,
+            exchange.response_xml,
+        )
+        with self._failures("record"), self._locked() as connection, connection:
+            connection.execute(
+                f"INSERT INTO audit_exchange ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def by_ticket(self, ticket: str) -> list[ExchangeRecord]:
+        return self._select(
+            "WHERE ticket_cbss = ? OR client_ticket = ? ORDER BY received DESC, id DESC",
+            (ticket, ticket),
+            "by_ticket",
+        )
+
+    def find(
+        self,
+        *,
+        client_id: str | None = None,
+        since: datetime | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+    ) -> list[ExchangeRecord]:
+        check_limit(limit)
+        check_aware("since", since)
+        conditions: list[str] = []
+        parameters: list[Any] = []
+        if client_id is not None:
+            conditions.append("client_id = ?")
+            parameters.append(client_id)
+        if since is not None:
+            conditions.append("received >= ?")
+            parameters.append(_text(since))
+        if outcome is not None:
+            conditions.append("outcome = ?")
+            parameters.append(outcome)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        parameters.append(limit)
+        return self._select(
+            f"{where}ORDER BY received DESC, id DESC LIMIT ?", tuple(parameters), "find"
+        )
+
+    def purge(self, older_than: datetime) -> int:
+        check_aware("older_than", older_than)
+        with self._failures("purge"), self._locked() as connection, connection:
+            cursor = connection.execute(
+                "DELETE FROM audit_exchange WHERE received < ?", (_text(older_than),)
+            )
+            return cursor.rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def _select(self, clause: str, parameters: tuple[Any, ...], what: str) -> list[ExchangeRecord]:
+        with self._failures(what), self._locked() as connection:
+            rows = connection.execute(f"SELECT {_COLUMNS} FROM audit_exchange {clause}", parameters)
+            return [_exchange(row) for row in rows.fetchall()]
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._connection is None:
+                raise AuditError(f"audit store {self._path}: closed")
+            yield self._connection
+
+    @contextmanager
+    def _failures(self, what: str) -> Iterator[None]:
+        """sqlite3 and file-system errors become `AuditError` naming the store and the step."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as error:
+            raise AuditError(
+                f"audit store {self._path}: {what} failed: {type(error).__name__}: {error}"
+            ) from error
+
+
+def _text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _exchange(row: tuple[Any, ...]) -> ExchangeRecord:
+    (
+        ticket_cbss,
+        client_ticket,
+        client_id,
+        operation,
+        legal_context,
+        received,
+        replied,
+        outcome,
+        duration_ms,
+        request_xml,
+        response_xml,
+    ) = row
+    return ExchangeRecord(
+        ticket_cbss=ticket_cbss,
+        client_ticket=client_ticket,
+        client_id=client_id,
+        operation=operation,
+        legal_context=legal_context,
+        received=datetime.fromisoformat(received),
+        replied=datetime.fromisoformat(replied),
+        outcome=outcome,
+        duration_ms=duration_ms,
+        request_xml=bytes(request_xml),
+        response_xml=bytes(response_xml),
+    )

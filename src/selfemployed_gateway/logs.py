@@ -1,0 +1,37 @@
+"""Structured logs: one JSON object per line on stdout, NISS redacted (see `privacy`).
+
+Every exchange writes one line `{"message": "exchange", "ticketCBSS": …, "clientTicket": …,
+"client": …, "operation": …, "outcome": …, "duration_ms": …, "supplier_ms": …}`; every other
+event is JSON too.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+from pythonjsonlogger.json import JsonFormatter
+
+from selfemployed_gateway.privacy import RedactSsin
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    """JSON lines on `stream` (stdout) for the whole process; quiet noisy libraries."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(
+        JsonFormatter(
+            _FORMAT,
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+        )
+    )
+    handler.addFilter(RedactSsin())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper()))
+    # httpx logs every supplier request at INFO: the exchange line already says it.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

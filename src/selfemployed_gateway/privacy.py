@@ -1,0 +1,60 @@
+"""Personal data in logs: a NISS is never written in clear (it is personal data).
+
+Wherever a log needs to say which person a line is about, it writes `ssin_tag(ssin)`: the
+first 12 hex digits of HMAC-SHA256(key, NISS). Keyed, because an unkeyed hash of an
+11-digit number is reversed by trying them all. The key comes from
+`logging.ssin_hash_key` (`SEG_LOG_SSIN_HASH_KEY`), so that support can compute the tag of a
+given NISS and grep for it; without a configured key each process draws a random one.
+`RedactSsin` is the safety net: it replaces any 11-digit number left in a log record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+
+_key = secrets.token_bytes(32)
+# Eleven digits not part of a longer number: the shape of a NISS.
+_SSIN = re.compile(r"(?<![0-9])[0-9]{11}(?![0-9])")
+
+
+def set_key(key: str | None) -> None:
+    """Use `key` for NISS tags (None: keep the random per-process key)."""
+    global _key
+    if key is not None:
+        _key = key.encode("utf-8")
+
+
+def ssin_tag(ssin: str) -> str:
+    """The pseudonym of a NISS in logs: `ssin:` + 12 hex digits of a keyed hash."""
+    digest = hmac.new(_key, ssin.encode("ascii", "replace"), hashlib.sha256).hexdigest()
+    return f"ssin:{digest[:12]}"
+
+
+def redact(text: str) -> str:
+    """`text` with every NISS-shaped number replaced by its tag."""
+    return _SSIN.sub(lambda match: ssin_tag(match.group(0)), text)
+
+
+class RedactSsin(logging.Filter):
+    """A handler filter: no NISS-shaped number leaves in a message, its args or extras."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD and isinstance(value, str):
+                setattr(record, name, redact(value))
+        if record.exc_info and record.exc_info[1] is not None:
+            # Exception texts may quote input: render once, redacted, and drop the original.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))

@@ -1,0 +1,443 @@
+"""The tester kit for SoapUI users, replayed against the live gateway.
+
+`tests/soapui/SelfEmployedV2-soapui-project.xml` is a SoapUI 5.x project with one test case per
+status or fault code case of the annex; `examples/` holds the same requests as files for curl.
+Here every test case is sent as SoapUI would send it (its request, its operation's SOAPAction,
+the client certificate named by its property `clientCertificate`, taken from the PKCS#12 bundle
+SoapUI uses) and every assertion is evaluated as SoapUI evaluates it:
+
+- `XPath Match`: the XPath (after its `declare namespace` lines) selects at least one node, and
+  one of them has the expected `content` (element: its text; attribute: its value);
+- `Not SOAP Fault Assertion` — SoapUI's id of the check that the answer IS a SOAP fault: HTTP 500
+  with a `soapenv:Fault`; `SOAP Fault Assertion`, the check that it is NOT: HTTP 200 without;
+- `Schema Compliance`: the Body's payload is valid against `xsd/SelfEmployedV2.xsd`.
+
+The kit cannot rot: every code of the annex (but MSG00025, transitional phase only) must have a
+test case, every request must be the one of its example file, and the project's cached WSDL and
+XSDs must be what the gateway serves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from lxml import etree
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.dataset import load_dataset
+from selfemployed_gateway.devpki import PKCS12_PASSWORD, STRANGER, DevPki
+from selfemployed_gateway.soap.contract import XSD_FILES
+from selfemployed_gateway.stages.validation import SchemaValidator
+from tests.e2e.conftest import DATASET, GatewayFactory, tls_context
+from tests.support.processes import PROJECT, Server
+from tests.support.soap import ACTION, SES, SOAP_ENV
+
+KIT = PROJECT / "tests" / "soapui" / "SelfEmployedV2-soapui-project.xml"
+EXAMPLES = PROJECT / "examples"
+CON = "http://eviware.com/soapui/config"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+NS = {"con": CON}
+WSDL = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "soap": "http://schemas.xmlsoap.org/wsdl/soap/"}
+#: The endpoint of `make run`, as written in the kit; replaced by the test gateway's URL.
+KIT_ENDPOINT = "https://127.0.0.1:4520/SelfEmployedService/v2/consult"
+BINDING = f"{{{SES}}}SelfEmployedServiceHTTPBinding"
+OPERATIONS = ("consultCareer", "consultContributions")
+#: SoapUI's assertion type ids (the two SOAP fault ids are swapped in SoapUI itself).
+XPATH_MATCH = "XPath Match"
+SCHEMA_COMPLIANCE = "Schema Compliance"
+IS_SOAP_FAULT = "Not SOAP Fault Assertion"
+IS_NOT_SOAP_FAULT = "SOAP Fault Assertion"
+KNOWN_ASSERTIONS = {XPATH_MATCH, SCHEMA_COMPLIANCE, IS_SOAP_FAULT, IS_NOT_SOAP_FAULT}
+#: Codes of the annex that need another gateway than the development one.
+NOT_IN_THE_KIT = {codes.NOT_AVAILABLE.code}  # MSG00025: transitional phase only (R-60)
+#: Test cases whose gateway is not the development one, by their `gatewaySetup` property.
+INCONSISTENT_ANNEX = "inconsistent-annex"
+SERVICE_XSD = SchemaValidator(PROJECT / "xsd" / "SelfEmployedV2.xsd")
+_DECLARE = re.compile(r"declare\s+namespace\s+([\w.-]+)\s*=\s*(['\"])(.*?)\2\s*;")
+
+
+@dataclass(frozen=True)
+class Assertion:
+    type: str
+    name: str
+    path: str | None = None
+    content: str | None = None
+    allow_wildcards: bool = False
+
+
+@dataclass(frozen=True)
+class KitCase:
+    """One SoapUI test case: its single request step and the test case's properties."""
+
+    name: str
+    disabled: bool
+    description: str
+    properties: dict[str, str]
+    interface: str
+    operation: str
+    endpoint: str
+    ssl_keystore: str | None
+    request: str
+    assertions: tuple[Assertion, ...]
+
+    @property
+    def client(self) -> str:
+        return self.properties["clientCertificate"]
+
+    @property
+    def asserted_codes(self) -> set[str]:
+        """The codes its XPath Match assertions expect in status/code or reasonCode."""
+        return {
+            a.content
+            for a in self.assertions
+            if a.type == XPATH_MATCH
+            and a.content is not None
+            and a.path is not None
+            and re.search(r"(status/code|/reasonCode)\s*$", a.path)
+        }
+
+
+def _text(element: etree._Element, path: str) -> str:
+    found = element.find(path, NS)
+    assert found is not None, f"{element.get('name')}: no {path}"
+    return found.text or ""
+
+
+def _assertion(element: etree._Element) -> Assertion:
+    kind = element.get("type", "")
+    name = element.get("name", kind)
+    if kind != XPATH_MATCH:
+        return Assertion(kind, name)
+    configuration = element.find("con:configuration", NS)
+    assert configuration is not None, name
+    return Assertion(
+        kind,
+        name,
+        path=configuration.findtext("path"),
+        content=configuration.findtext("content"),
+        allow_wildcards=configuration.findtext("allowWildcards", "false").strip() == "true",
+    )
+
+
+def load_kit() -> tuple[etree._Element, list[KitCase]]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    root = etree.parse(str(KIT), parser).getroot()
+    cases = []
+    for test_case in root.iterfind("con:testSuite/con:testCase", NS):
+        steps = test_case.findall("con:testStep", NS)
+        assert len(steps) == 1, f"{test_case.get('name')}: one test step expected"
+        (step,) = steps
+        assert step.get("type") == "request", test_case.get("name")
+        config = step.find("con:config", NS)
+        assert config is not None
+        request = config.find("con:request", NS)
+        assert request is not None
+        cases.append(
+            KitCase(
+                name=test_case.get("name", ""),
+                disabled=test_case.get("disabled") == "true",
+                description=test_case.findtext("con:description", "", NS),
+                properties={
+                    _text(p, "con:name"): p.findtext("con:value", "", NS)
+                    for p in test_case.iterfind("con:properties/con:property", NS)
+                },
+                interface=_text(config, "con:interface"),
+                operation=_text(config, "con:operation"),
+                endpoint=_text(request, "con:endpoint"),
+                ssl_keystore=request.get("sslKeystore"),
+                request=_text(request, "con:request"),
+                assertions=tuple(_assertion(a) for a in request.iterfind("con:assertion", NS)),
+            )
+        )
+    return root, cases
+
+
+PROJECT_ROOT, CASES = load_kit()
+
+
+# --- the project file ----------------------------------------------------------------------
+
+
+def test_project_is_a_soapui_project_on_the_wsdl_interface() -> None:
+    assert PROJECT_ROOT.tag == f"{{{CON}}}soapui-project"
+    (interface,) = PROJECT_ROOT.findall("con:interface", NS)
+    assert interface.get(f"{{{XSI}}}type") == "con:WsdlInterface"
+    assert interface.get("type") == "wsdl"
+    assert interface.get("bindingName") == BINDING
+    assert interface.get("soapVersion") == "1_1"
+    assert interface.get("definition") == KIT_ENDPOINT + "?wsdl"
+    assert [e.text for e in interface.iterfind("con:endpoints/con:endpoint", NS)] == [KIT_ENDPOINT]
+    wsdl = etree.parse(str(PROJECT / "wsdl" / "SelfEmployedV2.wsdl"))
+    actions = {
+        operation.get("name"): operation.xpath(
+            "string(soap:operation/@soapAction)", namespaces=WSDL
+        )
+        for operation in wsdl.xpath(
+            "/wsdl:definitions/wsdl:binding/wsdl:operation", namespaces=WSDL
+        )
+    }
+    assert (
+        {
+            operation.get("name"): operation.get("action")
+            for operation in interface.iterfind("con:operation", NS)
+        }
+        == actions
+        == {name: ACTION + name for name in OPERATIONS}
+    )
+    assert len(PROJECT_ROOT.findall("con:testSuite", NS)) == 1
+
+
+def test_test_cases_are_well_formed() -> None:
+    names = [case.name for case in CASES]
+    assert len(names) == len(set(names)), "test case names must be unique"
+    (interface,) = PROJECT_ROOT.findall("con:interface", NS)
+    clients = {client.id for client in load_dataset(DATASET).clients} | {STRANGER}
+    for case in CASES:
+        assert case.interface == interface.get("name"), case.name
+        assert case.operation in OPERATIONS, case.name
+        assert case.name.startswith(case.operation + "-"), case.name
+        assert case.endpoint == KIT_ENDPOINT, case.name
+        assert case.client in clients, f"{case.name}: unknown client {case.client!r}"
+        assert case.client in case.description, f"{case.name}: description names the client"
+        types = [a.type for a in case.assertions]
+        assert set(types) <= KNOWN_ASSERTIONS, f"{case.name}: not replayed here: {types}"
+        # Exactly one fault assertion; Schema Compliance exactly where the answer is no fault.
+        fault_checks = [t for t in types if t in (IS_SOAP_FAULT, IS_NOT_SOAP_FAULT)]
+        assert len(fault_checks) == 1, case.name
+        assert (SCHEMA_COMPLIANCE in types) == (fault_checks == [IS_NOT_SOAP_FAULT]), case.name
+        for assertion in case.assertions:
+            if assertion.type == XPATH_MATCH:
+                assert assertion.path and assertion.content is not None, case.name
+                assert not assertion.allow_wildcards, f"{case.name}: {assertion.name}"
+        assert case.asserted_codes == {case.properties["expectedCode"]}, case.name
+        # Disabled in SoapUI exactly when the development gateway cannot answer it.
+        assert case.disabled == ("gatewaySetup" in case.properties), case.name
+        assert case.properties.get("gatewaySetup", INCONSISTENT_ANNEX) == INCONSISTENT_ANNEX
+
+
+def test_each_request_uses_the_keystore_of_its_client_certificate() -> None:
+    """SoapUI picks the client certificate per request (its `SSL Keystore`) among the
+    project's keystores; each must be the bundle of the client named by the test case."""
+    keystores = {
+        Path(_text(crypto, "con:source")).name: crypto
+        for crypto in PROJECT_ROOT.iterfind("con:wssContainer/con:crypto", NS)
+    }
+    for case in CASES:
+        assert case.ssl_keystore == f"{case.client}.p12", case.name
+        crypto = keystores[case.ssl_keystore]
+        assert _text(crypto, "con:source") == f"../../var/pki/clients/{case.client}.p12"
+        assert _text(crypto, "con:password") == PKCS12_PASSWORD
+        assert _text(crypto, "con:type") == "KEYSTORE"
+    assert set(keystores) == {f"{case.client}.p12" for case in CASES}
+    assert PROJECT_ROOT.get("resourceRoot") == "${projectDir}"  # sources relative to the kit
+
+
+def test_every_code_of_the_annex_has_a_test_case() -> None:
+    annex = {c.code for c in codes.ALL_STATUS_CODES} | {c.code for c in codes.ALL_FAULT_CODES}
+    covered = set().union(*(case.asserted_codes for case in CASES))
+    assert covered == annex - NOT_IN_THE_KIT
+
+
+def _envelope_c14n(text: str) -> bytes:
+    """The envelope of a request, without comments and indentation, canonical."""
+    parser = etree.XMLParser(remove_comments=True, remove_blank_text=True)
+    root = etree.fromstring(text.encode(), parser)
+    return etree.tostring(root, method="c14n")
+
+
+def test_requests_are_the_example_files() -> None:
+    """examples/ and the kit hold the same requests; each example's top comment names the
+    client certificate and the expected code of its test case."""
+    referenced = set()
+    for case in CASES:
+        path = PROJECT / case.properties["exampleFile"]
+        assert path.parent == EXAMPLES, case.name
+        referenced.add(path.name)
+        text = path.read_text(encoding="utf-8")
+        assert _envelope_c14n(text) == _envelope_c14n(case.request), case.name
+        comment = re.search(r"<!--(.*?)-->", text, re.S)
+        assert comment is not None and text.index("<!--") < text.index("<soapenv:Envelope")
+        assert f"Client certificate: {case.client} " in comment.group(1), path.name
+        assert case.properties["expectedCode"] in comment.group(1), path.name
+        expected_name = (
+            "consultCareer-DATA_FOUND.xml"  # the name README.md and `make run` print
+            if case.name == "consultCareer-DATA_FOUND"
+            else case.name + ".xml"
+        )
+        assert path.name == expected_name
+    assert {p.name for p in EXAMPLES.glob("*.xml")} == referenced
+
+
+def test_examples_readme_lists_every_case() -> None:
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    for case in CASES:
+        example = Path(case.properties["exampleFile"]).name
+        assert f"`{example}`" in readme, example
+        assert f"clients/{case.client}.crt" in readme
+        assert f"@examples/{example}" in readme, f"no curl command for {example}"
+
+
+# --- replay against the live gateway --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundle_contexts(
+    pki: DevPki, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, ssl.SSLContext]:
+    """A TLS context per client from its PKCS#12 bundle, the file SoapUI is given."""
+    folder = tmp_path_factory.mktemp("from-p12")
+    contexts = {}
+    for client in {case.client for case in CASES}:
+        bundle = pkcs12.load_pkcs12(pki.pkcs12(client).read_bytes(), PKCS12_PASSWORD.encode())
+        assert bundle.key is not None and bundle.cert is not None
+        pem = folder / f"{client}.pem"
+        pem.write_bytes(
+            bundle.key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            + bundle.cert.certificate.public_bytes(serialization.Encoding.PEM)
+        )
+        context = ssl.create_default_context(cafile=str(pki.ca.cert))
+        context.load_cert_chain(str(pem))
+        contexts[client] = context
+    return contexts
+
+
+@pytest.fixture(scope="module")
+def inconsistent_annex(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference dataset, except that riziv-medical filters an element that does not exist
+    (R-14): what examples/README.md tells to run for the MSG00003 test case."""
+    raw = json.loads(DATASET.read_text(encoding="utf-8"))
+    for client in raw["clients"]:
+        if client["id"] == "riziv-medical":
+            client["filters"] = ["birthDate"]
+    path = tmp_path_factory.mktemp("inconsistent-annex") / "dataset.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def gateway_for(
+    gateway: Server, gateway_with: GatewayFactory, inconsistent_annex: Path
+) -> Callable[[str | None], Server]:
+    """The gateway a test case needs, by its `gatewaySetup` property (none: `make run`'s)."""
+
+    def pick(setup: str | None) -> Server:
+        if setup is None:
+            return gateway
+        assert setup == INCONSISTENT_ANNEX, setup
+        return gateway_with.server(dataset=inconsistent_annex)  # started once
+
+    return pick
+
+
+def test_definition_cache_is_the_served_contract(pki: DevPki, gateway: Server) -> None:
+    """The WSDL and XSDs cached in the project are those the gateway serves (refresh them in
+    SoapUI with the interface's Update Definition if this fails)."""
+    (cache,) = PROJECT_ROOT.findall("con:interface/con:definitionCache", NS)
+    parts = {
+        _text(part, "con:url"): _text(part, "con:content")
+        for part in cache.iterfind("con:part", NS)
+    }
+    assert cache.get("rootPart") == KIT_ENDPOINT + "?wsdl"
+    urls = [KIT_ENDPOINT + "?wsdl"] + [f"{KIT_ENDPOINT}?xsd={name}" for name in XSD_FILES]
+    assert sorted(parts) == sorted(urls)
+    live = gateway.urls["soap"]
+    with httpx.Client(verify=tls_context(pki, "cpas-namur")) as client:
+        for url in urls:
+            served = client.get(url.replace(KIT_ENDPOINT, live))
+            assert served.status_code == 200, url
+            text = served.content.decode("utf-8").replace(live, KIT_ENDPOINT)
+            assert _c14n(text) == _c14n(parts[url]), f"{url}: the cached copy is stale"
+
+
+def _c14n(text: str) -> bytes:
+    parser = etree.XMLParser(remove_blank_text=True, remove_comments=True)
+    root = etree.fromstring(re.sub(r"^<\?xml[^>]*\?>", "", text.strip()).encode(), parser)
+    return etree.tostring(root, method="c14n")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_kit_case_against_the_live_gateway(
+    case: KitCase,
+    bundle_contexts: dict[str, ssl.SSLContext],
+    gateway_for: Callable[[str | None], Server],
+) -> None:
+    """Send the test case's request as SoapUI does and evaluate each of its assertions."""
+    server = gateway_for(case.properties.get("gatewaySetup"))
+    headers = {
+        "Content-Type": "text/xml;charset=UTF-8",
+        "SOAPAction": f'"{ACTION}{case.operation}"',  # quoted, as SoapUI sends it
+    }
+    with httpx.Client(verify=bundle_contexts[case.client], timeout=15) as client:
+        response = client.post(
+            case.endpoint.replace(KIT_ENDPOINT, server.urls["soap"]),
+            content=case.request.encode("utf-8"),
+            headers=headers,
+        )
+    document = etree.fromstring(response.content)
+    failures = [
+        f"{assertion.name} ({assertion.type}): {failure}"
+        for assertion in case.assertions
+        if (failure := _evaluate(assertion, response, document)) is not None
+    ]
+    assert not failures, "\n".join(failures) + "\n" + response.text
+
+
+def _evaluate(
+    assertion: Assertion, response: httpx.Response, document: etree._Element
+) -> str | None:
+    """None if the assertion holds, else why not."""
+    payload = _payload(document)
+    is_fault = payload is not None and payload.tag == f"{{{SOAP_ENV}}}Fault"
+    if assertion.type == IS_SOAP_FAULT:
+        if response.status_code == 500 and is_fault:
+            return None
+        return f"expected HTTP 500 with a SOAP fault, got {response.status_code}"
+    if assertion.type == IS_NOT_SOAP_FAULT:
+        if response.status_code == 200 and payload is not None and not is_fault:
+            return None
+        return f"expected HTTP 200 without SOAP fault, got {response.status_code}"
+    if assertion.type == SCHEMA_COMPLIANCE:
+        if payload is None:
+            return "no payload in the Body"
+        return SERVICE_XSD.first_error(payload)
+    if assertion.type == XPATH_MATCH:
+        assert assertion.path is not None and assertion.content is not None
+        return _xpath_match(assertion.path, assertion.content, document)
+    return f"unknown assertion type {assertion.type!r}"
+
+
+def _payload(document: etree._Element) -> etree._Element | None:
+    if document.tag != f"{{{SOAP_ENV}}}Envelope":
+        return None
+    body = document.find(f"{{{SOAP_ENV}}}Body")
+    children = [] if body is None else [c for c in body if isinstance(c.tag, str)]
+    return children[0] if len(children) == 1 else None
+
+
+def _xpath_match(path: str, content: str, document: etree._Element) -> str | None:
+    """SoapUI's XPath Match: some selected node has exactly the expected text."""
+    namespaces = {prefix: uri for prefix, _, uri in _DECLARE.findall(path)}
+    expression = _DECLARE.sub("", path).strip()
+    found = document.xpath(expression, namespaces=namespaces)
+    items = found if isinstance(found, list) else [found]
+    if not items:
+        return f"nothing at {expression}"
+    values = [
+        (item.text or "") if isinstance(item, etree._Element) else str(item) for item in items
+    ]
+    if content in values:
+        return None
+    return f"{expression}: expected {content!r}, got {values!r}"

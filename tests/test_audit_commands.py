@@ -1,0 +1,222 @@
+"""``selfemployed-gateway audit show|find|purge`` (R-73) on a SQLite store, in process."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from selfemployed_gateway.audit import ExchangeRecord, open_audit_store
+from selfemployed_gateway.audit.commands import add_audit_commands
+from selfemployed_gateway.settings import Settings
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+REQUEST = (
+    b'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
+    b'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+    b"<consultCareerRequest><ssin>85073100145</ssin></consultCareerRequest>"
+    b"</soapenv:Body></soapenv:Envelope>"
+)
+RESPONSE = (
+    b"<consultCareerResponse><status><value>MSG00000</value></status></consultCareerResponse>"
+)
+
+
+def settings_for(path: Path, retention_days: int = 30) -> Settings:
+    return Settings.model_validate(
+        {
+            "tls": {"certificate": "gw.crt", "private_key": "gw.key", "client_ca": ["ca.crt"]},
+            "supplier": {"url": "http://127.0.0.1:4580/inasti/SelfEmployedService"},
+            "data": {"dataset": "dataset.json"},
+            "contract": {"wsdl": "service.wsdl", "xsd_dir": "xsd"},
+            "audit": {
+                "backend": "sqlite",
+                "sqlite_path": str(path),
+                "retention_days": retention_days,
+            },
+        }
+    )
+
+
+def run(settings: Settings, *argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="selfemployed-gateway")
+    commands = parser.add_subparsers(required=True)
+    add_audit_commands(commands, lambda arguments: settings)
+    arguments = parser.parse_args(["audit", *argv])
+    result: int = arguments.command(arguments)
+    return result
+
+
+def exchange(
+    ticket: str,
+    client_ticket: str | None,
+    client: str,
+    age: timedelta,
+    outcome: str = "MSG00000",
+    request: bytes = REQUEST,
+) -> ExchangeRecord:
+    received = NOW - age
+    return ExchangeRecord(
+        ticket_cbss=ticket,
+        client_ticket=client_ticket,
+        client_id=client,
+        operation="consultCareer",
+        legal_context="SOCIAL_INTEGRATION_INCOME",
+        received=received,
+        replied=received + timedelta(milliseconds=37),
+        outcome=outcome,
+        duration_ms=37.5,
+        request_xml=request,
+        response_xml=RESPONSE,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    configured = settings_for(tmp_path / "audit.db")
+    assert configured.audit.sqlite_path is not None
+    store = open_audit_store(configured.audit)
+    for record in (
+        exchange("CBSS-OLD", "namur-1", "cpas-namur", timedelta(days=100)),
+        exchange("CBSS-OLDER", None, "cpas-liege", timedelta(days=200), outcome="MSG00004"),
+        exchange("CBSS-A", "namur-2", "cpas-namur", timedelta(hours=3)),
+        exchange("CBSS-B", "liege-1", "cpas-liege", timedelta(hours=2), outcome="MSG00004"),
+        exchange("CBSS-C", "namur-3", "cpas-namur", timedelta(hours=1), request=b"not <xml"),
+    ):
+        store.record(record)
+    store.close()
+    return configured
+
+
+def lines(text: str) -> list[list[str]]:
+    return [line.split("\t") for line in text.splitlines()]
+
+
+def test_show_by_bcss_ticket(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(settings, "show", "CBSS-A") == 0
+
+    out = capsys.readouterr().out
+    received = NOW - timedelta(hours=3)
+    assert "ticketCBSS:    CBSS-A" in out
+    assert "client ticket: namur-2" in out
+    assert "client:        cpas-namur" in out
+    assert "operation:     consultCareer" in out
+    assert "legal context: SOCIAL_INTEGRATION_INCOME" in out
+    assert f"received:      {received.isoformat(timespec='milliseconds')[:-6]}Z" in out
+    assert "outcome:       MSG00000" in out
+    assert "duration:      37.5 ms" in out
+    # pretty-printed: one element per line, indented
+    assert "\n    <consultCareerRequest>\n      <ssin>85073100145</ssin>\n" in out
+    assert "\n  <status>\n    <value>MSG00000</value>\n  </status>\n" in out
+    assert out.index("--- request ---") < out.index("--- response ---")
+
+
+def test_show_by_client_ticket(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(settings, "show", "liege-1") == 0
+
+    out = capsys.readouterr().out
+    assert "ticketCBSS:    CBSS-B" in out
+    assert "outcome:       MSG00004" in out
+    assert "=== exchange 1 of 1 ===" in out
+
+
+def test_show_prints_a_malformed_request_as_received(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(settings, "show", "CBSS-C") == 0
+    assert "--- request ---\nnot <xml\n--- response ---" in capsys.readouterr().out
+
+
+def test_show_unknown_ticket_exits_1(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(settings, "show", "nope") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no exchange with ticket 'nope'" in captured.err
+
+
+def test_find_lists_newest_first(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(settings, "find") == 0
+
+    rows = lines(capsys.readouterr().out)
+    assert [row[1] for row in rows] == ["CBSS-C", "CBSS-B", "CBSS-A", "CBSS-OLD", "CBSS-OLDER"]
+    received, ticket, client_ticket, client, operation, outcome, duration = rows[1]
+    assert received == (NOW - timedelta(hours=2)).isoformat(timespec="milliseconds")[:-6] + "Z"
+    assert (ticket, client_ticket, client, operation, outcome) == (
+        "CBSS-B",
+        "liege-1",
+        "cpas-liege",
+        "consultCareer",
+        "MSG00004",
+    )
+    assert duration == "37.5"
+    assert rows[4][2] == "-"  # no client ticket
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--client", "cpas-namur"], ["CBSS-C", "CBSS-A", "CBSS-OLD"]),
+        (["--code", "MSG00004"], ["CBSS-B", "CBSS-OLDER"]),
+        (["--since", (NOW - timedelta(days=150)).date().isoformat()], None),
+        (["--since", (NOW - timedelta(hours=2)).isoformat()], ["CBSS-C", "CBSS-B"]),
+        (["--client", "cpas-liege", "--code", "MSG00004", "--limit", "1"], ["CBSS-B"]),
+        (["--limit", "2"], ["CBSS-C", "CBSS-B"]),
+    ],
+)
+def test_find_filters(
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    options: Sequence[str],
+    expected: list[str] | None,
+) -> None:
+    if expected is None:  # since a date: midnight UTC of that day
+        expected = ["CBSS-C", "CBSS-B", "CBSS-A", "CBSS-OLD"]
+    assert run(settings, "find", *options) == 0
+    assert [row[1] for row in lines(capsys.readouterr().out)] == expected
+
+
+def test_find_nothing_exits_1(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(settings, "find", "--client", "nobody") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no matching exchange" in captured.err
+
+
+@pytest.mark.parametrize("options", [["--since", "yesterday"], ["--limit", "0"]])
+def test_find_rejects_bad_options(settings: Settings, options: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run(settings, "find", *options)
+    assert exit_.value.code == 2
+
+
+def test_purge_defaults_to_the_retention_period(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert settings.audit.retention_days == 30
+    assert run(settings, "purge") == 0
+    assert capsys.readouterr().out.startswith("purged 2 exchange(s) received before ")
+
+    assert run(settings, "find") == 0
+    assert [row[1] for row in lines(capsys.readouterr().out)] == ["CBSS-C", "CBSS-B", "CBSS-A"]
+
+
+def test_purge_older_than(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(settings, "purge", "--older-than", "150") == 0
+    assert "purged 1 exchange(s)" in capsys.readouterr().out
+    assert run(settings, "purge", "--older-than", "150") == 0
+    assert "purged 0 exchange(s)" in capsys.readouterr().out
+    assert run(settings, "show", "CBSS-OLDER") == 1
+
+
+def test_an_unavailable_store_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    settings = settings_for(tmp_path / "file" / "audit.db")
+    assert run(settings, "find") == 2
+    captured = capsys.readouterr()
+    assert "selfemployed-gateway: audit store" in captured.err
+    assert "open failed" in captured.err

@@ -1,0 +1,164 @@
+"""Operations without a server: audit before answer, metrics, NISS never in clear in logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import datetime
+
+import pytest
+
+from selfemployed_gateway import privacy
+from selfemployed_gateway.annex import Annex
+from selfemployed_gateway.audit import AuditError, ExchangeRecord
+from selfemployed_gateway.clock import FixedClock
+from selfemployed_gateway.dataset import Dataset
+from selfemployed_gateway.exchange import ExchangeHandler
+from selfemployed_gateway.logs import configure_logging
+from selfemployed_gateway.metrics import GatewayMetrics
+from selfemployed_gateway.pipeline import Pipeline
+from selfemployed_gateway.soap.endpoint import SoapEndpoint
+from selfemployed_gateway.stages.validation import SchemaValidator
+from tests.support.soap import career_request, customer, fault, payload
+from tests.unit.conftest import PROJECT, ScriptedSupplier, certificate, registers
+
+CLOCK = FixedClock.parse("2026-11-26T10:00:00+01:00")
+XSD = PROJECT / "xsd"
+REQUEST = career_request(
+    customer(sector=21, institution=0), "SOCIAL_INSPECTION:INVESTIGATION", "65031510159"
+).encode()
+
+
+class MemoryAudit:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.records: list[ExchangeRecord] = []
+
+    def record(self, exchange: ExchangeRecord) -> None:
+        if self.fail:
+            raise AuditError("audit store unavailable (test)")
+        self.records.append(exchange)
+
+    def by_ticket(self, ticket: str) -> list[ExchangeRecord]:
+        return [r for r in self.records if ticket in (r.ticket_cbss, r.client_ticket)]
+
+    def find(self, **_: object) -> list[ExchangeRecord]:
+        return list(self.records)
+
+    def purge(self, older_than: datetime) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+def handler(dataset: Dataset, audit: MemoryAudit, metrics: GatewayMetrics) -> ExchangeHandler:
+    endpoint = SoapEndpoint(
+        Pipeline(
+            annex=Annex.from_dataset(dataset),
+            register=registers(dataset),
+            repertory=registers(dataset),
+            supplier=ScriptedSupplier(),
+            clock=CLOCK,
+        ),
+        SchemaValidator(XSD / "SelfEmployedV2.xsd"),
+        SchemaValidator.for_common_element(
+            XSD / "CommonV3.xsd", "informationCustomer", "InformationCustomerType"
+        ),
+        CLOCK,
+    )
+    return ExchangeHandler(endpoint, audit, metrics, CLOCK)  # type: ignore[arg-type]
+
+
+def sample(metrics: GatewayMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_the_exchange_is_stored_before_it_is_answered(dataset: Dataset) -> None:
+    """R-73: tickets, client, operation, legal context, outcome, both messages."""
+    audit = MemoryAudit()
+    answer = handler(dataset, audit, GatewayMetrics("final")).handle(
+        REQUEST, None, certificate("onss-inspection")
+    )
+    (stored,) = audit.records
+    assert stored.ticket_cbss == payload(answer.body).findtext("informationCBSS/ticketCBSS")
+    assert (stored.client_ticket, stored.client_id, stored.operation, stored.legal_context) == (
+        "t-1",
+        "onss-inspection",
+        "consultCareer",
+        "SOCIAL_INSPECTION:INVESTIGATION",
+    )
+    assert stored.outcome == "MSG00100"
+    assert (stored.request_xml, stored.response_xml) == (REQUEST, answer.body)
+    assert stored.received.tzinfo is not None
+
+
+def test_an_audit_failure_answers_msg00003_and_is_counted(
+    dataset: Dataset, caplog: pytest.LogCaptureFixture
+) -> None:
+    """R-73: never an answer that was not stored: MSG00003, logged, counted."""
+    metrics = GatewayMetrics("final")
+    answer = handler(dataset, MemoryAudit(fail=True), metrics).handle(
+        REQUEST, None, certificate("onss-inspection")
+    )
+    assert answer.status == 500
+    assert fault(answer.body)["details"][0]["reasonCode"] == "MSG00003"  # type: ignore[index]
+    assert sample(metrics, "seg_audit_write_failures_total") == 1
+    assert any("audit write failed" in r.getMessage() for r in caplog.records)
+
+
+def test_metrics_count_exchanges_and_supplier_calls(dataset: Dataset) -> None:
+    metrics = GatewayMetrics("final")
+    exchanges = handler(dataset, MemoryAudit(), metrics)
+    exchanges.handle(REQUEST, None, certificate("onss-inspection"))
+    exchanges.handle(b"not xml", None, certificate("onss-inspection"))
+    assert sample(metrics, "seg_requests_total", operation="consultCareer", outcome="MSG00100") == 1
+    assert sample(metrics, "seg_requests_total", operation="unknown", outcome="MSG00004") == 1
+    assert (
+        sample(
+            metrics,
+            "seg_supplier_call_duration_seconds_count",
+            phase="final",
+            operation="consultCareer",
+            outcome="NO_DATA_FOR_PERSON",
+        )
+        == 1
+    )
+    assert sample(metrics, "seg_request_duration_seconds_count", operation="consultCareer") == 1
+
+
+def test_exchange_log_line_is_json_without_niss(dataset: Dataset) -> None:
+    """One JSON line per exchange; the NISS of the request never appears in clear."""
+    stream = io.StringIO()
+    configure_logging("info", stream)
+    try:
+        handler(dataset, MemoryAudit(), GatewayMetrics("final")).handle(
+            REQUEST, None, certificate("onss-inspection")
+        )
+        logging.getLogger("test").info("about 65031510159", extra={"who": "65031510159"})
+    finally:
+        logging.getLogger().handlers.clear()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (exchange,) = [line for line in lines if line["message"] == "exchange"]
+    assert exchange["client"] == "onss-inspection"
+    assert exchange["operation"] == "consultCareer"
+    assert exchange["outcome"] == "MSG00100"
+    assert exchange["clientTicket"] == "t-1"
+    assert exchange["supplier_ms"] >= 0 and exchange["duration_ms"] >= exchange["supplier_ms"]
+    assert "65031510159" not in stream.getvalue()
+    assert lines[-1]["message"] == f"about {privacy.ssin_tag('65031510159')}"
+    assert lines[-1]["who"] == privacy.ssin_tag("65031510159")
+
+
+def test_ssin_tags_are_keyed() -> None:
+    """An unkeyed hash of 11 digits is reversed by brute force: the tag needs the key."""
+    privacy.set_key("key-one")
+    one = privacy.ssin_tag("65031510159")
+    privacy.set_key("key-two")
+    two = privacy.ssin_tag("65031510159")
+    assert one != two
+    assert one.startswith("ssin:") and len(one) == len("ssin:") + 12
+    assert privacy.redact("a 65031510159 b 123456789012 c 1234567890") == (
+        f"a {two} b 123456789012 c 1234567890"
+    )
