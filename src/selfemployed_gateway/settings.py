@@ -48,6 +48,18 @@ class GatewaySettings(Section):
     validate_responses: bool = Field(
         default=False, description="validate every response against the XSD (tests, acceptance)"
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="larger request bodies are refused before they are read whole",
+    )
+    request_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="a request (headers and body) must arrive within this time",
+    )
 
 
 class AdminSettings(Section):
@@ -58,6 +70,9 @@ class TlsSettings(Section):
     certificate: Path
     private_key: Path
     client_ca: list[Path] = Field(min_length=1)
+    crl: list[Path] = Field(
+        default_factory=list, description="PEM CRLs of the client CAs: revoked clients refused"
+    )
 
 
 class SupplierSettings(Section):
@@ -147,6 +162,8 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_LISTEN_PORT": "gateway.listen.port",
     "SEG_THREADS": "gateway.threads",
     "SEG_CLOCK": "gateway.clock",
+    "SEG_MAX_REQUEST_BYTES": "gateway.max_request_bytes",
+    "SEG_REQUEST_TIMEOUT": "gateway.request_timeout_seconds",
     "SEG_VALIDATE_RESPONSES": "gateway.validate_responses",
     "SEG_ADMIN_HOST": "admin.listen.host",
     "SEG_ADMIN_PORT": "admin.listen.port",
@@ -158,6 +175,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_TLS_CERTIFICATE": "tls.certificate",
     "SEG_TLS_PRIVATE_KEY": "tls.private_key",
     "SEG_TLS_CLIENT_CA": "tls.client_ca",  # comma-separated files
+    "SEG_TLS_CRL": "tls.crl",  # comma-separated files
     "SEG_AUDIT_BACKEND": "audit.backend",
     "SEG_AUDIT_SQLITE_PATH": "audit.sqlite_path",
     "SEG_AUDIT_POSTGRESQL_DSN": "audit.postgresql_dsn",
@@ -218,7 +236,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     return settings.model_copy(update={"source": path.resolve()})
 
 
-_LIST_SETTINGS = frozenset({"tls.client_ca"})
+_LIST_SETTINGS = frozenset({"tls.client_ca", "tls.crl"})
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: str | list[str]) -> None:
