@@ -16,8 +16,9 @@ PostgreSQL (`selfemployed_gateway.audit.postgresql`), chosen by `AuditSettings.b
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -114,6 +115,36 @@ def open_audit_store(settings: AuditSettings) -> AuditStore:
     from selfemployed_gateway.audit.postgresql import PostgresAuditStore
 
     return PostgresAuditStore(settings.postgresql_dsn)
+
+
+def record_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> ExchangeRecord:
+    """An exchange from a row in column order; `moment` reads the backend's timestamps."""
+    (
+        ticket_cbss,
+        client_ticket,
+        client_id,
+        operation,
+        legal_context,
+        received,
+        replied,
+        outcome,
+        duration_ms,
+        request_xml,
+        response_xml,
+    ) = row
+    return ExchangeRecord(
+        ticket_cbss=ticket_cbss,
+        client_ticket=client_ticket,
+        client_id=client_id,
+        operation=operation,
+        legal_context=legal_context,
+        received=moment(received),
+        replied=moment(replied),
+        outcome=outcome,
+        duration_ms=duration_ms,
+        request_xml=bytes(request_xml),
+        response_xml=bytes(response_xml),
+    )
 
 
 def check_limit(limit: int) -> None:

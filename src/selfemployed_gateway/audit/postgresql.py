@@ -31,7 +31,13 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
-from selfemployed_gateway.audit import AuditError, ExchangeRecord, check_aware, check_limit
+from selfemployed_gateway.audit import (
+    AuditError,
+    ExchangeRecord,
+    check_aware,
+    check_limit,
+    record_from_row,
+)
 
 CONNECT_TIMEOUT_SECONDS = 5
 APPLICATION_NAME = "selfemployed-gateway-audit"
@@ -299,29 +305,4 @@ def _redacted(dsn: str) -> str:
 
 
 def _exchange(row: TupleRow) -> ExchangeRecord:
-    (
-        ticket_cbss,
-        client_ticket,
-        client_id,
-        operation,
-        legal_context,
-        received,
-        replied,
-        outcome,
-        duration_ms,
-        request_xml,
-        response_xml,
-    ) = row
-    return ExchangeRecord(
-        ticket_cbss=ticket_cbss,
-        client_ticket=client_ticket,
-        client_id=client_id,
-        operation=operation,
-        legal_context=legal_context,
-        received=received.astimezone(UTC),
-        replied=replied.astimezone(UTC),
-        outcome=outcome,
-        duration_ms=duration_ms,
-        request_xml=bytes(request_xml),
-        response_xml=bytes(response_xml),
-    )
+    return record_from_row(row, lambda value: value.astimezone(UTC))

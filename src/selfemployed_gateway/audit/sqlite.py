@@ -26,7 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from selfemployed_gateway.audit import AuditError, ExchangeRecord, check_aware, check_limit
+from selfemployed_gateway.audit import (
+    AuditError,
+    ExchangeRecord,
+    check_aware,
+    check_limit,
+    record_from_row,
+)
 
 BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -184,29 +190,4 @@ def _text(moment: datetime) -> str:
 
 
 def _exchange(row: tuple[Any, ...]) -> ExchangeRecord:
-    (
-        ticket_cbss,
-        client_ticket,
-        client_id,
-        operation,
-        legal_context,
-        received,
-        replied,
-        outcome,
-        duration_ms,
-        request_xml,
-        response_xml,
-    ) = row
-    return ExchangeRecord(
-        ticket_cbss=ticket_cbss,
-        client_ticket=client_ticket,
-        client_id=client_id,
-        operation=operation,
-        legal_context=legal_context,
-        received=datetime.fromisoformat(received),
-        replied=datetime.fromisoformat(replied),
-        outcome=outcome,
-        duration_ms=duration_ms,
-        request_xml=bytes(request_xml),
-        response_xml=bytes(response_xml),
-    )
+    return record_from_row(row, datetime.fromisoformat)
