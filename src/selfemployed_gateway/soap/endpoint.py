@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
@@ -28,7 +28,7 @@ from selfemployed_gateway.records import (
     Operation,
     Reply,
 )
-from selfemployed_gateway.soap import envelope, faults, mapping, models
+from selfemployed_gateway.soap import envelope, faults, mapping, writer
 from selfemployed_gateway.soap.service import build_application, quiet_spyne_logs
 from selfemployed_gateway.stages.validation import SchemaValidator
 
@@ -52,25 +52,18 @@ class _Exchange:
     trace: ExchangeTrace
     certificate: ClientCertificate | None
     fault: GatewayFault | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    reply: Reply | None = None
 
-    def answer(self, operation: Operation, request: Any) -> Any:
+    def answer(self, operation: Operation, request: Any) -> None:
+        """Called by the spyne operation with the deserialised request (R-11 … R-25)."""
         record = mapping.to_request(operation, request)
         self.trace.client_ticket = record.customer_ticket
         self.trace.legal_context = record.legal_context
-        reply: Reply = self.endpoint.pipeline.consult(record, self.certificate, self.trace)
-        self.trace.outcome = reply.status.code
-        return mapping.to_response(operation, request, reply, self._information_cbss())
+        self.reply = self.endpoint.pipeline.consult(record, self.certificate, self.trace)
+        self.trace.outcome = self.reply.status.code
 
     def internal_error(self, error: Exception) -> GatewayFault:
         return self.endpoint.internal_error(self.trace, error)
-
-    def _information_cbss(self) -> models.InformationCBSS:
-        return models.InformationCBSS(
-            ticketCBSS=self.trace.ticket_cbss,
-            timestampReceive=wire_timestamp(self.trace.received),
-            timestampReply=wire_timestamp(self.endpoint.clock.now()),
-        )
 
 
 class SoapEndpoint(ServerBase):
@@ -146,13 +139,22 @@ class SoapEndpoint(ServerBase):
         self.get_out_object(method_ctx)
         if exchange.fault is not None:
             raise exchange.fault
-        if method_ctx.out_error is not None:
+        if method_ctx.out_error is not None or exchange.reply is None:
             raise RuntimeError(f"spyne failed: {method_ctx.out_error}")
-        self.get_out_string(method_ctx)
-        body = b"".join(method_ctx.out_string)
+        body = writer.response_envelope(
+            request.operation, request.payload, exchange.reply, self._information_cbss(trace)
+        )
         if self.validate_responses:
             self._check_response(body)
         return SoapAnswer(200, body)
+
+    def _information_cbss(self, trace: ExchangeTrace) -> etree._Element:
+        """R-53: filled by the gateway, whatever the client sent."""
+        return faults.information_cbss(
+            trace.ticket_cbss,
+            wire_timestamp(trace.received),
+            wire_timestamp(self.clock.now()),
+        )
 
     def _check_response(self, body: bytes) -> None:
         """Tests and acceptance: every emitted response must conform to the contract."""
@@ -172,11 +174,7 @@ class SoapEndpoint(ServerBase):
         """The fault envelope of `fault` for this exchange (§8)."""
         trace.outcome = fault.code.code
         operation = trace.operation or envelope.operation_guess(root)
-        cbss = faults.information_cbss(
-            trace.ticket_cbss,
-            wire_timestamp(trace.received),
-            wire_timestamp(self.clock.now()),
-        )
+        cbss = self._information_cbss(trace)
         body = faults.fault_envelope(fault, operation, self._readable_customer(payload), cbss)
         return SoapAnswer(500, body)
 

@@ -1,4 +1,6 @@
-"""Spyne models mirroring `xsd/SelfEmployedTypesV2.xsd` and the CommonV3 types it uses.
+"""Spyne models of the requests, mirroring `xsd/SelfEmployedTypesV2.xsd` and CommonV3.
+
+Responses are written by `writer.py`, not through spyne models (see `service.py`).
 
 Children are unqualified (`elementFormDefault="unqualified"`, R-08): every field is
 customised with `sub_ns=""`. Values copied from the request into the response
@@ -10,24 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from spyne import Array, Boolean, ComplexModel, Unicode, XmlAttribute, XmlData
+from spyne import ComplexModel, Unicode
 
 from selfemployed_gateway.soap.namespaces import COMMON, TYPES
-
-
-class _TextData(XmlData):
-    """XmlData that writes text: spyne 2.14 hands lxml UTF-8 bytes, which lxml refuses
-    for anything but ASCII ("Travailleur indépendant")."""
-
-    @classmethod
-    def marshall(cls, prot: Any, name: str, value: Any, parent_elt: Any) -> None:
-        if value is None:
-            return
-        text = prot.to_unicode(cls.type, value)
-        if len(parent_elt) == 0:
-            parent_elt.text = text
-        else:
-            parent_elt[-1].tail = text
 
 
 def _field(model: Any, **options: Any) -> Any:
@@ -71,39 +58,6 @@ class InformationCBSS(ComplexModel):
     ]
 
 
-class Information(ComplexModel):
-    __namespace__ = COMMON
-    __type_name__ = "InformationType"
-    _type_info = [("fieldName", _text()), ("fieldValue", _text())]
-
-
-class Status(ComplexModel):
-    __namespace__ = COMMON
-    __type_name__ = "StatusType"
-    _type_info = [
-        ("value", _text()),
-        ("code", _text()),
-        ("description", _text()),
-        ("information", _field(Information, max_occurs=15)),
-    ]
-
-
-class Ssin(ComplexModel):
-    __namespace__ = COMMON
-    __type_name__ = "SsinWithCanceledAndReplacesStatusType"
-    _type_info = [
-        ("value", _TextData(Unicode)),
-        ("canceled", XmlAttribute(Boolean)),
-        ("replaces", XmlAttribute(Unicode)),
-    ]
-
-
-class DataFilters(ComplexModel):
-    __namespace__ = COMMON
-    __type_name__ = "DataFiltersType"
-    _type_info = [("filteredElement", _text(max_occurs="unbounded"))]
-
-
 class OpenPeriod(ComplexModel):
     __namespace__ = COMMON
     __type_name__ = "OpenPeriodType"
@@ -116,73 +70,7 @@ class OpenQuarterPeriod(ComplexModel):
     _type_info = [("beginQuarter", _text()), ("endQuarter", _text())]
 
 
-class LocalizedDescription(ComplexModel):
-    __namespace__ = COMMON
-    __type_name__ = "LocalizedDescriptionType"
-    _type_info = [("value", _TextData(Unicode)), ("language", XmlAttribute(Unicode))]
-
-
 # --- SelfEmployed ------------------------------------------------------------------------
-
-
-class CodedValue(ComplexModel):
-    """selfEmployedQuality, contribution, equality, occupation, contributionSituation, ziv."""
-
-    __namespace__ = TYPES
-    __type_name__ = "CodedValueType"
-    _type_info = [
-        ("code", _text()),
-        ("description", _field(LocalizedDescription, max_occurs=3)),
-    ]
-
-
-class SocialInsuranceFund(ComplexModel):
-    __namespace__ = TYPES
-    __type_name__ = "SocialInsuranceFundType"
-    _type_info = [("enterpriseNumber", _text()), ("code", _text())]
-
-
-class CareerSegment(ComplexModel):
-    __namespace__ = TYPES
-    __type_name__ = "CareerSegmentType"
-    _type_info = [
-        ("period", _field(OpenPeriod)),
-        ("selfEmployedQuality", _field(CodedValue)),
-        ("contribution", _field(CodedValue)),
-        ("equality", _field(CodedValue)),
-    ]
-
-
-class Affiliation(ComplexModel):
-    __namespace__ = TYPES
-    __type_name__ = "AffiliationType"
-    _type_info = [
-        ("socialInsuranceFund", _field(SocialInsuranceFund)),
-        ("signatureDate", _text()),
-        ("careerSegments", _field(Array(_field(CareerSegment), member_name="careerSegment"))),
-    ]
-
-
-class Career(ComplexModel):
-    __namespace__ = TYPES
-    __type_name__ = "CareerType"
-    _type_info = [
-        ("nisseReference", _text()),
-        ("selfEmployedEnterpriseNumber", _text()),
-        ("occupation", _field(CodedValue)),
-        ("affiliations", _field(Array(_field(Affiliation), member_name="affiliation"))),
-    ]
-
-
-class ContributionData(ComplexModel):
-    __namespace__ = TYPES
-    __type_name__ = "ContributionDataType"
-    _type_info = [
-        ("quarter", _text()),
-        ("socialInsuranceFund", _field(SocialInsuranceFund)),
-        ("contributionSituation", _field(CodedValue)),
-        ("ziv", _field(CodedValue)),
-    ]
 
 
 class CareerCriteria(ComplexModel):
@@ -210,32 +98,7 @@ class ConsultCareerRequest(ComplexModel):
     _type_info = [*_BASE_REQUEST, ("criteria", _field(CareerCriteria))]
 
 
-class ConsultCareerResponse(ComplexModel):
-    __namespace__ = TYPES
-    __type_name__ = "ConsultCareerResponseType"
-    _type_info = [
-        *_BASE_REQUEST,
-        ("criteria", _field(CareerCriteria)),
-        ("status", _field(Status)),
-        ("ssin", _field(Ssin)),
-        ("dataFilters", _field(DataFilters)),
-        ("career", _field(Career)),
-    ]
-
-
 class ConsultContributionsRequest(ComplexModel):
     __namespace__ = TYPES
     __type_name__ = "ConsultContributionsRequestType"
     _type_info = [*_BASE_REQUEST, ("criteria", _field(ContributionsCriteria))]
-
-
-class ConsultContributionsResponse(ComplexModel):
-    __namespace__ = TYPES
-    __type_name__ = "ConsultContributionsResponseType"
-    _type_info = [
-        *_BASE_REQUEST,
-        ("criteria", _field(ContributionsCriteria)),
-        ("status", _field(Status)),
-        ("ssin", _field(Ssin)),
-        ("contributions", _field(Array(_field(ContributionData), member_name="contribution"))),
-    ]
