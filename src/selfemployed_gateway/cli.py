@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,20 +108,72 @@ def _settings(arguments: argparse.Namespace) -> Settings:
     return settings
 
 
-def _reload_on_sighup(reactor: Any, gateway: Gateway) -> None:
-    """SIGHUP reloads annex, code tables and trust store (on the reactor thread)."""
-    signal.signal(
-        signal.SIGHUP, lambda _signum, _frame: reactor.callFromThread(gateway.reload, reactor)
-    )
+def _reload_on_sighup(
+    reactor: Any, gateway: Gateway, children: Sequence[subprocess.Popen[bytes]] = ()
+) -> None:
+    """SIGHUP reloads annex, code tables and trust store (on the reactor thread), here and
+    in every worker process."""
+
+    def reload(_signum: int, _frame: object) -> None:
+        for child in children:
+            child.send_signal(signal.SIGHUP)
+        reactor.callFromThread(gateway.reload, reactor)
+
+    signal.signal(signal.SIGHUP, reload)
+
+
+def _start_workers(
+    arguments: argparse.Namespace, settings: Settings, soap_port: Any, count: int
+) -> list[subprocess.Popen[bytes]]:
+    """`gateway.workers` > 1: more `serve` processes on the same SOAP port (SO_REUSEPORT),
+    each with its own admin port: the next ones up (any free one when configured as 0).
+    Each worker is a target of its own for Prometheus; all share the audit trail."""
+    children: list[subprocess.Popen[bytes]] = []
+    admin = settings.admin.listen.port
+    for index in range(1, count + 1):
+        environment = {
+            **os.environ,
+            "SEG_WORKERS": "1",
+            "SEG_REUSE_PORT": "true",
+            "SEG_LISTEN_PORT": str(soap_port.getHost().port),
+            "SEG_ADMIN_PORT": str(admin + index if admin else 0),
+        }
+        command = [sys.executable, "-m", "selfemployed_gateway.cli"]
+        if arguments.config is not None:
+            command += ["--config", str(arguments.config)]
+        children.append(subprocess.Popen([*command, "serve"], env=environment))
+    return children
+
+
+def _stop_workers(children: Sequence[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 def _serve(arguments: argparse.Namespace) -> int:
     reactor = _reactor()
 
-    gateway = Gateway.build(_settings(arguments))
+    settings = _settings(arguments)
+    workers = settings.gateway.workers
+    if workers > 1:
+        settings = settings.model_copy(
+            update={"gateway": settings.gateway.model_copy(update={"reuse_port": True})}
+        )
+    gateway = Gateway.build(settings)
     soap_port, admin_port = gateway.listen(reactor)
-    _reload_on_sighup(reactor, gateway)
-    _ready(soap=_soap_url(gateway.settings, soap_port), admin=_admin_url(admin_port))
+    children = _start_workers(arguments, settings, soap_port, workers - 1)
+    _reload_on_sighup(reactor, gateway, children)
+    reactor.addSystemEventTrigger("before", "shutdown", lambda: _stop_workers(children))
+    _ready(
+        soap=_soap_url(gateway.settings, soap_port),
+        admin=_admin_url(admin_port),
+        workers=str(workers),
+    )
     reactor.run()
     return 0
 

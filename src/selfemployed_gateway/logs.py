@@ -15,7 +15,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from selfemployed_gateway.privacy import RedactSsin
 
-_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+_FORMAT = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
 
 
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
@@ -24,7 +24,12 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
     handler.setFormatter(
         JsonFormatter(
             _FORMAT,
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            rename_fields={
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "process": "pid",
+            },
             datefmt="%Y-%m-%dT%H:%M:%S%z",
         )
     )

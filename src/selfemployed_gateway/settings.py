@@ -42,6 +42,12 @@ class GatewaySettings(Section):
     listen: Listener = Listener()
     path: str = Field(default="/SelfEmployedService/v2/consult", pattern=r"^/")
     threads: int = Field(default=32, ge=1, le=1024, description="pipeline worker threads")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="gateway processes sharing the SOAP port (serve)"
+    )
+    reuse_port: bool = Field(
+        default=False, description="bind the SOAP port with SO_REUSEPORT (several processes)"
+    )
     clock: str | None = Field(
         default=None, description="ISO datetime freezing the clock (tests); None = system clock"
     )
@@ -161,6 +167,8 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_LISTEN_HOST": "gateway.listen.host",
     "SEG_LISTEN_PORT": "gateway.listen.port",
     "SEG_THREADS": "gateway.threads",
+    "SEG_WORKERS": "gateway.workers",
+    "SEG_REUSE_PORT": "gateway.reuse_port",
     "SEG_CLOCK": "gateway.clock",
     "SEG_MAX_REQUEST_BYTES": "gateway.max_request_bytes",
     "SEG_REQUEST_TIMEOUT": "gateway.request_timeout_seconds",
