@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.twisted import MetricsResource
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
@@ -105,7 +107,10 @@ class Gateway:
         )
         site = GatewaySite(_mount(self.settings.gateway.path, consult), self.metrics)
         listen = self.settings.gateway.listen
-        soap_port = reactor.listenSSL(listen.port, site, self.tls, interface=listen.host)
+        if self.settings.gateway.reuse_port:
+            soap_port = _listen_shared(reactor, listen.host, listen.port, site, self.tls)
+        else:
+            soap_port = reactor.listenSSL(listen.port, site, self.tls, interface=listen.host)
 
         readiness = Readiness(lambda: self.supplier.is_reachable(), reactor, threadpool)
         admin = admin_root(readiness, MetricsResource(registry=self.metrics.registry))
@@ -153,6 +158,23 @@ class Gateway:
     def close(self) -> None:
         self.supplier.close()
         self.audit.close()
+
+
+def _listen_shared(reactor: Any, host: str, port: int, site: Any, creator: Any) -> Any:
+    """A TLS listener bound with SO_REUSEPORT: several gateway processes share the port and
+    the kernel spreads connections over them (one process per core: the GIL)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+        sock.setblocking(False)
+        return reactor.adoptStreamPort(
+            sock.fileno(), sock.family, TLSMemoryBIOFactory(creator, False, site)
+        )
+    finally:
+        sock.close()  # the reactor holds its own duplicate of the descriptor
 
 
 def old_supplier_grace(settings: Settings) -> float:
