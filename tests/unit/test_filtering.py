@@ -124,7 +124,7 @@ def test_supplier_outcome_becomes_a_status(
     code: codes.StatusCode,
     information: tuple[tuple[str, str], ...],
 ) -> None:
-    """R-22 (SES00005/SES00006 passed on as-is), R-25."""
+    """R-22 (SES00005/SES00006 passed on as-is), R-23 (interpretation), R-25."""
     status, found = status_of(outcome)
     assert status is code
     assert tuple((i.field_name, i.field_value) for i in found) == information
