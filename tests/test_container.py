@@ -598,4 +598,3 @@ def test_gateway_healthcheck_and_supplier_urls(
     assert f"SEG_SUPPLIER_L302_URL: {simulator}{l302_path}" in gateway
     simulator_lines = "\n".join(effective_lines(services["simulator"], top))
     assert "SEG_SIMULATOR_HOST: 0.0.0.0" in simulator_lines
-

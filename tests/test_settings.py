@@ -74,3 +74,17 @@ def test_client_ca_list_from_environment(tmp_path: Path) -> None:
         DEFAULT, environ={"SEG_TLS_CLIENT_CA": f"{tmp_path}/a.crt, {tmp_path}/b.crt"}
     )
     assert settings.tls.client_ca == [tmp_path / "a.crt", tmp_path / "b.crt"]
+
+
+def test_crl_paths_are_relative_to_the_file_or_the_cwd(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        DEFAULT.read_text(encoding="utf-8").replace(
+            'client_ca = ["../var/pki/ca.crt"]',
+            'client_ca = ["../var/pki/ca.crt"]\ncrl = ["pki/ca.crl"]',
+        ),
+        encoding="utf-8",
+    )
+    assert load_settings(config, environ={}).tls.crl == [tmp_path / "pki" / "ca.crl"]
+    from_env = load_settings(config, environ={"SEG_TLS_CRL": "relative.crl"})
+    assert from_env.tls.crl == [Path.cwd() / "relative.crl"]

@@ -29,7 +29,14 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["PKCS12_PASSWORD", "CertKey", "DevPki", "ensure_dev_pki", "write_pkcs12"]
+__all__ = [
+    "PKCS12_PASSWORD",
+    "CertKey",
+    "DevPki",
+    "ensure_dev_pki",
+    "write_crl",
+    "write_pkcs12",
+]
 
 CA_COMMON_NAME = "selfemployed-gateway development CA"
 ROGUE_CA_COMMON_NAME = "selfemployed-gateway rogue CA"
@@ -202,6 +209,48 @@ def write_pkcs12(cert: Path, key: Path, out: Path, password: bytes) -> None:
     )
     data = pkcs12.serialize_key_and_certificates(name, private_key, certificate, None, encryption)
     _write(out, data, 0o600)
+
+
+def write_crl(
+    pki: DevPki, revoked: Sequence[Path], out: Path, *, next_update_days: int = 30
+) -> None:
+    """Write a PEM CRL of the dev CA revoking the certificates *revoked* (PEM files).
+
+    The CRL is valid from now (backdated by the clock skew allowance) until
+    *next_update_days* from now; a negative number gives a CRL already past its
+    nextUpdate, as a stale CRL looks. It carries a CRL number that grows with time,
+    so a newer CRL supersedes an older one. *out* is overwritten.
+
+    Raises ValueError for a certificate the dev CA did not issue: its serial number
+    would mean nothing in this CRL.
+    """
+    ca_key, ca_cert = _load(pki.ca)
+    now = datetime.datetime.now(datetime.UTC)
+    next_update = now + datetime.timedelta(days=next_update_days)
+    last_update = min(now - CLOCK_SKEW, next_update - ONE_DAY)
+    ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(last_update)
+        .next_update(next_update)
+        .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+    )
+    for path in revoked:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        if cert.issuer != ca_cert.subject:
+            raise ValueError(f"{path} is not issued by the dev CA {pki.ca.cert}")
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(cert.serial_number)
+            .revocation_date(last_update)
+            .build()
+        )
+    crl = builder.sign(ca_key, hashes.SHA256())
+    _write(out, crl.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 # -- building certificates ---------------------------------------------------

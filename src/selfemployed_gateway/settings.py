@@ -263,10 +263,12 @@ def _resolve_paths(raw: dict[str, Any], base: Path, env_overridden: Mapping[str,
             origin = Path.cwd() if f"{section}.{key}" in env_overridden else base
             node[key] = (origin / node[key]).resolve()
     tls = raw.get("tls")
-    if isinstance(tls, dict) and isinstance(tls.get("client_ca"), list):
-        tls["client_ca"] = [
-            (base / item).resolve() if isinstance(item, str) else item for item in tls["client_ca"]
-        ]
+    for key in ("client_ca", "crl"):
+        if isinstance(tls, dict) and isinstance(tls.get(key), list):
+            origin = Path.cwd() if f"tls.{key}" in env_overridden else base
+            tls[key] = [
+                (origin / item).resolve() if isinstance(item, str) else item for item in tls[key]
+            ]
 
 
 def _explain(path: Path, exc: ValidationError, sources: Mapping[str, str]) -> str:

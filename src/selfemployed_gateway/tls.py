@@ -7,6 +7,9 @@ on the other end.
 
 from __future__ import annotations
 
+import datetime
+import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -24,6 +27,8 @@ from zope.interface import implementer
 
 from selfemployed_gateway.records import ClientCertificate
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "INTERMEDIATE_CIPHERS",
     "ClientCertificate",
@@ -34,8 +39,12 @@ __all__ = [
     "server_tls_options",
 ]
 
-#: Mozilla "intermediate" TLS 1.2 suites, ECDHE only (no finite-field DHE parameters to
-#: manage). TLS 1.3 suites are configured separately by OpenSSL and are all acceptable.
+#: Mozilla "intermediate" TLS 1.2 suites, in Mozilla's order: exactly the list of guidelines
+#: 6.0 (ssl-config.mozilla.org). Guidelines 5.7 and 5.8 also had three DHE-RSA suites; they
+#: need finite-field DH parameters to manage and, like every RSA suite, do not apply to an EC
+#: server key, so they are left out. TLS 1.3 suites are OpenSSL's defaults, which are
+#: Mozilla's three (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384,
+#: TLS_CHACHA20_POLY1305_SHA256).
 INTERMEDIATE_CIPHERS = ":".join(
     [
         "ECDHE-ECDSA-AES128-GCM-SHA256",
@@ -54,7 +63,7 @@ SESSION_ID_CONTEXT = b"selfemployed-gateway"
 
 
 class TlsConfigurationError(ValueError):
-    """A certificate, key or CA file cannot be used."""
+    """A certificate, key, CA or CRL file cannot be used."""
 
 
 def certificate_of(cert: crypto.X509) -> ClientCertificate:
@@ -74,13 +83,24 @@ def certificate_of(cert: crypto.X509) -> ClientCertificate:
 
 
 def server_tls_options(
-    cert_file: Path, key_file: Path, ca_files: Sequence[Path]
+    cert_file: Path,
+    key_file: Path,
+    ca_files: Sequence[Path],
+    crl_files: Sequence[Path] = (),
 ) -> CertificateOptions:
     """TLS options for a server that requires a client certificate from one of *ca_files*.
 
     *cert_file* is PEM: the server certificate, optionally followed by intermediates.
     *key_file* is its unencrypted PEM private key. Each of *ca_files* holds one or more
     PEM CA certificates; client certificates must chain up to one of them.
+
+    Each of *crl_files* holds one or more CRLs (PEM, or a single DER CRL as CAs publish
+    them), each issued and signed by a CA of *ca_files*. With at least one CRL, the
+    client's own certificate is checked for revocation (OpenSSL's ``CRL_CHECK``): a
+    revoked certificate is refused, and so is every certificate whose issuer has no CRL
+    here or whose CRL is past its nextUpdate: revocation fails closed. The CA
+    certificates themselves are not checked (``CRL_CHECK_ALL`` would require a CRL from
+    each root about itself, which commercial roots do not publish per se).
 
     Raises `TlsConfigurationError` naming the file at fault.
     """
@@ -91,6 +111,7 @@ def server_tls_options(
     if _spki(key.public_key()) != _spki(chain[0].public_key()):
         raise TlsConfigurationError(f"private key {key_file} does not match {cert_file}")
     cas = [ca for path in ca_files for ca in _load_certificates(path)]
+    crls = [crl for path in crl_files for crl in _load_crls(path, cas)]
 
     options = CertificateOptions(
         # pyOpenSSL accepts any of these key types; its published stubs lag behind.
@@ -115,6 +136,14 @@ def server_tls_options(
         # Advertise the acceptable issuers, so clients with several certificates
         # (Java keystores, SoapUI) pick the right one.
         context.add_client_ca(ca)
+    if crls:
+        # The trust root went into this very store; the CRLs join it.
+        store = context.get_cert_store()
+        if store is None:  # pragma: no cover - a context always has a store
+            raise TlsConfigurationError("the TLS context has no certificate store")
+        for crl in crls:
+            store.add_crl(crl)
+        store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
     return options
 
 
@@ -159,6 +188,59 @@ def _load_certificates(path: Path) -> list[x509.Certificate]:
     except ValueError as exc:
         raise TlsConfigurationError(f"{path} is not a PEM certificate file: {exc}") from exc
     return certificates
+
+
+_PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
+
+
+def _load_crls(path: Path, cas: Sequence[x509.Certificate]) -> list[x509.CertificateRevocationList]:
+    """The CRLs of *path*, each checked against its issuer among *cas*."""
+    data = _read(path, "CRL file")
+    try:
+        if b"-----BEGIN" in data:
+            blocks = _PEM_CRL.findall(data)
+            if not blocks:
+                raise ValueError("no X509 CRL block")
+            crls = [x509.load_pem_x509_crl(block) for block in blocks]
+        else:
+            crls = [x509.load_der_x509_crl(data)]
+    except ValueError as exc:
+        raise TlsConfigurationError(f"{path} is not a PEM or DER CRL file: {exc}") from exc
+    now = datetime.datetime.now(datetime.UTC)
+    for crl in crls:
+        issuer = next((ca for ca in cas if _issued(crl, ca)), None)
+        if issuer is None:
+            # OpenSSL would silently never use it (and then refuse every client of the CA
+            # whose CRL it was meant to be): say so now.
+            raise TlsConfigurationError(
+                f"CRL {path} (issuer {crl.issuer.rfc4514_string()}) is not signed by any client CA"
+            )
+        next_update = crl.next_update_utc
+        if next_update is not None and next_update < now:
+            log.warning(
+                "CRL %s expired on %s: clients of %s are refused until it is renewed",
+                path,
+                next_update.isoformat(),
+                issuer.subject.rfc4514_string(),
+            )
+    return crls
+
+
+def _issued(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> bool:
+    if crl.issuer != ca.subject:
+        return False
+    public_key = ca.public_key()
+    # Only these key types can sign a CRL; the signature check needs one of them.
+    if not isinstance(
+        public_key,
+        rsa.RSAPublicKey
+        | dsa.DSAPublicKey
+        | ec.EllipticCurvePublicKey
+        | ed25519.Ed25519PublicKey
+        | ed448.Ed448PublicKey,
+    ):
+        return False
+    return crl.is_signature_valid(public_key)
 
 
 def _load_private_key(path: Path) -> _PrivateKey:

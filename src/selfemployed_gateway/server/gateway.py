@@ -183,7 +183,10 @@ def old_supplier_grace(settings: Settings) -> float:
 
 def server_tls(settings: Settings) -> Any:
     return tls.server_tls_options(
-        settings.tls.certificate, settings.tls.private_key, settings.tls.client_ca
+        settings.tls.certificate,
+        settings.tls.private_key,
+        settings.tls.client_ca,
+        settings.tls.crl,
     )
 
 
