@@ -31,10 +31,16 @@ class ExchangeHandler:
         self.clock = clock
 
     def handle(
-        self, body: bytes, soap_action: str | None, certificate: ClientCertificate | None
+        self,
+        body: bytes,
+        soap_action: str | None,
+        certificate: ClientCertificate | None,
+        content_type: str | None = None,
     ) -> SoapAnswer:
         started = time.monotonic()
-        answer, trace = self.endpoint.handle(body, soap_action, certificate)
+        answer, trace = self.endpoint.handle(
+            body, soap_action, certificate, content_type=content_type
+        )
         answer = self._store(trace, body, answer, started)
         seconds = time.monotonic() - started
         self.metrics.exchange(trace, seconds)

@@ -20,6 +20,7 @@ from lxml import etree
 
 from selfemployed_gateway.audit import AuditError, AuditStore, ExchangeRecord, open_audit_store
 from selfemployed_gateway.settings import Settings
+from selfemployed_gateway.xmlsafe import ExternalResourceRefused, hardened_parser
 
 PROG = "selfemployed-gateway"
 
@@ -158,12 +159,11 @@ def _line(exchange: ExchangeRecord) -> str:
 
 def _pretty(message: bytes) -> str:
     """Indented XML; a message that is not well-formed is shown as received."""
-    parser = etree.XMLParser(
-        remove_blank_text=True, resolve_entities=False, no_network=True, huge_tree=False
-    )
+    # Stored requests may be hostile: displaying one must not load what it points at.
+    parser = hardened_parser(remove_blank_text=True)
     try:
         root = etree.fromstring(message, parser)
-    except etree.XMLSyntaxError:
+    except (etree.XMLSyntaxError, ExternalResourceRefused):
         return message.decode("utf-8", errors="replace")
     text: str = etree.tostring(root, pretty_print=True, encoding="unicode")
     return text.rstrip("\n")

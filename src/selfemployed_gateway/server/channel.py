@@ -1,12 +1,34 @@
-"""The HTTP side of a TLS connection: counts connections lost to a TLS error.
+"""The HTTP side of a TLS connection: request limits, and connections lost to a TLS error.
 
-A client without a valid certificate never reaches a resource: the handshake (or, in TLS 1.3,
-the first read) fails and the connection is lost with an OpenSSL error. That is the only
-place to see it, for the `seg_tls_handshake_failures_total` metric.
+Three jobs, all below the resources (a request that breaks a limit never reaches one):
+
+- **TLS failures.** A client without a valid certificate never reaches a resource: the
+  handshake (or, in TLS 1.3, the first read) fails and the connection is lost with an OpenSSL
+  error. That is the only place to see it, for the `seg_tls_handshake_failures_total` metric.
+- **Body size** (`gateway.max_request_bytes`). A body larger than the limit is refused before it
+  is read whole, with a plain-text `413 Payload Too Large` and `Connection: close`: at once when
+  the Content-Length announces it (before any `100 Continue`), and for a chunked body as soon
+  as the bytes received so far cross the limit. No SOAP answer fits: the envelope was not read,
+  so there is nothing to name an operation or carry a ticket; the refusal is not an exchange
+  of the audit trail (R-10 … R-26 start with a body).
+- **Read deadline** (`gateway.request_timeout_seconds`). A request (request line, headers and
+  body) must have arrived in full within this time, counted from its first byte (for the
+  first request of a connection: from the connection, TLS handshake included). Twisted's own
+  idle timeout is reset by every byte and does not stop a client that dribbles one byte a
+  second; this deadline does. A late request gets a plain-text `408 Request Timeout` and the
+  connection is closed; a connection that sent nothing is closed without an answer. Between
+  requests of a kept-alive connection, Twisted's idle timeout (`KEEP_ALIVE_IDLE_SECONDS`) applies.
+
+After a 413 the rest of the body is read and thrown away — at most `DRAIN_FACTOR` times the
+limit and never past the deadline — before the connection is closed ("lingering close"): a
+client that is still sending when the server closes gets a TCP reset and may lose the 413
+before reading it. A Content-Length beyond that budget is not drained: the connection is
+closed as soon as the 413 is written. Nothing of a refused body is ever kept.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from OpenSSL import SSL
@@ -16,21 +38,219 @@ from twisted.web import http, server
 
 from selfemployed_gateway.metrics import GatewayMetrics
 
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
+# How long a kept-alive connection may wait, idle, for its next request.
+KEEP_ALIVE_IDLE_SECONDS = 60.0
+# How much of a refused body is read (and dropped) so that the client can read the 413.
+DRAIN_FACTOR = 4
+# After closing (TLS close_notify), how long a peer that never closes its side is kept.
+CLOSE_GRACE_SECONDS = 2.0
+
+
+def plain_response(code: int, reason: str, text: str) -> bytes:
+    """A complete HTTP/1.1 answer with a plain-text body, announcing the close."""
+    body = text.encode()
+    head = (
+        f"HTTP/1.1 {code} {reason}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class LimitedRequest(server.Request):
+    """A request that counts its body as it arrives and stops keeping it past the limit.
+
+    Twisted hands every piece of the body to `handleContentChunk` as the transfer decoder
+    (identity or chunked) produces it; the piece that crosses `max_request_bytes` makes the
+    channel answer 413, and nothing more is stored.
+    """
+
+    channel: Any  # the CountingChannel that built this request
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.body_bytes = 0
+        self.refused = False
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.refused:
+            return  # draining a refused body: dropped
+        self.body_bytes += len(data)
+        if self.body_bytes > self.channel.max_request_bytes:
+            self.channel.refuse_body(self)
+            return
+        super().handleContentChunk(data)
+
 
 class CountingChannel(http.HTTPChannel):
+    """HTTP/1.1 channel with the TLS-failure count, the body limit and the read deadline."""
+
     site: Any  # set by Site.buildProtocol
 
+    _deadline: Any = None  # IDelayedCall of the read deadline, while a request is arriving
+    _request_bytes = False  # some bytes of the arriving request were received
+    _refused = False  # a 413 was sent: the rest of the body is drained, then we close
+    _drain_left = 0
+    _closing = False
+
+    @property
+    def max_request_bytes(self) -> int:
+        return int(getattr(self.site, "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES))
+
+    @property
+    def request_timeout_seconds(self) -> float:
+        timeout = getattr(self.site, "request_timeout_seconds", DEFAULT_REQUEST_TIMEOUT_SECONDS)
+        return float(timeout)
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self._arm_deadline()
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closing:
+            return
+        if self._refused:
+            self._drain_left -= len(data)
+            if self._drain_left < 0:
+                self._close()
+                return
+        elif not self._handlingRequest and data:
+            # Bytes of a request (not of one pipelined behind a request being answered:
+            # those are buffered by Twisted and replayed here when their turn comes).
+            self._request_bytes = True
+            if self._deadline is None:
+                self._arm_deadline()
+        super().dataReceived(data)
+
+    def allHeadersReceived(self) -> None:
+        length = self.length
+        if length is not None and length > self.max_request_bytes:
+            # Refused on the Content-Length alone: no 100 Continue, nothing read.
+            self._refuse_too_large(self.requests[-1], length)
+            return
+        super().allHeadersReceived()
+
+    def refuse_body(self, request: LimitedRequest) -> None:
+        """A (chunked) body has just crossed the limit: answer 413 now."""
+        self._refuse_too_large(request, None)
+
+    def allContentReceived(self) -> None:
+        self._disarm_deadline()
+        self._request_bytes = False
+        if self._refused:
+            self._close()  # the refused body has been drained: now close
+            return
+        super().allContentReceived()
+
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        if self._refused or self._closing:
+            self._close()  # already answered (413/408): no second answer
+            return
+        super()._respondToBadRequestAndDisconnect()
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._disarm_deadline()
         if reason.check(SSL.Error) is not None:
             self.site.metrics.tls_handshake_failures.inc()
         super().connectionLost(reason)
 
+    def _refuse_too_large(self, request: LimitedRequest, declared: int | None) -> None:
+        limit = self.max_request_bytes
+        request.refused = True
+        self._refused = True
+        log.warning(
+            "request body over the limit: 413",
+            extra={"limit_bytes": limit, "content_length": declared, "peer": self._peer()},
+        )
+        self._send(
+            plain_response(
+                413,
+                "Payload Too Large",
+                f"Payload Too Large: the request body may hold at most {limit} bytes.\n",
+            )
+        )
+        budget = DRAIN_FACTOR * limit
+        if declared is not None and declared > budget:
+            self._close()
+        else:
+            self._drain_left = budget
+
+    def _arm_deadline(self) -> None:
+        self._disarm_deadline()
+        self._deadline = self.callLater(self.request_timeout_seconds, self._deadline_passed)
+
+    def _disarm_deadline(self) -> None:
+        if self._deadline is not None:
+            if self._deadline.active():
+                self._deadline.cancel()
+            self._deadline = None
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        if self._closing:
+            return
+        if self._request_bytes and not self._refused:
+            log.warning(
+                "request not received in time: 408",
+                extra={"timeout_seconds": self.request_timeout_seconds, "peer": self._peer()},
+            )
+            self._send(
+                plain_response(
+                    408,
+                    "Request Timeout",
+                    "Request Timeout: the request did not arrive in "
+                    f"{self.request_timeout_seconds:g} seconds.\n",
+                )
+            )
+        self._close()
+
+    def _close(self) -> None:
+        """Close after what was written; abort if the peer does not close its side."""
+        if self._closing:
+            return
+        self._closing = True
+        self._disarm_deadline()
+        self.setTimeout(None)
+        self._abortingCall = self.callLater(CLOSE_GRACE_SECONDS, self.forceAbortClient)
+        self.loseConnection()
+
+    def _send(self, data: bytes) -> None:
+        transport: Any = self.transport
+        if transport is not None:
+            transport.write(data)
+
+    def _peer(self) -> str:
+        transport: Any = self.transport
+        try:
+            return str(transport.getPeer())
+        except Exception:
+            return "unknown"
+
 
 class GatewaySite(server.Site):
-    protocol = CountingChannel  # type: ignore[assignment]  # plain HTTP/1.1 channel
+    """The site of the SOAP listener: our channel and request, and the request limits."""
 
-    def __init__(self, resource: Any, metrics: GatewayMetrics) -> None:
-        super().__init__(resource)
+    protocol = CountingChannel  # type: ignore[assignment]  # plain HTTP/1.1 channel
+    requestFactory = LimitedRequest
+
+    def __init__(
+        self,
+        resource: Any,
+        metrics: GatewayMetrics,
+        *,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    ) -> None:
+        # Bodies are SOAP envelopes: never parse them as form submissions (multipart parsing
+        # of a hostile body would cost memory and answer 400 on its own).
+        super().__init__(resource, timeout=KEEP_ALIVE_IDLE_SECONDS, parsePOSTFormSubmission=False)
         self.metrics = metrics
+        self.max_request_bytes = max_request_bytes
+        self.request_timeout_seconds = request_timeout_seconds
         self.displayTracebacks = False
         self.noisy = False

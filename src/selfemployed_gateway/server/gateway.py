@@ -105,7 +105,12 @@ class Gateway:
             reactor,
             threadpool,
         )
-        site = GatewaySite(_mount(self.settings.gateway.path, consult), self.metrics)
+        site = GatewaySite(
+            _mount(self.settings.gateway.path, consult),
+            self.metrics,
+            max_request_bytes=self.settings.gateway.max_request_bytes,
+            request_timeout_seconds=self.settings.gateway.request_timeout_seconds,
+        )
         listen = self.settings.gateway.listen
         if self.settings.gateway.reuse_port:
             soap_port = _listen_shared(reactor, listen.host, listen.port, site, self.tls)

@@ -3,6 +3,20 @@
 GET serves the contract (`?wsdl`, `?xsd=<file>`); POST hands the body, the SOAPAction and
 the verified client certificate to the SOAP endpoint in a worker thread, so that the reactor
 never waits on XML work or on the supplier.
+
+What a request that is not a SOAP call gets — a SOAP fault where a SOAP answer fits, a plain
+4xx where none does (the body limit and the read deadline are the channel's, 413 and 408,
+see server/channel.py):
+
+- A POST is a SOAP call whatever it holds: every problem with it is a spec fault, MSG00004
+  (R-10; HTTP 500, soapenv:Client, `consultCareerFault` unless the body names the other
+  operation, §8/§10 [decision]), audited like any exchange (R-73). That includes a
+  Content-Type other than SOAP 1.1's `text/xml` (R-01; `application/soap+xml` is SOAP 1.2),
+  checked before the envelope; a missing Content-Type is accepted
+  (envelope.check_content_type).
+- Another method (PUT, DELETE, PATCH, OPTIONS, TRACE, …) is not a SOAP call at all: plain
+  `405 Method Not Allowed` with `Allow: GET, POST`, as for a GET without `?wsdl` or `?xsd=`.
+  HEAD is answered as GET without a body (HTTP semantics).
 """
 
 from __future__ import annotations
@@ -28,6 +42,10 @@ log = logging.getLogger(__name__)
 # A Host header is echoed into the served WSDL: accept only what a host[:port] can be.
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
+ALLOWED_METHODS = b"GET, POST"
+# HEAD is GET without a body: Twisted answers it through render_GET.
+_RENDERED_METHODS = (b"GET", b"HEAD", b"POST")
+
 
 class ConsultResource(resource.Resource):
     isLeaf = True
@@ -49,6 +67,14 @@ class ConsultResource(resource.Resource):
         self.reactor = reactor
         self.threadpool = threadpool
 
+    def render(self, request: server.Request) -> Any:
+        """405 (plain text, `Allow: GET, POST`) for every method but GET, HEAD and POST: such a
+        request is no SOAP call (R-01, R-05), so no SOAP answer fits (Twisted's own 405 would
+        be an HTML page)."""
+        if request.method not in _RENDERED_METHODS:
+            return self._method_not_allowed(request)
+        return super().render(request)
+
     def render_GET(self, request: server.Request) -> bytes:
         # Twisted's request.args drops a bare `?wsdl` (no `=`): read the query ourselves.
         query = urlsplit(request.uri.decode("latin-1")).query
@@ -62,13 +88,13 @@ class ConsultResource(resource.Resource):
                 return self._xml(request, document)
             request.setResponseCode(404)
             return self._text(request, "No such schema in this contract.\n")
-        request.setResponseCode(405)
-        request.setHeader(b"Allow", b"GET, POST")
-        return self._text(request, "POST a SOAP 1.1 request here; GET ?wsdl for the contract.\n")
+        return self._method_not_allowed(request)
 
     def render_POST(self, request: server.Request) -> int:
+        """A SOAP call: every answer, fault or not, comes from the exchange handler (R-73)."""
         body = request.content.read() if request.content is not None else b""
         action = request.getHeader(b"soapaction")
+        content_type = request.getHeader(b"content-type")
         certificate = tls.peer_certificate(request.transport)
         finished = request.notifyFinish()
         gone: list[bool] = []
@@ -81,6 +107,7 @@ class ConsultResource(resource.Resource):
             body,
             action.decode("latin-1") if action is not None else None,
             certificate,
+            content_type.decode("latin-1") if content_type is not None else None,
         )
         work.addCallbacks(
             self._answer, self._crash, callbackArgs=(request, gone), errbackArgs=(request, gone)
@@ -112,6 +139,11 @@ class ConsultResource(resource.Resource):
             host = f"{address.host}:{address.port}"
         scheme = "https" if request.isSecure() else "http"
         return f"{scheme}://{host}{self.path}"
+
+    def _method_not_allowed(self, request: server.Request) -> bytes:
+        request.setResponseCode(405)
+        request.setHeader(b"Allow", ALLOWED_METHODS)
+        return self._text(request, "POST a SOAP 1.1 request here; GET ?wsdl for the contract.\n")
 
     @staticmethod
     def _xml(request: server.Request, body: bytes) -> bytes:

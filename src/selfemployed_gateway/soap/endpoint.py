@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from selfemployed_gateway.records import (
 from selfemployed_gateway.soap import envelope, faults, mapping, writer
 from selfemployed_gateway.soap.service import build_application, quiet_spyne_logs
 from selfemployed_gateway.stages.validation import SchemaValidator
+from selfemployed_gateway.xmlsafe import hardened_parser
 
 log = logging.getLogger(__name__)
 
@@ -98,20 +100,27 @@ class SoapEndpoint(ServerBase):
         soap_action: str | None,
         certificate: ClientCertificate | None,
         trace: ExchangeTrace | None = None,
+        content_type: str | None = None,
     ) -> tuple[SoapAnswer, ExchangeTrace]:
         trace = trace or self.begin()
         root: etree._Element | None = None
         payload: etree._Element | None = None
+        # A wrong Content-Type wins, but the body is still read (safely) to choose the fault
+        # element and copy a readable informationCustomer (§8, §10).
+        refusal = _refusal(envelope.check_content_type, content_type)
         try:
             root = envelope.parse_request(body)
             request = envelope.open_envelope(root)
             payload = request.payload
             trace.operation = request.operation
+            if refusal is not None:
+                raise refusal
             envelope.check_soap_action(soap_action, request.operation)
             self.schema.validate(payload)
             return self._dispatch(request, certificate, trace), trace
         except GatewayFault as fault:
-            return self.fault_answer(fault, trace, root, payload), trace
+            answered = refusal if refusal is not None else fault
+            return self.fault_answer(answered, trace, root, payload), trace
         except Exception as error:
             internal = self.internal_error(trace, error)
             return self.fault_answer(internal, trace, root, payload), trace
@@ -158,7 +167,7 @@ class SoapEndpoint(ServerBase):
 
     def _check_response(self, body: bytes) -> None:
         """Tests and acceptance: every emitted response must conform to the contract."""
-        root = etree.fromstring(body, envelope.hardened_parser())
+        root = etree.fromstring(body, hardened_parser())
         payload = root[0][0]
         error = self.schema.first_error(payload)
         if error is not None:
@@ -189,3 +198,11 @@ class SoapEndpoint(ServerBase):
         if self.customer_schema.first_error(candidate) is not None:
             return None
         return candidate
+
+
+def _refusal(check: Callable[[str | None], None], value: str | None) -> GatewayFault | None:
+    try:
+        check(value)
+    except GatewayFault as fault:
+        return fault
+    return None

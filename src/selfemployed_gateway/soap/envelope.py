@@ -1,7 +1,36 @@
 """Reading a SOAP 1.1 request envelope safely, before anything else looks at it (R-10, R-80).
 
-One hardened parser: no DTD, no entities, no network. Whatever cannot be read as exactly one
-known request element in a SOAP 1.1 Body is fault MSG00004.
+One hardened parser (`xmlsafe.hardened_parser`) for every document a client sends: no DTD, no entity
+expansion, no file or network access, bounded depth and size. Whatever cannot be read as
+exactly one known request element in a SOAP 1.1 Body is fault MSG00004 (R-10), never an
+internal error and never an echo of anything but the client's own bytes.
+
+What was verified (lxml 6.1 / libxml2 2.14; tests/hostile/ and tests/e2e/test_hostile.py):
+
+- Entities are never expanded (`resolve_entities=False`); a document with a DTD is refused
+  after parsing. Billion laughs and quadratic blow-up stop at once on libxml2's entity
+  amplification limit (a syntax error, MSG00004).
+- `load_dtd=False` and `no_network=True` are NOT enough: libxml2 still opened a local file
+  named as the external DTD subset (`<!DOCTYPE r SYSTEM "file:///etc/passwd">`) or as an
+  external parameter entity (seen with strace) — a file read on behalf of the client, and a
+  worker thread that a FIFO or device could block. Every parser therefore carries
+  `xmlsafe._NoExternalResources`, which refuses every load of an external resource, whatever the
+  parser options say; the refusal is MSG00004.
+- Depth: without `huge_tree`, libxml2 refuses more than 256 nested elements ("Excessive
+  depth"); text nodes and attribute values are bounded to 10 MB. The HTTP layer already
+  bounds the whole body (`gateway.max_request_bytes`, server/channel.py).
+- XInclude is never processed (only `xinclude()` would).
+- Comments and processing instructions are dropped and CDATA sections become text, so that
+  an element's text is one text node: the schema validates the whole value, but spyne reads
+  only `element.text`, which a comment would cut short (`<ssin>650315<!---->10159</ssin>`
+  was read as "650315": a wrong status, or MSG00003 in a date; found by test_fuzz.py).
+- `xsi:schemaLocation` and `xsi:noNamespaceSchemaLocation` are accepted and ignored, as the XSD
+  specification allows: the request is validated against the contract's precompiled schema,
+  and libxml2 reads schema hints from an instance only when validating without a schema —
+  never here (verified with strace: no file opened, no connection made). They are legal in a
+  schema-valid document (R-10), so they are not refused.
+- UTF-16 (with a byte-order mark) is well-formed XML and is read like UTF-8; invalid bytes
+  in the declared encoding are a syntax error (MSG00004).
 """
 
 from __future__ import annotations
@@ -18,23 +47,11 @@ from selfemployed_gateway.soap.namespaces import (
     soap_action,
 )
 from selfemployed_gateway.stages.validation import invalid_structure
+from selfemployed_gateway.xmlsafe import ExternalResourceRefused, hardened_parser
 
 _ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
 _BODY = f"{{{SOAP_ENV}}}Body"
 _HEADER = f"{{{SOAP_ENV}}}Header"
-
-
-def hardened_parser() -> etree.XMLParser:
-    """A parser that never expands entities, loads a DTD or touches the network."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_pis=True,
-        collect_ids=False,
-    )
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,10 @@ def parse_request(body: bytes) -> etree._Element:
     try:
         # lxml parsers are not thread-safe; one per call is cheap.
         root = etree.fromstring(body, hardened_parser())
+    except ExternalResourceRefused as error:
+        raise invalid_structure(
+            "A document type declaration (DTD) is not allowed: external resources are never loaded"
+        ) from error
     except etree.XMLSyntaxError as error:
         raise invalid_structure(f"The request is not well-formed XML: {error}") from error
     if root.getroottree().docinfo.doctype:
@@ -78,6 +99,29 @@ def open_envelope(root: etree._Element) -> RequestEnvelope:
     if operation is None:
         raise invalid_structure(f"Unknown request element {payload.tag}")
     return RequestEnvelope(envelope=root, payload=payload, operation=operation)
+
+
+def check_content_type(header: str | None) -> None:
+    """SOAP 1.1 travels as `text/xml` (R-01); anything else is MSG00004 (R-10).
+
+    A missing (or empty) Content-Type is accepted: hand-made requests (curl) often have none,
+    and the envelope check still applies. `application/soap+xml` is SOAP 1.2's media type and
+    gets its own message. Parameters (`charset`) are not checked: the XML declaration or
+    byte-order mark decides how the body is decoded, as for any XML document.
+    """
+    if header is None:
+        return
+    media_type = header.split(";", 1)[0].strip().lower()
+    if not media_type or media_type == "text/xml":
+        return
+    if media_type == "application/soap+xml":
+        raise invalid_structure(
+            "Content-Type application/soap+xml is SOAP 1.2, which is not supported: "
+            "send a SOAP 1.1 envelope as text/xml"
+        )
+    raise invalid_structure(
+        f"Content-Type {media_type[:80]!r} is not allowed: SOAP 1.1 requests are sent as text/xml"
+    )
 
 
 def check_soap_action(header: str | None, operation: Operation) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -45,9 +46,27 @@ def to_request(operation: Operation, message: Any) -> ConsultRequest:
     )
 
 
+# xs:date: an optional minus, a year of four digits or more, month, day, an optional zone.
+_XS_DATE = re.compile(r"\s*(-?)([0-9]{4,})-([0-9]{2})-([0-9]{2})")
+
+
 def wire_date(text: str) -> date:
-    """R-37: an xs:date, with or without zone; the zone never shifts the day."""
-    return date.fromisoformat(text.strip()[:10])
+    """R-37: an xs:date, with or without zone; the zone never shifts the day.
+
+    xs:date allows years after 9999 and before 0001, which the schema (R-10) lets through but
+    Python's `date` cannot hold: such a year becomes `date.max` or `date.min`, which business
+    validation then refuses like any other date in the future (R-32) or before 01/07/1956
+    (R-30, R-31) — MSG00008, not an internal error (R-26). Found by tests/unit/test_fuzz.py.
+    """
+    match = _XS_DATE.match(text)
+    if match is None:
+        raise ValueError(f"not an xs:date: {text!r}")  # the schema let it through: a bug
+    sign, year, month, day = match.groups()
+    if sign or int(year) == 0:
+        return date.min
+    if int(year) > 9999:
+        return date.max
+    return date(int(year), int(month), int(day))
 
 
 def _open_period(period: Any) -> DatePeriod | None:

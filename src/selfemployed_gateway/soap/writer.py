@@ -29,6 +29,7 @@ from selfemployed_gateway.soap.namespaces import SERVICE, SOAP_ENV
 
 _COPIED_BEFORE_CBSS = ("informationCustomer",)
 _COPIED_AFTER_CBSS = ("legalContext", "criteria")
+_XSI_PREFIX = "{http://www.w3.org/2001/XMLSchema-instance}"
 
 
 def response_envelope(
@@ -71,11 +72,23 @@ def response_payload(
 
 
 def _copy(request: etree._Element, parent: etree._Element, names: tuple[str, ...]) -> None:
+    """R-53: the request's blocks, as sent, without the XML Schema instance attributes.
+
+    `xsi:type`, `xsi:nil`, `xsi:schemaLocation` and `xsi:noNamespaceSchemaLocation` are hints
+    about the client's document, not data: in a schema-valid request xsi:type can only name the
+    declared type, and no element of the contract is nillable. Copied, xsi:type would also
+    break the response: its value is a QName whose prefix `cleanup_namespaces` does not see
+    (an undeclared prefix, found by tests/unit/test_fuzz.py), and schema locations would send
+    back whatever URL a client put there.
+    """
     for name in names:
         found = request.find(name)
         if found is not None:
             element = copy.deepcopy(found)
             element.tail = None
+            for node in element.iter():
+                for attribute in [a for a in node.attrib if a.startswith(_XSI_PREFIX)]:
+                    del node.attrib[attribute]
             parent.append(element)
 
 
