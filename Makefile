@@ -43,3 +43,8 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+## bench: benchmarks on loopback, one table (docs/performance.md); BENCH_QUICK=1: a fast check
+.PHONY: bench
+bench: install
+	$(BIN)/python -m bench

@@ -1,0 +1,1 @@
+"""Benchmarks of selfemployed-gateway (`make bench`); see docs/performance.md."""

@@ -1,0 +1,325 @@
+"""Where a gateway request's time goes: `python -m bench.profile` (not part of `make bench`).
+
+Two views, both on consultCareer DATA_FOUND (the request of row 2 of the table):
+
+* **py-spy** (if installed in the venv: `.venv/bin/pip install py-spy`; not a dependency of
+  the project): samples the real gateway process while the bounded load generator drives it
+  with 16 keep-alive mTLS connections. `--gil`: only the thread holding the GIL is sampled,
+  i.e. where the process's Python CPU goes (C code that releases the GIL, such as OpenSSL's
+  record layer or SQLite's I/O, is not seen). Each sample is put in one bucket by the frames
+  of its stack (first matching rule wins: logging, audit, supplier call, XSD validation,
+  pydantic, spyne deserialisation, response writing, pipeline stages, request parsing,
+  metrics, TLS/HTTP on the reactor…).
+* **in process** (always): the gateway built from the same configuration, its
+  `ExchangeHandler.handle` called in a loop (no TLS, no Twisted): CPU per exchange with the
+  real supplier (the simulator over loopback HTTP) and with the supplier's answer memoised,
+  whose difference is the supplier call; then cProfile of the memoised loop, cumulative time
+  of the functions that mark each stage.
+
+Bounded: py-spy records for a fixed duration; the load and the loop are bounded by count and
+time. Only 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.load import run_load
+from bench.run import ACTION, CLIENT, REQUEST, soap_port, target_for
+from bench.servers import PROJECT, Server, make_pki, start_gateway, start_simulator
+from selfemployed_gateway.devpki import DevPki
+
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+SPY_SECONDS = 4 if QUICK else 10
+LOOP_REQUESTS = 300 if QUICK else 2000
+LOOP_SECONDS = 60.0
+
+# (bucket, substrings of a frame "function (file:line)"); a sample goes to the first bucket one
+# of whose substrings appears in one of its frames (scanning the rules in this order).
+RULES: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "logging (stdlib logging, JSON formatter, NISS redaction)",
+        (
+            "logging/__init__.py",
+            "pythonjsonlogger",
+            "privacy.py",
+        ),
+    ),
+    ("audit write (SQLite)", ("audit/sqlite.py", "audit/__init__.py")),
+    (
+        "supplier call (httpx, asyncio loop, INASTI answer parsing)",
+        (
+            "suppliers/",
+            "httpx",
+            "httpcore",
+            "asyncio/",
+        ),
+    ),
+    ("lxml XSD validation", ("validation.py",)),
+    ("pydantic", ("pydantic",)),
+    ("spyne: request deserialisation and dispatch", ("spyne/",)),
+    ("response writing (soap/writer.py, lxml)", ("writer.py", "mapping.py (")),
+    ("fault writing", ("faults.py",)),
+    (
+        "pipeline stages (authorisation, dates, NISS, conversion, filtering…)",
+        (
+            "stages/",
+            "pipeline.py",
+            "annex.py",
+            "registry/",
+        ),
+    ),
+    ("request parsing (lxml)", ("envelope.py",)),
+    ("metrics (prometheus_client)", ("prometheus_client", "metrics.py")),
+    (
+        "TLS + HTTP on the reactor (Twisted, pyOpenSSL)",
+        (
+            "twisted/internet",
+            "twisted/web",
+            "twisted/protocols",
+            "OpenSSL/",
+            "tls.py",
+            "server/resource.py",
+            "server/channel.py",
+        ),
+    ),
+    ("thread pool hand-off", ("twisted/python/threadpool", "twisted/_threads", "threading.py")),
+]
+
+
+def bucket(frames: list[str]) -> str:
+    for name, needles in RULES:
+        for frame in frames:
+            if any(needle in frame for needle in needles):
+                return name
+    return "other"
+
+
+def py_spy(folder: Path, pki: DevPki, simulator: Server) -> str:
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        return "py-spy: not installed in the venv (.venv/bin/pip install py-spy); skipped\n"
+    gateway = start_gateway(folder, "gateway-profile", pki, simulator)
+    try:
+        target = target_for(soap_port(gateway), pki)
+        run_load(target, 16, seconds=2, max_requests=20_000)  # warm up
+        output = folder / "py-spy.raw"
+        recorder = subprocess.Popen(
+            [
+                str(spy),
+                "record",
+                "--pid",
+                str(gateway.pid),
+                "--duration",
+                str(SPY_SECONDS),
+                "--rate",
+                "250",
+                "--gil",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--output",
+                str(output),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(0.5)
+        load = run_load(target, 16, seconds=SPY_SECONDS + 1, max_requests=200_000)
+        try:
+            _, error = recorder.communicate(timeout=SPY_SECONDS + 30)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+            recorder.communicate(timeout=10)
+            return "py-spy: did not finish in time; skipped\n"
+        if recorder.returncode != 0 or not output.exists():
+            return f"py-spy failed ({recorder.returncode}): {error.decode()[-500:]}\n"
+    finally:
+        gateway.stop()
+    counts: Counter[str] = Counter()
+    for line in output.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        counts[bucket(stack.split(";"))] += int(count)
+    total = sum(counts.values())
+    lines = [
+        f"py-spy: gateway process under 16 keep-alive mTLS connections, {SPY_SECONDS} s at "
+        f"250 Hz, {total} samples of the GIL-holding thread, load {load.rate:.0f} req/s "
+        f"p50 {load.percentile(50):.1f} ms while sampled",
+        "",
+        "| bucket | share of GIL-holding samples |",
+        "|---|---:|",
+    ]
+    for name, samples in counts.most_common():
+        lines.append(f"| {name} | {samples / total * 100:.1f}% |")
+    return "\n".join(lines) + "\n"
+
+
+# Functions whose cumulative time marks a stage in the in-process loop.
+MARKERS: list[tuple[str, str, str]] = [
+    ("whole exchange (ExchangeHandler.handle)", "exchange.py", "handle"),
+    ("SOAP endpoint (SoapEndpoint.handle)", "endpoint.py", "handle"),
+    ("request parsing (envelope.parse_request)", "envelope.py", "parse_request"),
+    ("lxml XSD validation of the request (SchemaValidator.validate)", "validation.py", "validate"),
+    ("spyne deserialisation (get_in_object)", "spyne/server/_base.py", "get_in_object"),
+    ("operation incl. pipeline (get_out_object)", "spyne/server/_base.py", "get_out_object"),
+    ("pipeline (Pipeline.consult)", "pipeline.py", "consult"),
+    ("response writing (soap/writer.py)", "writer.py", "*"),
+    ("audit write (AuditStore.record)", "audit/sqlite.py", "record"),
+    ("logging (Logger.info)", "logging/__init__.py", "info"),
+    ("metrics (GatewayMetrics.exchange)", "metrics.py", "exchange"),
+    ("pydantic (validator calls, anywhere)", "pydantic", "*"),
+]
+
+
+class _Memoised:
+    """The real supplier, asked once; its answer is then replayed (no HTTP, no simulator)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.operations = real.operations
+        self.answer: Any = None
+
+    def consult_career(self, ssin: str, period: Any) -> Any:
+        if self.answer is None:
+            self.answer = self.real.consult_career(ssin, period)
+        return self.answer
+
+    def consult_contributions(self, *arguments: Any) -> Any:
+        return self.real.consult_contributions(*arguments)
+
+    def is_reachable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
+    from cryptography import x509
+    from OpenSSL import crypto
+
+    from selfemployed_gateway.logs import configure_logging
+    from selfemployed_gateway.server.gateway import Gateway
+    from selfemployed_gateway.settings import load_settings
+    from selfemployed_gateway.tls import certificate_of
+
+    config = folder / "gateway-profile.toml"
+    if not config.exists():
+        start_gateway(folder, "gateway-profile", pki, simulator).stop()
+    # As `serve` does: JSON lines at info level (to a file here, like the subprocesses).
+    log_stream = (folder / "in-process.log").open("w")
+    configure_logging("info", stream=log_stream)
+    gateway = Gateway.build(load_settings(config, environ={}))
+    client = pki.clients[CLIENT]
+    certificate = certificate_of(
+        crypto.X509.from_cryptography(x509.load_pem_x509_certificate(client.cert.read_bytes()))
+    )
+    action = f'"{ACTION}"'
+    handle = gateway.exchanges.handle
+
+    def loop(count: int) -> tuple[int, float, float]:
+        """(exchanges, wall s, CPU s of this process: every thread, the supplier's too)."""
+        done = 0
+        deadline = time.monotonic() + LOOP_SECONDS
+        wall, cpu = time.perf_counter(), time.process_time()
+        while done < count and time.monotonic() < deadline:
+            answer = handle(REQUEST, action, certificate)
+            done += 1
+        assert answer.status == 200, answer.body[:300]
+        return done, time.perf_counter() - wall, time.process_time() - cpu
+
+    loop(50)  # warm-up
+    sim_before = simulator.cpu_seconds()
+    real_n, real_wall, real_cpu = loop(LOOP_REQUESTS)
+    sim_cpu = simulator.cpu_seconds() - sim_before
+    endpoint = gateway.endpoint
+    endpoint.pipeline = replace(endpoint.pipeline, supplier=_Memoised(endpoint.pipeline.supplier))
+    loop(50)
+    memo_n, memo_wall, memo_cpu = loop(LOOP_REQUESTS)
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    done, wall, _ = loop(LOOP_REQUESTS)
+    profiler.disable()
+    gateway.close()
+    log_stream.close()
+
+    real_ms, memo_ms = real_cpu / real_n * 1000, memo_cpu / memo_n * 1000
+    lines = [
+        "In process (no TLS, no Twisted): `ExchangeHandler.handle` in a loop, logging at info "
+        "to a file, SQLite audit.",
+        "",
+        "| | CPU ms per exchange (all threads) | wall ms |",
+        "|---|---:|---:|",
+        f"| real supplier: httpx.AsyncClient to the simulator over loopback | {real_ms:.2f} "
+        f"| {real_wall / real_n * 1000:.2f} |",
+        f"| supplier answer memoised (no HTTP) | {memo_ms:.2f} | {memo_wall / memo_n * 1000:.2f} |",
+        f"| → the supplier call itself (difference) | {real_ms - memo_ms:.2f} | |",
+        f"| the simulator process, per exchange (same cores) | {sim_cpu / real_n * 1000:.2f} | |",
+        "",
+        f"cProfile of the memoised run ({done} exchanges; cProfile inflates Python-heavy code: "
+        "read the shares):",
+        "",
+        "| stage (cumulative time of the marking function) | ms per exchange | share |",
+        "|---|---:|---:|",
+    ]
+    stats = pstats.Stats(profiler)
+    cumulative: dict[tuple[str, str], float] = {}
+    for (filename, _line, function), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        for _label, file_part, name in MARKERS:
+            if file_part in filename and (name == "*" or function == name):
+                key = (file_part, name)
+                if name == "*":  # a whole module: its outermost call (the largest)
+                    cumulative[key] = max(cumulative.get(key, 0.0), ct)
+                else:
+                    cumulative[key] = cumulative.get(key, 0.0) + ct
+    whole = cumulative.get(("exchange.py", "handle"), 0.0) or wall
+    for label, file_part, name in MARKERS:
+        value = cumulative.get((file_part, name))
+        if value is None:
+            lines.append(f"| {label} | – | – |")
+        else:
+            lines.append(f"| {label} | {value / done * 1000:.3f} | {value / whole * 100:.1f}% |")
+    top = folder / "in-process.txt"
+    with top.open("w") as handle_out:
+        pstats.Stats(profiler, stream=handle_out).sort_stats("tottime").print_stats(20)
+    lines += ["", "Top functions by own time (memoised run):", "```", *_top_lines(top), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _top_lines(path: Path) -> list[str]:
+    text = path.read_text().splitlines()
+    start = next((i for i, line in enumerate(text) if "ncalls" in line), 0)
+    return [line.replace(str(PROJECT) + "/", "") for line in text[start : start + 21]]
+
+
+def main() -> int:
+    folder = Path(tempfile.mkdtemp(prefix="seg-profile-"))
+    simulator = None
+    try:
+        pki = make_pki(folder)
+        simulator = start_simulator(folder, "simulator")
+        print(py_spy(folder, pki, simulator))
+        print(in_process(folder, pki, simulator))
+    finally:
+        if simulator is not None:
+            simulator.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

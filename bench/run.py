@@ -1,0 +1,397 @@
+"""`make bench`: one table, every row measured in this run on this machine.
+
+1. bare Twisted baseline over the same mutual TLS (bench/bare_server.py), 1/16/64 connections;
+2. the gateway, consultCareer DATA_FOUND through the whole pipeline, 1/16/64 connections;
+3. slow supplier (simulator latency 200 ms), 100 callers, default thread pool, and two
+   variants that show which settings bound it;
+4. gateway RSS after 1,000 and 50,000 requests;
+5. two gateway processes sharing the port (`SEG_WORKERS=2`, SO_REUSEPORT).
+
+Only 127.0.0.1. Every load is bounded by a request count and a deadline; every server is a
+child process stopped at the end. `BENCH_QUICK=1` divides counts and durations by 10 (about).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench.cpu import CpuUse, CpuWindow
+from bench.load import LoadResult, Target, fetch_once, run_load
+from bench.servers import (
+    PROJECT,
+    Server,
+    make_pki,
+    start_bare,
+    start_gateway,
+    start_simulator,
+)
+from selfemployed_gateway.devpki import DevPki
+
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+SCALE = 10 if QUICK else 1
+WARMUP = 1.0 if QUICK else 2.0
+SECONDS = 3.0 if QUICK else 8.0  # each throughput row
+SLOW_SECONDS = 5.0 if QUICK else 10.0  # each slow-supplier row
+MEMORY_COUNTS = (1_000 // SCALE, 50_000 // SCALE)
+MEMORY_SECONDS = 60.0 if QUICK else 360.0  # time bound of the long memory phase
+ROW_CAP = 200_000  # request bound of any throughput row (the deadline comes first)
+CONCURRENCY = (1, 16, 64)
+SLOW_CALLERS = 100
+SLOW_LATENCY_MS = 200
+
+PATH = "/SelfEmployedService/v2/consult"
+ACTION = "http://kszbcss.fgov.be/intf/SelfEmployedService/consultCareer"
+SES = "http://kszbcss.fgov.be/intf/SelfEmployedService/v2"
+CLIENT = "onss-inspection"
+# consultCareer, DATA_FOUND, no period filter; ONSS identifies itself as sector 21 / institution 0
+# and works under SOCIAL_INSPECTION:INVESTIGATION (no integration check): a ~4 KB answer.
+REQUEST = (
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+    "<soapenv:Body>"
+    f'<ses:consultCareerRequest xmlns:ses="{SES}">'
+    "<informationCustomer><ticket>bench-ticket-1</ticket>"
+    "<customerIdentification><sector>21</sector><institution>0</institution>"
+    "</customerIdentification></informationCustomer>"
+    "<legalContext>SOCIAL_INSPECTION:INVESTIGATION</legalContext>"
+    "<criteria><ssin>65031510159</ssin></criteria>"
+    "</ses:consultCareerRequest></soapenv:Body></soapenv:Envelope>"
+).encode()
+MARKER = b"DATA_FOUND"
+
+
+@dataclass
+class Row:
+    number: str
+    scenario: str
+    connections: int | None = None
+    result: LoadResult | None = None
+    cpu: CpuUse | None = None
+    ratio: str = ""
+    target: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def target_for(port: int, pki: DevPki) -> Target:
+    client = pki.clients[CLIENT]
+    return Target(
+        port=port,
+        path=PATH,
+        body=REQUEST,
+        ca=pki.ca.cert,
+        cert=client.cert,
+        key=client.key,
+        soap_action=ACTION,
+        expect_status=200,
+        expect_marker=MARKER,
+    )
+
+
+def soap_port(server: Server) -> int:
+    port = urlsplit(str(server.ready["soap"])).port
+    assert port is not None
+    return port
+
+
+def measure(
+    target: Target,
+    connections: int,
+    under_test: list[Server],
+    also_ours: list[Server],
+    *,
+    seconds: float = SECONDS,
+    warmup: float = WARMUP,
+    max_requests: int = ROW_CAP,
+) -> tuple[LoadResult, CpuUse]:
+    window = CpuWindow(under_test, also_ours)
+    result = run_load(
+        target, connections, seconds=seconds, warmup=warmup, max_requests=max_requests
+    )
+    return result, window.finish()
+
+
+def ms(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def verdict(holds: bool) -> str:
+    return "**holds**" if holds else "**fails**"
+
+
+def main() -> int:
+    started = time.monotonic()
+    folder = Path(tempfile.mkdtemp(prefix="seg-bench-"))
+    servers: list[Server] = []
+
+    def track(server: Server) -> Server:
+        servers.append(server)
+        return server
+
+    def stop(*which: Server) -> None:
+        for server in which:
+            server.stop()
+            servers.remove(server)
+
+    rows: list[Row] = []
+    try:
+        say(f"{'QUICK' if QUICK else 'full'} mode; temporary folder {folder}")
+        pki = make_pki(folder)
+        simulator = track(start_simulator(folder, "simulator"))
+        gateway = track(start_gateway(folder, "gateway", pki, simulator))
+        gw_target = target_for(soap_port(gateway), pki)
+
+        # The baseline answers the very bytes of a real DATA_FOUND answer of the gateway.
+        status, answer = fetch_once(gw_target)
+        if status != 200 or MARKER not in answer:
+            raise RuntimeError(f"gateway did not answer DATA_FOUND: {status} {answer[:500]!r}")
+        (folder / "answer.xml").write_bytes(answer)
+        say(f"captured a DATA_FOUND answer: {len(answer)} bytes (request {len(REQUEST)} bytes)")
+        bare = track(start_bare(folder, pki, folder / "answer.xml"))
+        bare_target = target_for(bare.ready["port"], pki)
+
+        # 1 and 2, interleaved per concurrency so that drift hits both alike.
+        bare_rows: dict[int, Row] = {}
+        gw_rows: dict[int, Row] = {}
+        for conns in CONCURRENCY:
+            say(f"bare baseline, {conns} connection(s)")
+            result, cpu = measure(bare_target, conns, [bare], [gateway, simulator])
+            bare_rows[conns] = Row("1", "bare Twisted + lxml parse, mTLS", conns, result, cpu)
+            say(f"gateway, {conns} connection(s)")
+            result, cpu = measure(gw_target, conns, [gateway], [bare, simulator])
+            gw_rows[conns] = Row("2", "gateway consultCareer DATA_FOUND", conns, result, cpu)
+        for conns in CONCURRENCY:
+            base, row = bare_rows[conns], gw_rows[conns]
+            assert base.result is not None and row.result is not None
+            ratio = row.result.rate / base.result.rate if base.result.rate else 0.0
+            row.ratio = f"{ratio:.2f}× bare"
+            targets = []
+            if conns in (1, 16):
+                targets.append(f"≥ 0.5× bare: {verdict(ratio >= 0.5)}")
+            if conns == 16:
+                targets.append(f"p99 ≤ 10 ms: {verdict(row.result.percentile(99) <= 10)}")
+            row.target = "; ".join(targets)
+        rows.extend(bare_rows.values())
+        rows.extend(gw_rows.values())
+        bare_rows[CONCURRENCY[0]].notes.append(f"answer {len(answer)} B, request {len(REQUEST)} B")
+        stop(bare)
+
+        # 5. Two processes on one port (SO_REUSEPORT set by a bench-only shim).
+        rows.append(workers_row(folder, pki, simulator, gateway, gw_rows[64], track, stop))
+        stop(gateway)
+
+        # 4. Memory of a fresh gateway.
+        rows.append(memory_row(folder, pki, simulator, track, stop))
+        stop(simulator)
+
+        # 3. Slow supplier.
+        rows.extend(slow_rows(folder, pki, track, stop))
+    finally:
+        for server in list(servers):
+            server.stop()
+        if os.environ.get("BENCH_KEEP"):
+            say(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    rows.sort(key=lambda r: r.number)
+    print_table(rows, time.monotonic() - started)
+    return 0
+
+
+def workers_row(
+    folder: Path,
+    pki: DevPki,
+    simulator: Server,
+    gateway: Server,
+    one_worker: Row,
+    track: Callable[[Server], Server],
+    stop: Callable[..., None],
+) -> Row:
+    """`serve` with SEG_WORKERS=2: two processes on the SOAP port (SO_REUSEPORT)."""
+    row = Row("5", "workers: SEG_WORKERS=2 (2 processes, one port)", 64)
+    try:
+        workers = track(start_gateway(folder, "gateway-workers", pki, simulator, workers=2))
+    except RuntimeError as error:
+        row.notes.append(f"**not supported** here: {str(error).splitlines()[0][:200]}")
+        return row
+    processes = len(workers.pids())
+    if processes < 2:
+        stop(workers)
+        row.notes.append("**not supported yet**: SEG_WORKERS=2 started a single process")
+        return row
+    say("2 worker processes on one port, 64 connections")
+    row.result, row.cpu = measure(
+        target_for(soap_port(workers), pki), 64, [workers], [simulator, gateway]
+    )
+    stop(workers)
+    assert one_worker.result is not None
+    ratio = row.result.rate / one_worker.result.rate if one_worker.result.rate else 0.0
+    row.ratio = f"{ratio:.2f}× 1 worker"
+    row.target = f"≥ 1.5× 1 worker: {verdict(ratio >= 1.5)}"
+    row.notes.append(f"{processes} processes, one audit file; 1 worker = row 2 at 64 conns")
+    return row
+
+
+def memory_row(
+    folder: Path,
+    pki: DevPki,
+    simulator: Server,
+    track: Callable[[Server], Server],
+    stop: Callable[..., None],
+) -> Row:
+    first, total = MEMORY_COUNTS
+    row = Row("4", f"memory: fresh gateway, {first:,} then {total:,} requests", 16)
+    gateway = track(start_gateway(folder, "gateway-memory", pki, simulator))
+    target = target_for(soap_port(gateway), pki)
+    idle = gateway.rss_kib()
+    say(f"memory: {first} requests")
+    head = run_load(target, 16, seconds=MEMORY_SECONDS, max_requests=first)
+    after_first = gateway.rss_kib()
+    say(f"memory: {total - first} more requests (bounded by {MEMORY_SECONDS:.0f} s)")
+    window = CpuWindow([gateway], [simulator])
+    rest = run_load(target, 16, seconds=MEMORY_SECONDS, max_requests=total - first)
+    row.cpu = window.finish()
+    after_total = gateway.rss_kib()
+    stop(gateway)
+    done = head.ok + head.errors + rest.ok + rest.errors
+    row.result = rest
+    growth = (after_total - after_first) / after_first * 100
+    row.ratio = f"RSS +{growth:.1f}%"
+    row.target = f"growth ≤ 10%: {verdict(growth <= 10)}"
+    row.notes.append(
+        f"RSS idle {idle / 1024:.1f} MiB, after {head.ok + head.errors:,} requests "
+        f"{after_first / 1024:.1f} MiB, after {done:,} {after_total / 1024:.1f} MiB"
+    )
+    if rest.hit_deadline:
+        row.notes.append(f"time bound of {MEMORY_SECONDS:.0f} s reached before {total:,}")
+    return row
+
+
+def slow_rows(
+    folder: Path,
+    pki: DevPki,
+    track: Callable[[Server], Server],
+    stop: Callable[..., None],
+) -> list[Row]:
+    simulator = track(start_simulator(folder, "simulator-slow", latency_ms=SLOW_LATENCY_MS))
+    variants: list[tuple[str, dict[str, str], dict[str, int], str]] = [
+        ("default pool (SEG_THREADS 32, supplier pool 64)", {}, {}, "3"),
+        ("SEG_THREADS=128 (supplier pool 64)", {"SEG_THREADS": "128"}, {}, "3b"),
+        (
+            "SEG_THREADS=128 + supplier.max_connections=128",
+            {"SEG_THREADS": "128"},
+            {"max_connections": 128},
+            "3c",
+        ),
+    ]
+    rows = []
+    for label, env, supplier, number in variants:
+        gateway = track(
+            start_gateway(
+                folder, f"gateway-slow-{number}", pki, simulator, env=env, supplier=supplier
+            )
+        )
+        say(f"slow supplier ({SLOW_LATENCY_MS} ms), {SLOW_CALLERS} callers: {label}")
+        result, cpu = measure(
+            target_for(soap_port(gateway), pki),
+            SLOW_CALLERS,
+            [gateway],
+            [simulator],
+            seconds=SLOW_SECONDS,
+        )
+        stop(gateway)
+        row = Row(number, f"slow supplier {SLOW_LATENCY_MS} ms: {label}", SLOW_CALLERS)
+        row.result, row.cpu = result, cpu
+        holds = result.percentile(95) <= 240 and result.errors == 0
+        row.target = f"p95 ≤ 240 ms, 0 errors: {verdict(holds)}"
+        if number != "3":
+            row.target = f"(variant) {row.target}"
+        rows.append(row)
+    stop(simulator)
+    return rows
+
+
+def source_state() -> str:
+    """The commit measured, and whether src/ had uncommitted changes (read-only git)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=PROJECT,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=PROJECT,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "source: unknown (no git)"
+    return f"source: {commit}" + (" + uncommitted changes in src/" if dirty else "")
+
+
+def print_table(rows: list[Row], elapsed: float) -> None:
+    mode = (
+        "**QUICK mode** (BENCH_QUICK=1: counts ÷10, shorter windows)"
+        if QUICK
+        else f"full mode ({WARMUP:.0f} s warm-up + {SECONDS:.0f} s per throughput row)"
+    )
+    print(
+        f"\n{mode}; {os.cpu_count()} cores shared by servers and load generator; "
+        f"run took {elapsed:.0f} s; {source_state()}\n"
+    )
+    print(
+        "| # | scenario | conns | measured req | req/s | p50 ms | p95 ms | p99 ms | errors "
+        "| ratio | server CPU ms/req | other load (cores) | target | notes |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|")
+    for row in rows:
+        r = row.result
+        cells = [str(row.connections or "–")] + ["–"] * 6
+        notes = list(row.notes)
+        cpu = other = "–"
+        if r is not None:
+            cells[1:] = [
+                f"{r.ok + r.errors:,}",
+                f"{r.rate:,.0f}",
+                ms(r.percentile(50)),
+                ms(r.percentile(95)),
+                ms(r.percentile(99)),
+                str(r.errors),
+            ]
+            if r.error_kinds:
+                kinds = ", ".join(f"{n} × {k}" for k, n in sorted(r.error_kinds.items()))
+                notes.append(f"errors: {kinds}")
+            if row.cpu is not None and r.total:
+                cpu = f"{row.cpu.server_seconds / r.total * 1000:.2f}"
+                other = f"{row.cpu.other_cores:.2f}"
+        print(
+            f"| {row.number} | {row.scenario} | "
+            + " | ".join(cells)
+            + f" | {row.ratio or '–'} | {cpu} | {other} | {row.target or '–'} | "
+            + "; ".join(notes)
+            + " |"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""Starting the servers under test as subprocesses on 127.0.0.1, and reading their RSS/CPU.
+
+Like `tests/support/processes.py`: the real console script with a configuration written for
+the run, waiting for its `{"event": "ready", …}` line. Output goes to a log file in the run's
+temporary folder (the gateway writes one JSON line per exchange: a pipe nobody reads would
+block it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from selfemployed_gateway.dataset import load_dataset
+from selfemployed_gateway.devpki import DevPki, ensure_dev_pki
+
+PROJECT = Path(__file__).resolve().parents[1]
+DATASET = PROJECT / "config" / "reference-dataset.json"
+# The clock of the end-to-end tests: date rules give the same answers on every run.
+FROZEN_NOW = "2026-11-26T10:00:00+01:00"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    ready: dict[str, Any]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # our own child, by its pid
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def rss_kib(self) -> int:
+        """VmRSS from /proc/<pid>/status, in KiB."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError(f"no VmRSS for {self.name} ({self.pid})")
+
+    def pids(self) -> list[int]:
+        """The process and its children (worker processes of `serve` with SEG_WORKERS)."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [self.pid, *(int(c) for c in children)]
+
+    def cpu_seconds(self) -> float:
+        """utime + stime so far of the process and its children (all their threads)."""
+        total = 0
+        for pid in self.pids():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except FileNotFoundError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / CLOCK_TICKS
+
+
+def start(
+    name: str,
+    argv: Sequence[str],
+    folder: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    ready_lines: int = 1,
+) -> Server:
+    """Start `python ARGV` and wait for `ready_lines` ready lines (one per worker process:
+    the workers of `serve` write to the same output)."""
+    log = folder / f"{name}.log"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SEG_")}
+    environment.update(env or {})
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, *argv],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            cwd=PROJECT,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with log.open("rb") as handle:
+            lines = [line for line in handle if line.startswith(b'{"event": "ready"')]
+        if len(lines) >= ready_lines:
+            ready = json.loads(lines[0])
+            ready.pop("event")
+            return Server(name, process, ready, log)
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    process.kill()
+    process.wait(timeout=10)
+    raise RuntimeError(f"{name} did not start in {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def write_config(path: Path, values: Mapping[str, Mapping[str, Any]]) -> Path:
+    """A TOML file from nested sections (tables of scalars, lists, sub-tables)."""
+    lines: list[str] = []
+
+    def section(name: str, table: Mapping[str, Any]) -> None:
+        lines.append(f"[{name}]")
+        lines.extend(
+            f"{key} = {json.dumps(value)}"
+            for key, value in table.items()
+            if not isinstance(value, Mapping)
+        )
+        for key, value in table.items():
+            if isinstance(value, Mapping):
+                section(f"{name}.{key}", value)
+
+    for name, table in values.items():
+        section(name, table)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def make_pki(folder: Path) -> DevPki:
+    clients = [client.id for client in load_dataset(DATASET).clients]
+    return ensure_dev_pki(folder / "pki", clients)
+
+
+def simulator_config() -> dict[str, dict[str, Any]]:
+    # The simulator reads the gateway's configuration format but only its [simulator] section.
+    return {
+        "tls": {"certificate": "unused", "private_key": "unused", "client_ca": ["unused"]},
+        "supplier": {"url": "http://127.0.0.1:1/unused"},
+        "data": {"dataset": str(DATASET)},
+        "contract": {"wsdl": "unused", "xsd_dir": "unused"},
+        "simulator": {"dataset": str(DATASET), "listen": {"host": "127.0.0.1", "port": 0}},
+    }
+
+
+def gateway_config(
+    pki: DevPki,
+    supplier_url: str,
+    audit: Path,
+    port: int = 0,
+    supplier: Mapping[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Production-like: responses not re-validated, info logs, supplier budget 5 s (default),
+    SQLite audit; the frozen clock of the tests."""
+    return {
+        "gateway": {
+            "clock": FROZEN_NOW,
+            "validate_responses": False,
+            "listen": {"host": "127.0.0.1", "port": port},
+        },
+        "admin": {"listen": {"host": "127.0.0.1", "port": 0}},
+        "tls": {
+            "certificate": str(pki.server.cert),
+            "private_key": str(pki.server.key),
+            "client_ca": [str(pki.ca.cert)],
+        },
+        "supplier": {"url": supplier_url, **(supplier or {})},
+        "data": {"dataset": str(DATASET)},
+        "contract": {
+            "wsdl": str(PROJECT / "wsdl" / "SelfEmployedV2.wsdl"),
+            "xsd_dir": str(PROJECT / "xsd"),
+        },
+        "audit": {"backend": "sqlite", "sqlite_path": str(audit)},
+        "logging": {"level": "info"},
+    }
+
+
+def start_simulator(folder: Path, name: str, latency_ms: int = 0) -> Server:
+    config = write_config(folder / f"{name}.toml", simulator_config())
+    env = {"SEG_SIMULATOR_CLOCK": FROZEN_NOW, "SEG_SIMULATOR_LATENCY_MS": str(latency_ms)}
+    return start(
+        name,
+        ["-m", "selfemployed_gateway.cli", "--config", str(config), "simulate-inasti"],
+        folder,
+        env,
+    )
+
+
+def start_gateway(
+    folder: Path,
+    name: str,
+    pki: DevPki,
+    simulator: Server,
+    env: Mapping[str, str] | None = None,
+    port: int = 0,
+    supplier: Mapping[str, Any] | None = None,
+    workers: int = 1,
+) -> Server:
+    config = write_config(
+        folder / f"{name}.toml",
+        gateway_config(
+            pki, simulator.ready["simulator"], folder / f"{name}-audit.sqlite3", port, supplier
+        ),
+    )
+    environment = {**(env or {}), "SEG_WORKERS": str(workers)}
+    argv = ["-m", "selfemployed_gateway.cli", "--config", str(config), "serve"]
+    return start(name, argv, folder, environment, ready_lines=workers)
+
+
+def start_bare(folder: Path, pki: DevPki, response: Path) -> Server:
+    return start(
+        "bare",
+        [
+            "-m",
+            "bench.bare_server",
+            "--cert",
+            str(pki.server.cert),
+            "--key",
+            str(pki.server.key),
+            "--ca",
+            str(pki.ca.cert),
+            "--response",
+            str(response),
+        ],
+        folder,
+    )
