@@ -7,11 +7,7 @@ real Twisted simulator in a subprocess.
 from __future__ import annotations
 
 import asyncio
-import queue
 import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date, datetime
@@ -55,6 +51,7 @@ from selfemployed_gateway.suppliers.inasti_final import (
     parse_document,
     schema_error,
 )
+from tests.support.simulator import simulator_on_free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=ZoneInfo("Europe/Brussels"))
@@ -511,31 +508,8 @@ def test_is_reachable() -> None:
 @pytest.fixture()
 def simulator_port(tmp_path: Path) -> Iterator[int]:
     """The Twisted simulator in a subprocess, on a free port of 127.0.0.1."""
-    log = tmp_path / "simulator.log"
-    script = ROOT / "tests" / "support" / "run_simulator.py"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, str(script), "--clock", NOON.isoformat()],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    assert process.stdout is not None
-    stdout = process.stdout
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    try:
-        first = lines.get(timeout=20)
-        assert first.strip().isdigit(), f"simulator did not start: {log.read_text()}"
-        yield int(first)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        stdout.close()
+    with simulator_on_free_port(tmp_path, NOON) as port:
+        yield port
 
 
 def test_against_the_real_simulator(dataset: Dataset, simulator_port: int) -> None:

@@ -9,10 +9,6 @@ real Twisted simulator in a subprocess and calls `/inasti/L302`.
 from __future__ import annotations
 
 import asyncio
-import queue
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -78,6 +74,7 @@ from selfemployed_gateway.suppliers.l302_mapping import (
     L302MappingError,
     load_l302_mapping,
 )
+from tests.support.simulator import simulator_on_free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING_FILE = ROOT / "config" / "l302-mapping.toml"
@@ -1012,31 +1009,8 @@ def test_simulator_mapping_setting(tmp_path: Path) -> None:
 @pytest.fixture()
 def simulator_port(tmp_path: Path) -> Iterator[int]:
     """The Twisted simulator in a subprocess, on a free port of 127.0.0.1."""
-    log = tmp_path / "simulator.log"
-    script = ROOT / "tests" / "support" / "run_simulator.py"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, str(script), "--clock", NOON.isoformat()],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    assert process.stdout is not None
-    stdout = process.stdout
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    try:
-        first = lines.get(timeout=20)
-        assert first.strip().isdigit(), f"simulator did not start: {log.read_text()}"
-        yield int(first)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        stdout.close()
+    with simulator_on_free_port(tmp_path, NOON) as port:
+        yield port
 
 
 def test_against_the_real_simulator(dataset: Dataset, simulator_port: int) -> None:
