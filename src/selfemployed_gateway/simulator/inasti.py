@@ -253,19 +253,23 @@ def soap_fault_answer(faultcode: str, faultstring: str, outcome: str) -> Simulat
     return SimulatorAnswer(status=500, body=fault_envelope(faultcode, faultstring), outcome=outcome)
 
 
-def _misbehave(
+def misbehave(
     behaviour: SimulatorBehaviour | None,
-    result_answer: Callable[[ResultCode], SimulatorAnswer],
+    statuses: Mapping[str, Callable[[], SimulatorAnswer]],
+    fault_text: str,
     normal: Callable[[], SimulatorAnswer],
 ) -> SimulatorAnswer:
-    """The answer that a `simulator_behaviours` entry asks for, else the normal answer."""
+    """The answer a `simulator_behaviours` entry asks for, else the normal answer.
+
+    `statuses` gives, per behaviour, the protocol's own status answer (fund_timeout,
+    under_investigation); a behaviour the protocol has no status for is answered normally.
+    soap_fault, garbage and slow are the same for every protocol.
+    """
     kind = None if behaviour is None else behaviour.behaviour
-    if kind == "fund_timeout":
-        return result_answer(ResultCode.FUND_TIMEOUT)
-    if kind == "under_investigation":
-        return result_answer(ResultCode.UNDER_INVESTIGATION)
+    if kind is not None and kind in statuses:
+        return statuses[kind]()
     if kind == "soap_fault":
-        return soap_fault_answer("Server", "Internal error at INASTI (simulated)", "soap_fault")
+        return soap_fault_answer("Server", fault_text, "soap_fault")
     if kind == "garbage":
         return SimulatorAnswer(
             status=200,
@@ -277,6 +281,18 @@ def _misbehave(
     if kind == "slow" and behaviour is not None:
         return replace(answer, delay_seconds=behaviour.delay_seconds or 0.0)
     return answer
+
+
+def _final_statuses(
+    result_answer: Callable[[ResultCode], SimulatorAnswer],
+) -> dict[str, Callable[[], SimulatorAnswer]]:
+    return {
+        "fund_timeout": lambda: result_answer(ResultCode.FUND_TIMEOUT),
+        "under_investigation": lambda: result_answer(ResultCode.UNDER_INVESTIGATION),
+    }
+
+
+_FINAL_FAULT = "Internal error at INASTI (simulated)"
 
 
 def answer_career(
@@ -295,7 +311,7 @@ def answer_career(
         return _xml(envelope(career_response(ResultCode.OK, career)), ResultCode.OK)
 
     behaviour = behaviour_for(dataset, ssin, Operation.CONSULT_CAREER)
-    return _misbehave(behaviour, _career_result, normal)
+    return misbehave(behaviour, _final_statuses(_career_result), _FINAL_FAULT, normal)
 
 
 def _quarters_between(
@@ -331,7 +347,7 @@ def answer_contributions(
         return _xml(envelope(contributions_response(ResultCode.OK, payments)), ResultCode.OK)
 
     behaviour = behaviour_for(dataset, ssin, Operation.CONSULT_CONTRIBUTIONS)
-    return _misbehave(behaviour, _contributions_result, normal)
+    return misbehave(behaviour, _final_statuses(_contributions_result), _FINAL_FAULT, normal)
 
 
 def answer_request(dataset: Dataset, body: bytes, now: datetime) -> SimulatorAnswer:

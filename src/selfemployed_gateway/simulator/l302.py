@@ -24,15 +24,14 @@ transitional phase (R-60, R-63), on the path ``/inasti/L302`` of the simulator:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from selfemployed_gateway.dataset import CareerEntry, Dataset, SegmentEntry
 from selfemployed_gateway.records import DatePeriod, Operation
 from selfemployed_gateway.simulator.inasti import (
-    GARBAGE_BODY,
     SimulatorAnswer,
     behaviour_for,
+    misbehave,
     soap_fault_answer,
 )
 from selfemployed_gateway.suppliers.inasti_final import (
@@ -131,25 +130,13 @@ def answer_l302_career(
 ) -> SimulatorAnswer:
     """INASTI's L302 answer for `ssin` over `period`, behaviours applied (R-22, R-65)."""
     del now  # the answer does not depend on the hour; kept for a uniform signature
-    behaviour = behaviour_for(dataset, ssin, Operation.CONSULT_CAREER)
-    kind = None if behaviour is None else behaviour.behaviour
-    if kind == "under_investigation":
-        return _refusal(ReturnCode.UNDER_INVESTIGATION)
-    if kind == "soap_fault":
-        return soap_fault_answer(
-            "Server", "Internal error at INASTI L302 (simulated)", "soap_fault"
-        )
-    if kind == "garbage":
-        return SimulatorAnswer(
-            status=200,
-            body=GARBAGE_BODY,
-            outcome="garbage",
-            content_type="text/plain; charset=utf-8",
-        )
-    answer = _normal(dataset, mapping, ssin, period)
-    if kind == "slow" and behaviour is not None:
-        return replace(answer, delay_seconds=behaviour.delay_seconds or 0.0)
-    return answer
+    # fund_timeout has no L302 status: RGTI does not ask the funds (answered normally).
+    return misbehave(
+        behaviour_for(dataset, ssin, Operation.CONSULT_CAREER),
+        {"under_investigation": lambda: _refusal(ReturnCode.UNDER_INVESTIGATION)},
+        "Internal error at INASTI L302 (simulated)",
+        lambda: _normal(dataset, mapping, ssin, period),
+    )
 
 
 def answer_l302(
