@@ -138,14 +138,8 @@ def make_pki(folder: Path) -> DevPki:
 
 
 def simulator_config() -> dict[str, dict[str, Any]]:
-    # The simulator reads the gateway's configuration format but only its [simulator] section.
-    return {
-        "tls": {"certificate": "unused", "private_key": "unused", "client_ca": ["unused"]},
-        "supplier": {"url": "http://127.0.0.1:1/unused"},
-        "data": {"dataset": str(DATASET)},
-        "contract": {"wsdl": "unused", "xsd_dir": "unused"},
-        "simulator": {"dataset": str(DATASET), "listen": {"host": "127.0.0.1", "port": 0}},
-    }
+    # The simulator reads only the [simulator] section of a configuration file.
+    return {"simulator": {"dataset": str(DATASET), "listen": {"host": "127.0.0.1", "port": 0}}}
 
 
 def gateway_config(

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from selfemployed_gateway.settings import ConfigurationError, Phase, load_settings
+from selfemployed_gateway.settings import (
+    ConfigurationError,
+    Phase,
+    load_settings,
+    load_simulator_settings,
+)
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT = PROJECT / "config" / "gateway.toml"
@@ -88,3 +93,19 @@ def test_crl_paths_are_relative_to_the_file_or_the_cwd(tmp_path: Path) -> None:
     assert load_settings(config, environ={}).tls.crl == [tmp_path / "pki" / "ca.crl"]
     from_env = load_settings(config, environ={"SEG_TLS_CRL": "relative.crl"})
     assert from_env.tls.crl == [Path.cwd() / "relative.crl"]
+
+
+def test_the_simulator_needs_only_its_section(tmp_path: Path) -> None:
+    config = tmp_path / "simulator.toml"
+    config.write_text(
+        '[simulator]\ndataset = "data.json"\nlatency_ms = 5\n[simulator.listen]\nport = 0\n',
+        encoding="utf-8",
+    )
+    settings = load_simulator_settings(config, environ={"SEG_SIMULATOR_LATENCY_MS": "7"})
+    assert settings.dataset == tmp_path / "data.json"
+    assert (settings.latency_ms, settings.listen.port) == (7, 0)
+    with pytest.raises(ConfigurationError, match=r"\[simulator.latency_ms\] \(from SEG_"):
+        load_simulator_settings(config, environ={"SEG_SIMULATOR_LATENCY_MS": "-1"})
+    config.write_text("[gateway]\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="section missing"):
+        load_simulator_settings(config, environ={})

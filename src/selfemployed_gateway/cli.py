@@ -24,7 +24,14 @@ from selfemployed_gateway.dataset import DatasetError, load_dataset
 from selfemployed_gateway.logs import configure_logging
 from selfemployed_gateway.privacy import set_key as set_ssin_key
 from selfemployed_gateway.server.gateway import Gateway
-from selfemployed_gateway.settings import ConfigurationError, Phase, Settings, load_settings
+from selfemployed_gateway.settings import (
+    ConfigurationError,
+    Phase,
+    Settings,
+    SimulatorSettings,
+    load_settings,
+    load_simulator_settings,
+)
 from selfemployed_gateway.suppliers.l302_mapping import L302MappingError, load_l302_mapping
 from selfemployed_gateway.tls import TlsConfigurationError
 
@@ -181,7 +188,7 @@ def _serve(arguments: argparse.Namespace) -> int:
 def _simulate(arguments: argparse.Namespace) -> int:
     reactor = _reactor()
 
-    settings = _settings(arguments)
+    settings = load_simulator_settings(arguments.config)
     port = _listen_simulator(reactor, settings)
     _ready(simulator=_simulator_url(port))
     reactor.run()
@@ -193,7 +200,11 @@ def _dev(arguments: argparse.Namespace) -> int:
 
     settings = _settings(arguments)
     _ensure_pki(settings, arguments.pki)
-    simulator_port = _listen_simulator(reactor, settings)
+    if settings.simulator is None:
+        raise ConfigurationError(
+            f"{settings.source}: [simulator] section missing: add it to run the simulator"
+        )
+    simulator_port = _listen_simulator(reactor, settings.simulator)
     gateway = Gateway.build(settings)
     soap_port, admin_port = gateway.listen(reactor)
     _reload_on_sighup(reactor, gateway)
@@ -272,15 +283,10 @@ def _ensure_pki(settings: Settings, root: Path) -> None:
     ensure_dev_pki(root, [client.id for client in dataset.clients])
 
 
-def _listen_simulator(reactor: Any, settings: Settings) -> Any:
+def _listen_simulator(reactor: Any, settings: SimulatorSettings) -> Any:
     from selfemployed_gateway.simulator.inasti import listen_simulator
 
-    if settings.simulator is None:
-        raise ConfigurationError(
-            f"{settings.source}: [simulator] section missing: add it to run the simulator"
-        )
-    dataset = load_dataset(settings.simulator.dataset)
-    return listen_simulator(reactor, dataset, settings.simulator)
+    return listen_simulator(reactor, load_dataset(settings.dataset), settings)
 
 
 def _soap_url(settings: Settings, port: Any) -> str:

@@ -215,6 +215,34 @@ class ConfigurationError(ValueError):
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Load the configuration file, apply `SEG_` overrides, resolve paths, validate."""
+    path, raw, sources = _read(path, environ)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigurationError(_explain(path, exc, sources)) from exc
+    return settings.model_copy(update={"source": path.resolve()})
+
+
+def load_simulator_settings(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> SimulatorSettings:
+    """Only the `[simulator]` section: the simulator needs none of the gateway's settings."""
+    path, raw, sources = _read(path, environ)
+    section = raw.get("simulator")
+    if not isinstance(section, dict):
+        raise ConfigurationError(
+            f"{path}: [simulator] section missing: add it to run the simulator"
+        )
+    try:
+        return SimulatorSettings.model_validate(section)
+    except ValidationError as exc:
+        raise ConfigurationError(_explain(path, exc, sources, prefix="simulator.")) from exc
+
+
+def _read(
+    path: Path | None, environ: Mapping[str, str] | None
+) -> tuple[Path, dict[str, Any], dict[str, str]]:
+    """The file's raw settings with `SEG_` overrides applied and paths resolved."""
     env = os.environ if environ is None else environ
     path = path or Path(env.get(CONFIG_ENV, str(DEFAULT_CONFIG)))
     try:
@@ -236,12 +264,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             _set_dotted(raw, dotted, value)
             sources[dotted] = variable
     _resolve_paths(raw, path.parent.resolve(), env_overridden=sources)
-
-    try:
-        settings = Settings.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigurationError(_explain(path, exc, sources)) from exc
-    return settings.model_copy(update={"source": path.resolve()})
+    return path, raw, sources
 
 
 _LIST_SETTINGS = frozenset({"tls.client_ca", "tls.crl"})
@@ -271,10 +294,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path, env_overridden: Mapping[str,
             ]
 
 
-def _explain(path: Path, exc: ValidationError, sources: Mapping[str, str]) -> str:
+def _explain(path: Path, exc: ValidationError, sources: Mapping[str, str], prefix: str = "") -> str:
     lines = [f"{path}: invalid configuration ({exc.error_count()} problem(s)):"]
     for error in exc.errors():
-        dotted = ".".join(str(part) for part in error["loc"])
+        dotted = prefix + ".".join(str(part) for part in error["loc"])
         origin = f" (from {sources[dotted]})" if dotted in sources else ""
         if error["type"] == "missing":
             fix = "add this setting"

@@ -44,14 +44,8 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def simulator_config() -> dict[str, dict[str, Any]]:
-    # The simulator shares the gateway's configuration format; it only reads [simulator].
-    return {
-        "tls": {"certificate": "unused", "private_key": "unused", "client_ca": ["unused"]},
-        "supplier": {"url": "http://127.0.0.1:1/unused"},
-        "data": {"dataset": str(DATASET)},
-        "contract": {"wsdl": "unused", "xsd_dir": "unused"},
-        "simulator": {"dataset": str(DATASET), "listen": {"host": "127.0.0.1", "port": 0}},
-    }
+    # The simulator reads only the [simulator] section of a configuration file.
+    return {"simulator": {"dataset": str(DATASET), "listen": {"host": "127.0.0.1", "port": 0}}}
 
 
 def gateway_config(
