@@ -22,6 +22,7 @@ time. Only 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import cProfile
 import os
 import pstats
@@ -192,19 +193,19 @@ class _Memoised:
         self.operations = real.operations
         self.answer: Any = None
 
-    def consult_career(self, ssin: str, period: Any) -> Any:
+    async def consult_career(self, ssin: str, period: Any) -> Any:
         if self.answer is None:
-            self.answer = self.real.consult_career(ssin, period)
+            self.answer = await self.real.consult_career(ssin, period)
         return self.answer
 
-    def consult_contributions(self, *arguments: Any) -> Any:
-        return self.real.consult_contributions(*arguments)
+    async def consult_contributions(self, *arguments: Any) -> Any:
+        return await self.real.consult_contributions(*arguments)
 
     def is_reachable(self) -> bool:
         return True
 
-    def close(self) -> None:
-        self.real.close()
+    async def aclose(self) -> None:
+        await self.real.aclose()
 
 
 def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
@@ -229,6 +230,8 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
     )
     action = f'"{ACTION}"'
     handle = gateway.exchanges.handle
+    # As in the server, every exchange is awaited on one asyncio loop (here without Twisted).
+    event_loop = asyncio.new_event_loop()
 
     def loop(count: int) -> tuple[int, float, float]:
         """(exchanges, wall s, CPU s of this process: every thread, the supplier's too)."""
@@ -236,7 +239,7 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
         deadline = time.monotonic() + LOOP_SECONDS
         wall, cpu = time.perf_counter(), time.process_time()
         while done < count and time.monotonic() < deadline:
-            answer = handle(REQUEST, action, certificate)
+            answer = event_loop.run_until_complete(handle(REQUEST, action, certificate))
             done += 1
         assert answer.status == 200, answer.body[:300]
         return done, time.perf_counter() - wall, time.process_time() - cpu
@@ -254,7 +257,9 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
     profiler.enable()
     done, wall, _ = loop(LOOP_REQUESTS)
     profiler.disable()
-    gateway.close()
+    event_loop.run_until_complete(gateway.supplier.aclose())
+    gateway.audit.close()
+    event_loop.close()
     log_stream.close()
 
     real_ms, memo_ms = real_cpu / real_n * 1000, memo_cpu / memo_n * 1000

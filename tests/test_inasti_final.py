@@ -51,6 +51,7 @@ from selfemployed_gateway.suppliers.inasti_final import (
     parse_document,
     schema_error,
 )
+from tests.support.aio import run
 from tests.support.simulator import simulator_on_free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,13 +203,13 @@ def paid(quarter: str) -> ContributionPayment:
 
 def test_found_career_is_exactly_the_records(dataset: Dataset) -> None:
     supplier = supplier_with(simulator_handler(dataset))
-    answer = supplier.consult_career(MULTI, YEAR_2000)
+    answer = run(supplier.consult_career(MULTI, YEAR_2000))
     assert answer == CareerAnswer(outcome=SupplierOutcome.FOUND, career=EXPECTED_CAREER_2000)
 
 
 def test_found_contributions_are_exactly_the_records(dataset: Dataset) -> None:
     supplier = supplier_with(simulator_handler(dataset))
-    answer = supplier.consult_contributions(MULTI, "2015Q1", "2015Q2")
+    answer = run(supplier.consult_contributions(MULTI, "2015Q1", "2015Q2"))
     assert answer == ContributionsAnswer(
         outcome=SupplierOutcome.FOUND, payments=(paid("2015Q1"), paid("2015Q2"))
     )
@@ -223,7 +224,7 @@ def test_found_contributions_are_exactly_the_records(dataset: Dataset) -> None:
     ],
 )
 def test_career_outcomes(dataset: Dataset, ssin: str, expected: SupplierOutcome) -> None:
-    answer = supplier_with(simulator_handler(dataset)).consult_career(ssin, YEAR_2000)
+    answer = run(supplier_with(simulator_handler(dataset)).consult_career(ssin, YEAR_2000))
     assert answer == CareerAnswer(outcome=expected)
 
 
@@ -239,15 +240,17 @@ def test_contributions_outcomes(
     dataset: Dataset, ssin: str, begin: str, expected: SupplierOutcome
 ) -> None:
     supplier = supplier_with(simulator_handler(dataset))
-    answer = supplier.consult_contributions(ssin, begin, "2014Q4" if begin == "2010Q1" else None)
+    answer = run(
+        supplier.consult_contributions(ssin, begin, "2014Q4" if begin == "2010Q1" else None)
+    )
     assert answer == ContributionsAnswer(outcome=expected)
 
 
 def test_request_is_a_valid_soap_message_with_its_headers(dataset: Dataset) -> None:
     seen: list[httpx.Request] = []
     supplier = supplier_with(simulator_handler(dataset, seen))
-    supplier.consult_career(MULTI, DatePeriod(begin=date(2000, 1, 1)))
-    supplier.consult_contributions(MULTI, "2015Q1", None)
+    run(supplier.consult_career(MULTI, DatePeriod(begin=date(2000, 1, 1))))
+    run(supplier.consult_contributions(MULTI, "2015Q1", None))
     career, contributions = seen
     assert career.method == "POST" and str(career.url) == URL
     assert career.headers["SOAPAction"] == '"urn:be:fgov:inasti:selfemployed:v1/consultCareer"'
@@ -274,8 +277,8 @@ def test_request_is_a_valid_soap_message_with_its_headers(dataset: Dataset) -> N
 )
 def test_misbehaving_simulator(dataset: Dataset, ssin: str, details: str) -> None:
     supplier = supplier_with(simulator_handler(dataset))
-    assert details_of(lambda: supplier.consult_career(ssin, YEAR_2000)) == details
-    assert details_of(lambda: supplier.consult_contributions(ssin, "2015Q1", None)) == details
+    assert details_of(lambda: run(supplier.consult_career(ssin, YEAR_2000))) == details
+    assert details_of(lambda: run(supplier.consult_contributions(ssin, "2015Q1", None))) == details
 
 
 OK_CAREER = envelope(career_response(ResultCode.OK, EXPECTED_CAREER_2000))
@@ -338,7 +341,8 @@ OK_TEXT = OK_CAREER.decode()
     ],
 )
 def test_failure_details(handler: Handler, details: str) -> None:
-    assert details_of(lambda: supplier_with(handler).consult_career(MULTI, YEAR_2000)) == details
+    supplier = supplier_with(handler)
+    assert details_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000))) == details
 
 
 @pytest.mark.parametrize(
@@ -361,7 +365,7 @@ def test_a_half_valid_answer_never_becomes_a_record(old: str, new: str) -> None:
 
     def call() -> None:
         answers.append(
-            supplier_with(fixed(corrupt(OK_TEXT, old, new))).consult_career(MULTI, YEAR_2000)
+            run(supplier_with(fixed(corrupt(OK_TEXT, old, new))).consult_career(MULTI, YEAR_2000))
         )
 
     assert details_of(call) == codes.SUPPLIER_UNEXPECTED_RESPONSE
@@ -378,7 +382,7 @@ def test_a_half_valid_answer_never_becomes_a_record(old: str, new: str) -> None:
 )
 def test_result_and_data_must_agree(payload: etree._Element) -> None:
     supplier = supplier_with(fixed(envelope(payload)))
-    assert details_of(lambda: supplier.consult_career(MULTI, YEAR_2000)) == (
+    assert details_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000))) == (
         codes.SUPPLIER_UNEXPECTED_RESPONSE
     )
 
@@ -389,7 +393,7 @@ def test_entities_are_refused() -> None:
     )
     doctype = '<!DOCTYPE soapenv:Envelope [<!ENTITY ref "RGTI0000000101">]>'
     supplier = supplier_with(fixed((doctype + body).encode()))
-    assert details_of(lambda: supplier.consult_career(MULTI, YEAR_2000)) == (
+    assert details_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000))) == (
         codes.SUPPLIER_UNEXPECTED_RESPONSE
     )
 
@@ -409,7 +413,7 @@ def test_answer_larger_than_the_cap_is_refused_without_reading_it_all() -> None:
             yield chunk
 
     supplier = supplier_with(lambda request: httpx.Response(200, content=endless()))
-    assert details_of(lambda: supplier.consult_career(MULTI, YEAR_2000)) == (
+    assert details_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000))) == (
         codes.SUPPLIER_UNEXPECTED_RESPONSE
     )
     # Stopped at the first chunk past the cap.
@@ -426,7 +430,7 @@ def test_declared_length_over_the_cap_is_refused_at_once() -> None:
             200, headers={"Content-Length": str(MAX_ANSWER_BYTES + 1)}, content=one_byte()
         )
 
-    assert details_of(lambda: supplier_with(handle).consult_career(MULTI, YEAR_2000)) == (
+    assert details_of(lambda: run(supplier_with(handle).consult_career(MULTI, YEAR_2000))) == (
         codes.SUPPLIER_UNEXPECTED_RESPONSE
     )
 
@@ -435,7 +439,7 @@ def test_answer_just_under_the_cap_is_read() -> None:
     padding = MAX_ANSWER_BYTES - len(OK_CAREER) - 1
     body = OK_CAREER.replace(b"</soapenv:Envelope>", b" " * padding + b"</soapenv:Envelope>")
     assert len(body) <= MAX_ANSWER_BYTES
-    answer = supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000)
+    answer = run(supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000))
     assert answer.career == EXPECTED_CAREER_2000
 
 
@@ -449,7 +453,7 @@ def test_total_deadline_cuts_a_trickling_answer() -> None:
 
     supplier = supplier_with(lambda r: httpx.Response(200, content=trickle()), timeout=0.5)
     started = time.monotonic()
-    assert details_of(lambda: supplier.consult_career(MULTI, YEAR_2000)) == (
+    assert details_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000))) == (
         codes.SUPPLIER_TIME_BUDGET
     )
     assert time.monotonic() - started < 1.0
@@ -461,10 +465,10 @@ def test_total_deadline_cuts_a_trickling_answer() -> None:
 def test_observer_sees_each_call(dataset: Dataset) -> None:
     calls: list[tuple[str, str, float]] = []
     supplier = supplier_with(simulator_handler(dataset), observer=lambda *call: calls.append(call))
-    supplier.consult_career(MULTI, YEAR_2000)
-    supplier.consult_contributions("58112403357", "2015Q1", None)
+    run(supplier.consult_career(MULTI, YEAR_2000))
+    run(supplier.consult_contributions("58112403357", "2015Q1", None))
     with pytest.raises(SupplierError):
-        supplier.consult_career(GARBAGE, YEAR_2000)
+        run(supplier.consult_career(GARBAGE, YEAR_2000))
     assert [(operation, outcome) for operation, outcome, _ in calls] == [
         ("consultCareer", "OK"),
         ("consultContributions", "NO_DATA_FOR_PERSON"),
@@ -478,7 +482,7 @@ def test_a_failing_observer_does_not_change_the_answer(dataset: Dataset) -> None
         raise RuntimeError("metrics backend down")
 
     supplier = supplier_with(simulator_handler(dataset), observer=broken)
-    assert supplier.consult_career(MULTI, YEAR_2000).career == EXPECTED_CAREER_2000
+    assert run(supplier.consult_career(MULTI, YEAR_2000)).career == EXPECTED_CAREER_2000
 
 
 def free_port() -> int:
@@ -498,8 +502,8 @@ def test_is_reachable() -> None:
         assert open_supplier.is_reachable()
     closed = InastiFinalSupplier(settings(f"http://127.0.0.1:{free_port()}/x"))
     assert not closed.is_reachable()
-    open_supplier.close()
-    closed.close()
+    run(open_supplier.aclose())
+    run(closed.aclose())
 
 
 # --- the real simulator -------------------------------------------------------------------
@@ -518,11 +522,11 @@ def test_against_the_real_simulator(dataset: Dataset, simulator_port: int) -> No
     raw_client = httpx.Client(trust_env=False)  # no proxy from the environment for loopback
     try:
         assert supplier.is_reachable()
-        assert supplier.consult_career(MULTI, YEAR_2000).career == EXPECTED_CAREER_2000
+        assert run(supplier.consult_career(MULTI, YEAR_2000)).career == EXPECTED_CAREER_2000
         expected = answer_career(dataset, MULTI, YEAR_2000, NOON)
         raw = raw_client.post(url, content=envelope(career_request(MULTI, YEAR_2000)))
         assert (raw.status_code, raw.content) == (200, expected.body)
-        assert supplier.consult_contributions(MULTI, "2015Q1", "2015Q2").payments == (
+        assert run(supplier.consult_contributions(MULTI, "2015Q1", "2015Q2")).payments == (
             paid("2015Q1"),
             paid("2015Q2"),
         )
@@ -530,28 +534,28 @@ def test_against_the_real_simulator(dataset: Dataset, simulator_port: int) -> No
             (GARBAGE, codes.SUPPLIER_UNEXPECTED_RESPONSE),
             (SOAP_FAULT, codes.SUPPLIER_UNEXPECTED_RETURN_CODE),
         ]:
-            assert details_of(lambda s=ssin: supplier.consult_career(s, YEAR_2000)) == details
+            assert details_of(lambda s=ssin: run(supplier.consult_career(s, YEAR_2000))) == details
 
         started = time.monotonic()
-        assert details_of(lambda: supplier.consult_career(SLOW, YEAR_2000)) == (
+        assert details_of(lambda: run(supplier.consult_career(SLOW, YEAR_2000))) == (
             codes.SUPPLIER_TIME_BUDGET
         )
         assert 0.9 <= time.monotonic() - started < 1.5
         # The simulator dropped the abandoned answer and still serves.
-        assert supplier.consult_career(MULTI, YEAR_2000).outcome is SupplierOutcome.FOUND
+        assert run(supplier.consult_career(MULTI, YEAR_2000)).outcome is SupplierOutcome.FOUND
         assert raw_client.get(url).status_code == 405
     finally:
-        supplier.close()
+        run(supplier.aclose())
         raw_client.close()
 
     closed = InastiFinalSupplier(settings(f"http://127.0.0.1:{free_port()}/x", timeout=1.0))
     started = time.monotonic()
-    assert details_of(lambda: closed.consult_career(MULTI, YEAR_2000)) == (
+    assert details_of(lambda: run(closed.consult_career(MULTI, YEAR_2000))) == (
         codes.SUPPLIER_UNEXPECTED_RETURN_CODE
     )
     assert time.monotonic() - started < 0.5
     assert not closed.is_reachable()
-    closed.close()
+    run(closed.aclose())
 
 
 def test_a_stall_after_the_headers_is_cut_at_the_budget() -> None:
@@ -565,7 +569,7 @@ def test_a_stall_after_the_headers_is_cut_at_the_budget() -> None:
 
     supplier = supplier_with(lambda r: httpx.Response(200, content=stall()), timeout=0.5)
     started = time.monotonic()
-    assert details_of(lambda: supplier.consult_career(MULTI, YEAR_2000)) == (
+    assert details_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000))) == (
         codes.SUPPLIER_TIME_BUDGET
     )
     assert time.monotonic() - started < 0.9

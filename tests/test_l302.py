@@ -74,6 +74,7 @@ from selfemployed_gateway.suppliers.l302_mapping import (
     L302MappingError,
     load_l302_mapping,
 )
+from tests.support.aio import run
 from tests.support.simulator import simulator_on_free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +145,7 @@ def supplier_with(dataset: Dataset) -> Iterator[SupplierFactory]:
 
     yield make
     for supplier in made:
-        supplier.close()
+        run(supplier.aclose())
 
 
 def simulator_handler(dataset: Dataset, seen: list[httpx.Request] | None = None) -> Handler:
@@ -248,7 +249,9 @@ def test_every_category_letter_of_the_mapping(
     dataset: Dataset, supplier_with: SupplierFactory, letter: str
 ) -> None:
     body = attestation(line(begin="2001-03-15", end="2002-06-30", category=letter))
-    segment = only_segment(career_of(supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000)))
+    segment = only_segment(
+        career_of(run(supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000)))
+    )
     entry = MAPPING.categories[letter]
     assert entry.quality in {"100", "300", "400"}
     assert segment == CareerSegment(
@@ -261,7 +264,9 @@ def test_every_category_letter_of_the_mapping(
 def test_helping_spouse_maxi_status_spelled_out(supplier_with: SupplierFactory) -> None:
     """Letter L, independently of the table lookups: quality 300, contribution 112."""
     body = attestation(line(category="L", assimilation="3C"))
-    segment = only_segment(career_of(supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000)))
+    segment = only_segment(
+        career_of(run(supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000)))
+    )
     assert segment.quality == CodedValue(
         code="300",
         descriptions=(
@@ -289,7 +294,9 @@ def test_every_assimilation_code_of_the_mapping(
     dataset: Dataset, supplier_with: SupplierFactory, code: str
 ) -> None:
     body = attestation(line(assimilation=code))
-    segment = only_segment(career_of(supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000)))
+    segment = only_segment(
+        career_of(run(supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000)))
+    )
     assert segment.equality == coded(dataset.codes.equality, MAPPING.assimilations[code])
 
 
@@ -308,7 +315,9 @@ def test_month_granularity(
     supplier_with: SupplierFactory, begin: str, end: str | None, period: DatePeriod
 ) -> None:
     body = attestation(line(begin=begin, end=end))
-    segment = only_segment(career_of(supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000)))
+    segment = only_segment(
+        career_of(run(supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000)))
+    )
     assert segment.period == period
 
 
@@ -330,7 +339,7 @@ def test_career_header_and_funds(supplier_with: SupplierFactory) -> None:
         reference="L30200000001",
         cbe="0567890161",
     )
-    career = career_of(supplier_with(fixed(body)).consult_career(MULTI, WHOLE_CAREER))
+    career = career_of(run(supplier_with(fixed(body)).consult_career(MULTI, WHOLE_CAREER)))
     assert career.nisse_reference == "L30200000001"
     assert career.enterprise_number == "0567890161"
     assert career.occupation is None
@@ -388,7 +397,7 @@ def test_lines_grouped_into_affiliations(
     supplier_with: SupplierFactory, lines: list[str], expected: list[tuple[str, list[date]]]
 ) -> None:
     career = career_of(
-        supplier_with(fixed(attestation(*lines))).consult_career(MULTI, WHOLE_CAREER)
+        run(supplier_with(fixed(attestation(*lines))).consult_career(MULTI, WHOLE_CAREER))
     )
     assert fund_groups(career) == expected
 
@@ -417,7 +426,7 @@ def test_unmapped_code_is_msg00002_naming_it(
 ) -> None:
     answers: list[object] = []
     supplier = supplier_with(fixed(body))
-    error = failure_of(lambda: answers.append(supplier.consult_career(MULTI, WHOLE_CAREER)))
+    error = failure_of(lambda: answers.append(run(supplier.consult_career(MULTI, WHOLE_CAREER))))
     assert error.details == codes.SUPPLIER_UNEXPECTED_RESPONSE
     assert named in error.cause and "L302 mapping" in error.cause
     assert answers == []  # R-66: never a half-converted career
@@ -440,20 +449,20 @@ def test_unmapped_code_is_msg00002_naming_it(
 def test_outcomes_without_career(
     supplier_with: SupplierFactory, body: bytes, expected: SupplierOutcome
 ) -> None:
-    answer = supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000)
+    answer = run(supplier_with(fixed(body)).consult_career(MULTI, YEAR_2000))
     assert answer == CareerAnswer(outcome=expected)
 
 
 def test_unknown_return_code(supplier_with: SupplierFactory) -> None:
     supplier = supplier_with(fixed(refusal("BLOCKED", "access refused")))
-    error = failure_of(lambda: supplier.consult_career(MULTI, YEAR_2000))
+    error = failure_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000)))
     assert error.details == codes.SUPPLIER_UNEXPECTED_RETURN_CODE
     assert "'BLOCKED'" in error.cause
 
 
 def test_no_l302_element(supplier_with: SupplierFactory) -> None:
     supplier = supplier_with(fixed(response_document("")))
-    error = failure_of(lambda: supplier.consult_career(MULTI, YEAR_2000))
+    error = failure_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000)))
     assert error.details == codes.SUPPLIER_NO_L302_ELEMENT
 
 
@@ -466,7 +475,7 @@ def test_consult_contributions_is_not_available(supplier_with: SupplierFactory) 
         return httpx.Response(500)
 
     with pytest.raises(OperationNotAvailable) as caught:
-        supplier_with(handle).consult_contributions(MULTI, "2015Q1", None)
+        run(supplier_with(handle).consult_contributions(MULTI, "2015Q1", None))
     assert caught.value.operation == "consultContributions"
     assert seen == []
 
@@ -579,14 +588,14 @@ FAILURES: list[tuple[str, Handler, str]] = [
 def test_failure_details(supplier_with: SupplierFactory, handler: Handler, details: str) -> None:
     answers: list[object] = []
     supplier = supplier_with(handler)
-    error = failure_of(lambda: answers.append(supplier.consult_career(MULTI, YEAR_2000)))
+    error = failure_of(lambda: answers.append(run(supplier.consult_career(MULTI, YEAR_2000))))
     assert error.details == details
     assert answers == []
 
 
 def test_soap_fault_cause_names_the_fault(supplier_with: SupplierFactory) -> None:
     supplier = supplier_with(fixed(fault_envelope("Server", "RGTI down"), 500))
-    error = failure_of(lambda: supplier.consult_career(MULTI, YEAR_2000))
+    error = failure_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000)))
     assert "HTTP 500" in error.cause and "RGTI down" in error.cause
 
 
@@ -594,7 +603,7 @@ def test_entities_are_refused(supplier_with: SupplierFactory) -> None:
     body = GOOD_TEXT.replace("L3020000000101", "&ref;")
     doctype = '<!DOCTYPE soapenv:Envelope [<!ENTITY ref "L3020000000101">]>'
     supplier = supplier_with(fixed((doctype + body).encode()))
-    error = failure_of(lambda: supplier.consult_career(MULTI, YEAR_2000))
+    error = failure_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000)))
     assert error.details == codes.SUPPLIER_UNEXPECTED_RESPONSE
 
 
@@ -608,7 +617,7 @@ def test_total_deadline_cuts_a_trickling_answer(supplier_with: SupplierFactory) 
 
     supplier = supplier_with(lambda r: httpx.Response(200, content=trickle()), timeout=0.5)
     started = time.monotonic()
-    error = failure_of(lambda: supplier.consult_career(MULTI, YEAR_2000))
+    error = failure_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000)))
     assert error.details == codes.SUPPLIER_TIME_BUDGET
     assert time.monotonic() - started < 1.0
 
@@ -619,8 +628,8 @@ def test_total_deadline_cuts_a_trickling_answer(supplier_with: SupplierFactory) 
 def test_request_is_a_valid_l302_message(dataset: Dataset, supplier_with: SupplierFactory) -> None:
     seen: list[httpx.Request] = []
     supplier = supplier_with(simulator_handler(dataset, seen))
-    supplier.consult_career(MULTI, YEAR_2000)
-    supplier.consult_career(MULTI, DatePeriod(begin=date(2000, 1, 1)))
+    run(supplier.consult_career(MULTI, YEAR_2000))
+    run(supplier.consult_career(MULTI, DatePeriod(begin=date(2000, 1, 1))))
     closed, open_ended = seen
     assert closed.method == "POST" and str(closed.url) == URL
     assert closed.headers["SOAPAction"] == '"urn:be:fgov:inasti:l302:v1/consultRGTI"'
@@ -639,10 +648,10 @@ def test_request_is_a_valid_l302_message(dataset: Dataset, supplier_with: Suppli
 def test_observer_sees_each_call(dataset: Dataset, supplier_with: SupplierFactory) -> None:
     calls: list[tuple[str, str, float]] = []
     supplier = supplier_with(simulator_handler(dataset), observer=lambda *c: calls.append(c))
-    supplier.consult_career(MULTI, YEAR_2000)
-    supplier.consult_career(NOBODY, YEAR_2000)
+    run(supplier.consult_career(MULTI, YEAR_2000))
+    run(supplier.consult_career(NOBODY, YEAR_2000))
     with pytest.raises(SupplierError):
-        supplier.consult_career(SOAP_FAULT, YEAR_2000)
+        run(supplier.consult_career(SOAP_FAULT, YEAR_2000))
     assert [(operation, outcome) for operation, outcome, _ in calls] == [
         ("consultCareer", "FOUND"),
         ("consultCareer", "NO_DATA_FOR_PERSON"),
@@ -657,7 +666,7 @@ def test_a_failing_observer_does_not_change_the_answer(
         raise RuntimeError("metrics down")
 
     supplier = supplier_with(simulator_handler(dataset), observer=broken)
-    assert supplier.consult_career(MULTI, YEAR_2000).outcome is SupplierOutcome.FOUND
+    assert run(supplier.consult_career(MULTI, YEAR_2000)).outcome is SupplierOutcome.FOUND
 
 
 def test_mapping_codes_must_have_descriptions(dataset: Dataset) -> None:
@@ -743,7 +752,7 @@ def test_misbehaving_simulator_through_the_adapter(
     dataset: Dataset, supplier_with: SupplierFactory, ssin: str, details: str
 ) -> None:
     supplier = supplier_with(simulator_handler(dataset))
-    assert failure_of(lambda: supplier.consult_career(ssin, YEAR_2000)).details == details
+    assert failure_of(lambda: run(supplier.consult_career(ssin, YEAR_2000))).details == details
 
 
 def test_simulator_without_a_reverse_code_is_a_server_fault(dataset: Dataset) -> None:
@@ -821,7 +830,7 @@ def test_round_trip_of_every_career(
     found = 0
     for entry in calm.careers:
         expected = expected_career(calm, entry, period)
-        answer = supplier.consult_career(entry.ssin, period)
+        answer = run(supplier.consult_career(entry.ssin, period))
         if not expected.affiliations:
             assert answer == CareerAnswer(outcome=SupplierOutcome.NO_DATA_FOR_PERIOD)
             continue
@@ -833,7 +842,9 @@ def test_round_trip_of_every_career(
 def test_round_trip_turns_aidant_into_100(calm: Dataset, supplier_with: SupplierFactory) -> None:
     entry = next(e for e in calm.careers if e.ssin == AIDANT)
     assert "200" in {s.quality for a in entry.affiliations for s in a.segments}
-    career = career_of(supplier_with(simulator_handler(calm)).consult_career(AIDANT, WHOLE_CAREER))
+    career = career_of(
+        run(supplier_with(simulator_handler(calm)).consult_career(AIDANT, WHOLE_CAREER))
+    )
     qualities = [s.quality.code for a in career.affiliations for s in a.segments]
     assert qualities == ["100", "100", "100"]
     assert [s.contribution.code for a in career.affiliations for s in a.segments] == [
@@ -1020,29 +1031,29 @@ def test_against_the_real_simulator(dataset: Dataset, simulator_port: int) -> No
     try:
         assert supplier.is_reachable()
         multi = next(entry for entry in dataset.careers if entry.ssin == MULTI)
-        assert supplier.consult_career(MULTI, YEAR_2000) == CareerAnswer(
+        assert run(supplier.consult_career(MULTI, YEAR_2000)) == CareerAnswer(
             outcome=SupplierOutcome.FOUND, career=expected_career(dataset, multi, YEAR_2000)
         )
         request = envelope(l302_request(MULTI, YEAR_2000))
         raw = raw_client.post(url, content=request)
         expected = answer_l302(dataset, MAPPING, request, NOON)
         assert (raw.status_code, raw.content) == (200, expected.body)
-        assert supplier.consult_career(NOBODY, YEAR_2000).outcome is (
+        assert run(supplier.consult_career(NOBODY, YEAR_2000)).outcome is (
             SupplierOutcome.NO_DATA_FOR_PERSON
         )
         for ssin, details in [
             (GARBAGE, codes.SUPPLIER_UNEXPECTED_RESPONSE),
             (SOAP_FAULT, codes.SUPPLIER_L302_SOAP_FAULT),
         ]:
-            assert failure_of(lambda s=ssin: supplier.consult_career(s, YEAR_2000)).details == (
-                details
-            )
+            assert failure_of(
+                lambda s=ssin: run(supplier.consult_career(s, YEAR_2000))
+            ).details == (details)
         started = time.monotonic()
-        assert failure_of(lambda: supplier.consult_career(SLOW, YEAR_2000)).details == (
+        assert failure_of(lambda: run(supplier.consult_career(SLOW, YEAR_2000))).details == (
             codes.SUPPLIER_TIME_BUDGET
         )
         assert 0.9 <= time.monotonic() - started < 1.5
-        assert supplier.consult_career(MULTI, YEAR_2000).outcome is SupplierOutcome.FOUND
+        assert run(supplier.consult_career(MULTI, YEAR_2000)).outcome is SupplierOutcome.FOUND
     finally:
-        supplier.close()
+        run(supplier.aclose())
         raw_client.close()

@@ -8,6 +8,7 @@ Each prints one JSON line `{"event": "ready", …}` on stdout once its ports are
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -101,7 +102,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _reactor() -> Any:
-    # Imported late: installing a reactor is a side effect that check-only commands avoid.
+    """Twisted's asyncio reactor: the pipeline awaits the supplier (httpx) on its loop.
+    Installed late: installing a reactor is a side effect that check-only commands avoid."""
+    from twisted.internet import asyncioreactor
+
+    asyncioreactor.install(asyncio.new_event_loop())
     from twisted.internet import reactor
 
     return reactor

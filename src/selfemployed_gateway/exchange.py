@@ -30,7 +30,7 @@ class ExchangeHandler:
         self.metrics = metrics
         self.clock = clock
 
-    def handle(
+    async def handle(
         self,
         body: bytes,
         soap_action: str | None,
@@ -38,7 +38,7 @@ class ExchangeHandler:
         content_type: str | None = None,
     ) -> SoapAnswer:
         started = time.monotonic()
-        answer, trace = self.endpoint.handle(
+        answer, trace = await self.endpoint.handle(
             body, soap_action, certificate, content_type=content_type
         )
         answer = self._store(trace, body, answer, started)

@@ -1,7 +1,9 @@
 """The request pipeline, composed in the order of SPEC-DIGEST §3.
 
 The first failing stage answers: a status (`Reply`) or a fault (`GatewayFault`). R-10
-primary validation runs at the SOAP edge, before a `ConsultRequest` exists.
+primary validation runs at the SOAP edge, before a `ConsultRequest` exists. The pipeline is a
+coroutine only because of R-22: the supplier call is awaited, every other stage is a plain
+function.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class Pipeline:
     supplier: Supplier
     clock: Clock
 
-    def consult(
+    async def consult(
         self,
         request: ConsultRequest,
         certificate: ClientCertificate | None,
@@ -58,13 +60,15 @@ class Pipeline:
         trace.client_id = client.id
         authorisation.authorise_service(client)  # R-12
         authorisation.check_consistency(self.annex, client)  # R-14
-        reply = self._decide(client, request, trace)
+        reply = await self._decide(client, request, trace)
         if request.operation is Operation.CONSULT_CAREER:
             # R-51: every element the client may not receive, whatever the status.
             return reply.model_copy(update={"data_filters": filtering.data_filters(client.filters)})
         return reply
 
-    def _decide(self, client: ClientEntry, request: ConsultRequest, trace: ExchangeTrace) -> Reply:
+    async def _decide(
+        self, client: ClientEntry, request: ConsultRequest, trace: ExchangeTrace
+    ) -> Reply:
         if refusal := authorisation.authorise_operation(client, request):  # R-13
             return refusal
         supplier_call.check_available(self.supplier, request.operation)  # R-60
@@ -85,10 +89,10 @@ class Pipeline:
         ):
             return _with_ssin(refusal, ssin)
         if request.operation is Operation.CONSULT_CAREER:
-            return self._career(client, request, period, ssin, trace)
-        return self._contributions(request, ssin, trace)
+            return await self._career(client, request, period, ssin, trace)
+        return await self._contributions(request, ssin, trace)
 
-    def _career(
+    async def _career(
         self,
         client: ClientEntry,
         request: ConsultRequest,
@@ -96,7 +100,7 @@ class Pipeline:
         ssin: SsinStatus,
         trace: ExchangeTrace,
     ) -> Reply:
-        answer = supplier_call.call_career(self.supplier, request.ssin, period, trace)  # R-22
+        answer = await supplier_call.call_career(self.supplier, request.ssin, period, trace)  # R-22
         outcome = answer.outcome  # R-23
         career = answer.career
         if outcome is SupplierOutcome.FOUND and career is not None:
@@ -110,11 +114,11 @@ class Pipeline:
             status=status, ssin=ssin, career=filtering.apply_filters(career, client.filters)
         )
 
-    def _contributions(
+    async def _contributions(
         self, request: ConsultRequest, ssin: SsinStatus, trace: ExchangeTrace
     ) -> Reply:
         assert request.contributions is not None
-        answer = supplier_call.call_contributions(  # R-22
+        answer = await supplier_call.call_contributions(  # R-22
             self.supplier, request.contributions, trace
         )
         outcome = answer.outcome  # R-23

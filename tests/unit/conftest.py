@@ -65,11 +65,11 @@ class ScriptedSupplier:
     calls: list[tuple[str, ...]] = field(default_factory=list)
     operations: frozenset[Operation] = frozenset(Operation)
 
-    def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
+    async def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
         self.calls.append(("consultCareer", ssin, str(period.begin), str(period.end)))
         return self.career(ssin, period)
 
-    def consult_contributions(
+    async def consult_contributions(
         self, ssin: str, begin_quarter: str, end_quarter: str | None
     ) -> ContributionsAnswer:
         self.calls.append(("consultContributions", ssin, begin_quarter, str(end_quarter)))
@@ -78,5 +78,5 @@ class ScriptedSupplier:
     def is_reachable(self) -> bool:
         return True
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         pass

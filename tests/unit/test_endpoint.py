@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -53,8 +54,10 @@ def test_unexpected_error_is_msg00003_without_trace(
     dataset: Dataset, caplog: pytest.LogCaptureFixture
 ) -> None:
     """R-26: MSG00003 Internal Error, soapenv:Server; logged with the ticketCBSS."""
-    answer, outcome = endpoint(dataset, ScriptedSupplier(career=broken)).handle(
-        REQUEST, ACTION + "consultCareer", certificate("cpas-namur")
+    answer, outcome = asyncio.run(
+        endpoint(dataset, ScriptedSupplier(career=broken)).handle(
+            REQUEST, ACTION + "consultCareer", certificate("cpas-namur")
+        )
     )
     assert answer.status == 500
     assert b"secret internals" not in answer.body
@@ -82,8 +85,10 @@ def test_supplier_error_is_msg00002_with_its_details(dataset: Dataset, details: 
     def failing(ssin: str, period: DatePeriod) -> CareerAnswer:
         raise SupplierError(details, "cause")
 
-    answer, _ = endpoint(dataset, ScriptedSupplier(career=failing)).handle(
-        REQUEST, None, certificate("cpas-namur")
+    answer, _ = asyncio.run(
+        endpoint(dataset, ScriptedSupplier(career=failing)).handle(
+            REQUEST, None, certificate("cpas-namur")
+        )
     )
     found = fault(answer.body)
     assert found["faultcode"] == "soapenv:Server"
@@ -120,7 +125,9 @@ def test_inasti_statuses_are_passed_on_as_is(
 ) -> None:
     """R-22: SES00005 and SES00006 are NO_RESULT statuses passed on from INASTI."""
     supplier = ScriptedSupplier(career=lambda ssin, period: CareerAnswer(outcome=outcome))
-    answer, _ = endpoint(dataset, supplier).handle(REQUEST, None, certificate("cpas-namur"))
+    answer, _ = asyncio.run(
+        endpoint(dataset, supplier).handle(REQUEST, None, certificate("cpas-namur"))
+    )
     assert answer.status == 200
     element = payload(answer.body)
     assert status(element) == {
@@ -139,7 +146,9 @@ def test_the_supplier_gets_the_whole_career_without_period(dataset: Dataset) -> 
     request = career_request(
         customer(sector=21, institution=0), "SOCIAL_INSPECTION:INVESTIGATION", "65031510159"
     )
-    endpoint(dataset, supplier).handle(request.encode(), None, certificate("onss-inspection"))
+    asyncio.run(
+        endpoint(dataset, supplier).handle(request.encode(), None, certificate("onss-inspection"))
+    )
     assert supplier.calls == [("consultCareer", "65031510159", "1956-07-01", "None")]
 
 
@@ -154,5 +163,7 @@ def test_a_date_with_a_time_zone_keeps_its_day(dataset: Dataset) -> None:
             f"2000-01-01{zone}",
             f"2000-12-31{zone}",
         )
-        endpoint(dataset, supplier).handle(request.encode(), None, certificate("cpas-namur"))
+        asyncio.run(
+            endpoint(dataset, supplier).handle(request.encode(), None, certificate("cpas-namur"))
+        )
     assert {call[2:] for call in supplier.calls} == {("2000-01-01", "2000-12-31")}

@@ -13,6 +13,7 @@ check in process.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import re
@@ -255,7 +256,9 @@ def assert_specified(answer: SoapAnswer, errors: list[str], request: bytes) -> s
 def run(request: bytes, action: str | None, client: str | None) -> str:
     endpoint = fuzz_endpoint()
     endpoint.errors.clear()
-    answer, _trace = endpoint.handle(request, action, certificate(client) if client else None)
+    answer, _trace = asyncio.run(
+        endpoint.handle(request, action, certificate(client) if client else None)
+    )
     return assert_specified(answer, endpoint.errors, request)
 
 
@@ -657,7 +660,7 @@ def test_hostile_corpus_in_process(name: str, build: Callable[[], bytes]) -> Non
     endpoint = fuzz_endpoint()
     endpoint.errors.clear()
     body = build()
-    answer, _trace = endpoint.handle(body, None, certificate("cpas-namur"))
+    answer, _trace = asyncio.run(endpoint.handle(body, None, certificate("cpas-namur")))
     assert_specified(answer, endpoint.errors, body)
     assert b"root:" not in answer.body
     assert b"lollol" not in answer.body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -78,8 +79,10 @@ def sample(metrics: GatewayMetrics, name: str, **labels: str) -> float | None:
 def test_the_exchange_is_stored_before_it_is_answered(dataset: Dataset) -> None:
     """R-73: tickets, client, operation, legal context, outcome, both messages."""
     audit = MemoryAudit()
-    answer = handler(dataset, audit, GatewayMetrics("final")).handle(
-        REQUEST, None, certificate("onss-inspection")
+    answer = asyncio.run(
+        handler(dataset, audit, GatewayMetrics("final")).handle(
+            REQUEST, None, certificate("onss-inspection")
+        )
     )
     (stored,) = audit.records
     assert stored.ticket_cbss == payload(answer.body).findtext("informationCBSS/ticketCBSS")
@@ -99,8 +102,10 @@ def test_an_audit_failure_answers_msg00003_and_is_counted(
 ) -> None:
     """R-73: never an answer that was not stored: MSG00003, logged, counted."""
     metrics = GatewayMetrics("final")
-    answer = handler(dataset, MemoryAudit(fail=True), metrics).handle(
-        REQUEST, None, certificate("onss-inspection")
+    answer = asyncio.run(
+        handler(dataset, MemoryAudit(fail=True), metrics).handle(
+            REQUEST, None, certificate("onss-inspection")
+        )
     )
     assert answer.status == 500
     assert fault(answer.body)["details"][0]["reasonCode"] == "MSG00003"  # type: ignore[index]
@@ -111,8 +116,8 @@ def test_an_audit_failure_answers_msg00003_and_is_counted(
 def test_metrics_count_exchanges_and_supplier_calls(dataset: Dataset) -> None:
     metrics = GatewayMetrics("final")
     exchanges = handler(dataset, MemoryAudit(), metrics)
-    exchanges.handle(REQUEST, None, certificate("onss-inspection"))
-    exchanges.handle(b"not xml", None, certificate("onss-inspection"))
+    asyncio.run(exchanges.handle(REQUEST, None, certificate("onss-inspection")))
+    asyncio.run(exchanges.handle(b"not xml", None, certificate("onss-inspection")))
     assert sample(metrics, "seg_requests_total", operation="consultCareer", outcome="MSG00100") == 1
     assert sample(metrics, "seg_requests_total", operation="unknown", outcome="MSG00004") == 1
     assert (
@@ -133,8 +138,10 @@ def test_exchange_log_line_is_json_without_niss(dataset: Dataset) -> None:
     stream = io.StringIO()
     configure_logging("info", stream)
     try:
-        handler(dataset, MemoryAudit(), GatewayMetrics("final")).handle(
-            REQUEST, None, certificate("onss-inspection")
+        asyncio.run(
+            handler(dataset, MemoryAudit(), GatewayMetrics("final")).handle(
+                REQUEST, None, certificate("onss-inspection")
+            )
         )
         logging.getLogger("test").info("about 65031510159", extra={"who": "65031510159"})
     finally:

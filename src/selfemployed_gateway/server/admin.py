@@ -10,6 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
@@ -56,10 +58,29 @@ class Readiness(resource.Resource):
         return server.NOT_DONE_YET
 
 
-def admin_root(readiness: Readiness, metrics: Any) -> resource.Resource:
+class Metrics(resource.Resource):
+    """`/metrics` in the format the scraper asks for (Prometheus text or OpenMetrics).
+
+    Not `prometheus_client.twisted.MetricsResource`: importing it installs Twisted's default
+    reactor, and the gateway needs the asyncio reactor (see `server/gateway.py`)."""
+
+    isLeaf = True
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__()
+        self.registry = registry
+
+    def render_GET(self, request: server.Request) -> bytes:
+        accept = request.getHeader(b"accept")
+        encode, content_type = choose_encoder(accept.decode("latin-1") if accept else "")
+        request.setHeader(b"Content-Type", content_type.encode())
+        return encode(self.registry)
+
+
+def admin_root(readiness: Readiness, metrics: Metrics) -> resource.Resource:
     root = resource.Resource()
-    root.putChild(b"metrics", metrics)
     # zope interfaces are invisible to mypy: Resource does provide IResource.
+    root.putChild(b"metrics", metrics)  # type: ignore[arg-type]
     root.putChild(b"healthz", Health())  # type: ignore[arg-type]
     root.putChild(b"readyz", readiness)  # type: ignore[arg-type]
     return root

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client.twisted import MetricsResource
+from twisted.internet.defer import Deferred
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
@@ -21,7 +22,7 @@ from selfemployed_gateway.exchange import ExchangeHandler
 from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
-from selfemployed_gateway.server.admin import Readiness, admin_root
+from selfemployed_gateway.server.admin import Metrics, Readiness, admin_root
 from selfemployed_gateway.server.channel import GatewaySite
 from selfemployed_gateway.server.resource import ConsultResource
 from selfemployed_gateway.settings import ConfigurationError, Phase, Settings, load_settings
@@ -90,21 +91,21 @@ class Gateway:
 
     def listen(self, reactor: Any) -> tuple[Any, Any]:
         """Open the SOAP (mutual TLS) and admin (HTTP) listeners; returns both ports."""
+        loop = event_loop(reactor)
         threadpool = ThreadPool(
-            minthreads=1, maxthreads=self.settings.gateway.threads, name="pipeline"
+            minthreads=1, maxthreads=self.settings.gateway.threads, name="blocking"
         )
         threadpool.start()
-        reactor.addSystemEventTrigger("during", "shutdown", threadpool.stop)
-        reactor.addSystemEventTrigger("after", "shutdown", self.close)
-
         consult = ConsultResource(
-            self.exchanges,
-            self.metrics,
-            self.contract,
-            self.settings.gateway.path,
-            reactor,
-            threadpool,
+            self.exchanges, self.metrics, self.contract, self.settings.gateway.path, loop
         )
+        # Shutdown: exchanges in flight finish (answered and audited) before anything closes.
+        reactor.addSystemEventTrigger(
+            "before", "shutdown", lambda: Deferred.fromFuture(loop.create_task(self.drain(consult)))
+        )
+        reactor.addSystemEventTrigger("during", "shutdown", threadpool.stop)
+        reactor.addSystemEventTrigger("after", "shutdown", self.audit.close)
+
         site = GatewaySite(
             _mount(self.settings.gateway.path, consult),
             self.metrics,
@@ -118,7 +119,7 @@ class Gateway:
             soap_port = reactor.listenSSL(listen.port, site, self.tls, interface=listen.host)
 
         readiness = Readiness(lambda: self.supplier.is_reachable(), reactor, threadpool)
-        admin = admin_root(readiness, MetricsResource(registry=self.metrics.registry))
+        admin = admin_root(readiness, Metrics(self.metrics.registry))
         admin_site = server.Site(admin)
         admin_site.displayTracebacks = False
         admin_site.noisy = False
@@ -155,14 +156,31 @@ class Gateway:
         self.tls.replace(tls_options)
         self.settings = settings
         # In-flight calls may still use the old supplier until their time budget ends.
-        reactor.callLater(old_supplier_grace(settings), old_supplier.close)
+        reactor.callLater(
+            old_supplier_grace(settings),
+            lambda: event_loop(reactor).create_task(old_supplier.aclose()),
+        )
         self.metrics.reloads.labels("applied").inc()
         log.info("configuration reloaded", extra={"clients": len(dataset.clients)})
         return True
 
-    def close(self) -> None:
-        self.supplier.close()
-        self.audit.close()
+    async def drain(self, consult: ConsultResource) -> None:
+        """Wait for the exchanges in flight (at most the supplier's budget and a second),
+        then close the supplier's connections."""
+        await consult.drain(self.settings.supplier.timeout_seconds + 1)
+        await self.supplier.aclose()
+
+
+def event_loop(reactor: Any) -> asyncio.AbstractEventLoop:
+    """The asyncio loop under the reactor: the gateway needs Twisted's asyncio reactor
+    (installed by the `serve` and `dev` commands), because the pipeline awaits the supplier."""
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        raise RuntimeError(
+            f"the gateway runs on Twisted's asyncio reactor, not {type(reactor).__name__}: "
+            "call twisted.internet.asyncioreactor.install() before importing the reactor"
+        )
+    return loop
 
 
 def _listen_shared(reactor: Any, host: str, port: int, site: Any, creator: Any) -> Any:

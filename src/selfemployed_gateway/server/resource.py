@@ -1,8 +1,10 @@
 """The Twisted resource at `/SelfEmployedService/v2/consult` (R-05).
 
 GET serves the contract (`?wsdl`, `?xsd=<file>`); POST hands the body, the SOAPAction and
-the verified client certificate to the SOAP endpoint in a worker thread, so that the reactor
-never waits on XML work or on the supplier.
+the verified client certificate to the exchange handler as an asyncio task on the reactor's
+own loop (Twisted's asyncio reactor): the XML work runs on the reactor thread, one request at
+a time, with no thread hand-off and no lock contention, and a request waiting for INASTI
+holds nothing but its task (R-65).
 
 What a request that is not a SOAP call gets — a SOAP fault where a SOAP answer fits, a plain
 4xx where none does (the body limit and the read deadline are the channel's, 413 and 408,
@@ -21,14 +23,14 @@ see server/channel.py):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from twisted.internet.threads import deferToThreadPool
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
 from selfemployed_gateway import tls
@@ -56,16 +58,15 @@ class ConsultResource(resource.Resource):
         metrics: GatewayMetrics,
         contract: Contract,
         path: str,
-        reactor: Any,
-        threadpool: ThreadPool,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         super().__init__()
         self.exchanges = exchanges
         self.metrics = metrics
         self.contract = contract
         self.path = path
-        self.reactor = reactor
-        self.threadpool = threadpool
+        self.loop = loop
+        self._in_flight: set[asyncio.Task[SoapAnswer]] = set()
 
     def render(self, request: server.Request) -> Any:
         """405 (plain text, `Allow: GET, POST`) for every method but GET, HEAD and POST: such a
@@ -100,19 +101,26 @@ class ConsultResource(resource.Resource):
         gone: list[bool] = []
         finished.addErrback(lambda _failure: gone.append(True))
         self.metrics.in_flight.inc()
-        work = deferToThreadPool(
-            self.reactor,
-            self.threadpool,
-            self.exchanges.handle,
+        exchange = self.exchanges.handle(
             body,
             action.decode("latin-1") if action is not None else None,
             certificate,
             content_type.decode("latin-1") if content_type is not None else None,
         )
+        # A client that leaves does not cancel its exchange: it is still answered and audited.
+        task = self.loop.create_task(exchange)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        work: Deferred[SoapAnswer] = Deferred.fromFuture(task)
         work.addCallbacks(
             self._answer, self._crash, callbackArgs=(request, gone), errbackArgs=(request, gone)
         )
         return server.NOT_DONE_YET
+
+    async def drain(self, timeout: float) -> None:
+        """Shutdown: let the exchanges in flight finish, for at most `timeout` seconds."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
 
     def _answer(self, answer: SoapAnswer, request: server.Request, gone: list[bool]) -> None:
         self.metrics.in_flight.dec()

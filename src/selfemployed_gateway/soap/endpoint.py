@@ -1,9 +1,9 @@
 """The SOAP endpoint: one request body in, one HTTP answer out, whatever the body holds.
 
 Order (SPEC-DIGEST §3): read the envelope (R-10), check the SOAPAction (R-80), validate the
-payload against the XSD (R-10), then let spyne deserialise it and call the operation, which
-runs the pipeline (R-11 … R-25). Every fault is written by `faults.py`; an unexpected error is
-MSG00003, logged with its ticketCBSS, never shown to the client (R-26).
+payload against the XSD (R-10), then let spyne deserialise it and dispatch it to its
+operation, then await the pipeline (R-11 … R-25). Every fault is written by `faults.py`; an
+unexpected error is MSG00003, logged with its ticketCBSS, never shown to the client (R-26).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from selfemployed_gateway.clock import Clock, wire_timestamp
 from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.records import (
     ClientCertificate,
+    ConsultRequest,
     ExchangeTrace,
     GatewayFault,
     Operation,
-    Reply,
 )
 from selfemployed_gateway.soap import envelope, faults, mapping, writer
 from selfemployed_gateway.soap.service import build_application, quiet_spyne_logs
@@ -54,15 +54,14 @@ class _Exchange:
     trace: ExchangeTrace
     certificate: ClientCertificate | None
     fault: GatewayFault | None = None
-    reply: Reply | None = None
+    request: ConsultRequest | None = None
 
-    def answer(self, operation: Operation, request: Any) -> None:
-        """Called by the spyne operation with the deserialised request (R-11 … R-25)."""
+    def received(self, operation: Operation, request: Any) -> None:
+        """Called by the spyne operation with the deserialised request."""
         record = mapping.to_request(operation, request)
         self.trace.client_ticket = record.customer_ticket
         self.trace.legal_context = record.legal_context
-        self.reply = self.endpoint.pipeline.consult(record, self.certificate, self.trace)
-        self.trace.outcome = self.reply.status.code
+        self.request = record
 
     def internal_error(self, error: Exception) -> GatewayFault:
         return self.endpoint.internal_error(self.trace, error)
@@ -94,7 +93,7 @@ class SoapEndpoint(ServerBase):
         """A new exchange: its ticketCBSS and reception time (R-53)."""
         return ExchangeTrace(ticket_cbss=str(uuid.uuid4()), received=self.clock.now())
 
-    def handle(
+    async def handle(
         self,
         body: bytes,
         soap_action: str | None,
@@ -117,7 +116,7 @@ class SoapEndpoint(ServerBase):
                 raise refusal
             envelope.check_soap_action(soap_action, request.operation)
             self.schema.validate(payload)
-            return self._dispatch(request, certificate, trace), trace
+            return await self._answer(request, certificate, trace), trace
         except GatewayFault as fault:
             answered = refusal if refusal is not None else fault
             return self.fault_answer(answered, trace, root, payload), trace
@@ -129,12 +128,29 @@ class SoapEndpoint(ServerBase):
         log.error("internal error", exc_info=error, extra={"ticketCBSS": trace.ticket_cbss})
         return GatewayFault(codes.INTERNAL_ERROR)
 
-    def _dispatch(
+    async def _answer(
         self,
         request: envelope.RequestEnvelope,
         certificate: ClientCertificate | None,
         trace: ExchangeTrace,
     ) -> SoapAnswer:
+        consult = self._dispatch(request, certificate, trace)
+        reply = await self.pipeline.consult(consult, certificate, trace)
+        trace.outcome = reply.status.code
+        body = writer.response_envelope(
+            request.operation, request.payload, reply, self._information_cbss(trace)
+        )
+        if self.validate_responses:
+            self._check_response(body)
+        return SoapAnswer(200, body)
+
+    def _dispatch(
+        self,
+        request: envelope.RequestEnvelope,
+        certificate: ClientCertificate | None,
+        trace: ExchangeTrace,
+    ) -> ConsultRequest:
+        """Spyne: the operation named by the Body element, its request deserialised."""
         protocol = self.app.in_protocol
         ctx = MethodContext(self, MethodContext.SERVER)
         ctx.in_document = (request.envelope, {})
@@ -148,14 +164,9 @@ class SoapEndpoint(ServerBase):
         self.get_out_object(method_ctx)
         if exchange.fault is not None:
             raise exchange.fault
-        if method_ctx.out_error is not None or exchange.reply is None:
+        if method_ctx.out_error is not None or exchange.request is None:
             raise RuntimeError(f"spyne failed: {method_ctx.out_error}")
-        body = writer.response_envelope(
-            request.operation, request.payload, exchange.reply, self._information_cbss(trace)
-        )
-        if self.validate_responses:
-            self._check_response(body)
-        return SoapAnswer(200, body)
+        return exchange.request
 
     def _information_cbss(self, trace: ExchangeTrace) -> etree._Element:
         """R-53: filled by the gateway, whatever the client sent."""

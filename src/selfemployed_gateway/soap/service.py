@@ -1,8 +1,10 @@
 """The spyne application: SelfEmployedService with its two operations (R-01 … R-03).
 
 Spyne dispatches the request by its Body element and deserialises it into the models of
-`models.py`; the operations hand it to `Exchange.answer` (set on the spyne context as
-`ctx.udc` by the endpoint), which runs the pipeline and keeps the reply. The response is
+`models.py`; the operations hand it to `Exchange.received` (set on the spyne context as
+`ctx.udc` by the endpoint), which keeps it as a `ConsultRequest` for the pipeline. The
+pipeline runs after spyne is done (it awaits the supplier; spyne's dispatch is synchronous).
+The response is
 written by `writer.py` and every fault by `faults.py`, not by spyne: its generic response
 serialisation cost three quarters of a request's CPU.
 """
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 class Exchange(Protocol):
     fault: GatewayFault | None
 
-    def answer(self, operation: Operation, request: Any) -> None: ...
+    def received(self, operation: Operation, request: Any) -> None: ...
 
     def internal_error(self, error: Exception) -> GatewayFault: ...
 
@@ -43,7 +45,7 @@ class SelfEmployedService(ServiceBase):
         _operation_name="consultCareer",
     )
     def consultCareer(ctx: Any, request: Any) -> None:
-        ctx.udc.answer(Operation.CONSULT_CAREER, request)
+        ctx.udc.received(Operation.CONSULT_CAREER, request)
 
     @rpc(
         _message(models.ConsultContributionsRequest, "consultContributionsRequest"),
@@ -53,7 +55,7 @@ class SelfEmployedService(ServiceBase):
         _operation_name="consultContributions",
     )
     def consultContributions(ctx: Any, request: Any) -> None:
-        ctx.udc.answer(Operation.CONSULT_CONTRIBUTIONS, request)
+        ctx.udc.received(Operation.CONSULT_CONTRIBUTIONS, request)
 
     @classmethod
     def call_wrapper(cls, ctx: Any, args: Any = None) -> Any:

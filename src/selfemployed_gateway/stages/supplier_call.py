@@ -33,12 +33,12 @@ def not_available(operation: str) -> GatewayFault:
     return GatewayFault(codes.NOT_AVAILABLE, information(codes.OPERATION_NOT_SUPPORTED, operation))
 
 
-def call_career(
+async def call_career(
     supplier: Supplier, ssin: str, period: DatePeriod, trace: ExchangeTrace
 ) -> CareerAnswer:
     started = time.monotonic()
     try:
-        answer = supplier.consult_career(ssin, period)
+        answer = await supplier.consult_career(ssin, period)
     except SupplierError as error:
         _measured(trace, started, error.details)
         raise supplier_fault(error) from error
@@ -46,12 +46,12 @@ def call_career(
     return answer
 
 
-def call_contributions(
+async def call_contributions(
     supplier: Supplier, criteria: ContributionsCriteria, trace: ExchangeTrace
 ) -> ContributionsAnswer:
     started = time.monotonic()
     try:
-        answer = supplier.consult_contributions(
+        answer = await supplier.consult_contributions(
             criteria.ssin, criteria.begin_quarter, criteria.end_quarter
         )
     except OperationNotAvailable as error:

@@ -1,9 +1,9 @@
 """Suppliers: where the gateway gets career and contribution data (R-22, R-60 … R-66).
 
-A supplier is synchronous: the pipeline runs in a worker thread, and a supplier call blocks
-that thread for at most the configured time budget (R-65). Adapters never trust what they
-receive (R-66): anything they cannot read completely raises `SupplierError`, never a partial
-answer.
+A supplier is awaited: the pipeline runs on the gateway's event loop, and a call that waits
+for INASTI holds no thread, for at most the configured time budget (R-65). Adapters never
+trust what they receive (R-66): anything they cannot read completely raises `SupplierError`,
+never a partial answer.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ class Supplier(Protocol):
     #: The operations this supplier can answer (R-60: no contributions through L302).
     operations: frozenset[Operation]
 
-    def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
+    async def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
         """Career segments overlapping `period` (open end: up to the future, R-33)."""
         ...
 
-    def consult_contributions(
+    async def consult_contributions(
         self, ssin: str, begin_quarter: str, end_quarter: str | None
     ) -> ContributionsAnswer:
         """Contribution payments of the quarters from `begin_quarter` to `end_quarter`."""
@@ -60,4 +60,6 @@ class Supplier(Protocol):
         """For readiness: can a connection to the supplier be opened now?"""
         ...
 
-    def close(self) -> None: ...
+    async def aclose(self) -> None:
+        """Close pooled connections (on the loop that opened them)."""
+        ...

@@ -1,21 +1,19 @@
 """HTTP to a supplier with a hard time budget (R-65) and a size cap (R-66).
 
 httpx's timeouts bound each connect, write and read separately, so a supplier that answers
-its headers late and then stalls could keep a caller twice the budget. Here every call runs
-as a task on one private asyncio loop (one pooled `httpx.AsyncClient`) and is cancelled at
-the deadline: the caller's thread is released when the budget is spent, whatever the
-supplier does. The pipeline stays synchronous: `post` blocks its worker thread at most for
-the budget.
+its headers late and then stalls could keep a caller twice the budget. Here every call is
+awaited under `asyncio.timeout(budget)` and cancelled at the deadline, whatever the supplier
+does. Calls are awaited on the loop that runs the gateway (Twisted's asyncio reactor): a
+request waiting for INASTI holds no thread, so a slow supplier cannot starve a pool (R-65).
+One pooled `httpx.AsyncClient` per supplier URL; its connections belong to the loop that
+opened them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 import httpx
 
@@ -29,7 +27,6 @@ CONTENT_TYPE = "text/xml; charset=utf-8"
 # Of an error answer only the start is kept, to name a SOAP Fault in the logs.
 ERROR_BODY_BYTES = 64 * 1024
 _MAX_CAUSE = 200
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -52,35 +49,22 @@ class SupplierHttp:
         self.url = httpx.URL(url)
         self.settings = settings
         self.max_answer_bytes = max_answer_bytes
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name=f"supplier {self.url.host}", daemon=True
-        )
-        self._thread.start()
-        self._client = self._run(self._open(transport), timeout=10)
-
-    async def _open(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-        budget = self.settings.timeout_seconds
-        return httpx.AsyncClient(
+        budget = settings.timeout_seconds
+        self._client = httpx.AsyncClient(
             transport=transport,
-            timeout=httpx.Timeout(
-                budget, connect=min(self.settings.connect_timeout_seconds, budget)
-            ),
+            timeout=httpx.Timeout(budget, connect=min(settings.connect_timeout_seconds, budget)),
             limits=httpx.Limits(
-                max_connections=self.settings.max_connections,
-                max_keepalive_connections=self.settings.max_connections,
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
             ),
             # Proxy variables of the environment must not reroute calls to the supplier.
             trust_env=False,
         )
 
-    def post(self, soap_action: str, content: bytes) -> HttpAnswer:
+    async def post(self, soap_action: str, content: bytes) -> HttpAnswer:
         """The supplier's answer (any HTTP status), or SupplierError: time budget spent,
         no connection / transport failure, or an answer over the size cap."""
         budget = self.settings.timeout_seconds
-        return self._run(self._post(soap_action, content, budget), timeout=budget + 1)
-
-    async def _post(self, soap_action: str, content: bytes, budget: float) -> HttpAnswer:
         headers = {"Content-Type": CONTENT_TYPE, "SOAPAction": f'"{soap_action}"'}
         try:
             async with asyncio.timeout(budget):
@@ -135,13 +119,5 @@ class SupplierHttp:
         except OSError:
             return False
 
-    def close(self) -> None:
-        if self._loop.is_closed():
-            return
-        self._run(self._client.aclose(), timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
-
-    def _run(self, coroutine: Coroutine[Any, Any, _T], timeout: float) -> _T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -511,7 +511,7 @@ class InastiFinalSupplier:
 
     `observer`, when given, is called after every call with (operation, outcome, seconds),
     outcome being the INASTI result code or the `SupplierError` details: a per-call hook
-    that is safe with many threads, unlike "last call" state on the object.
+    that is safe with many calls in flight, unlike "last call" state on the object.
     """
 
     operations = frozenset(Operation)
@@ -527,9 +527,9 @@ class InastiFinalSupplier:
         _schema()  # a broken package (XSD missing) fails at start-up, not on the first call
         self._http = SupplierHttp(settings.url, settings, transport=transport)
 
-    def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
+    async def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
         """consultCareer at INASTI: segments overlapping `period` (R-55)."""
-        return self._exchange(
+        return await self._exchange(
             Operation.CONSULT_CAREER,
             ssin,
             career_request(ssin, period),
@@ -537,11 +537,11 @@ class InastiFinalSupplier:
             read_career_response,
         )
 
-    def consult_contributions(
+    async def consult_contributions(
         self, ssin: str, begin_quarter: str, end_quarter: str | None
     ) -> ContributionsAnswer:
         """consultContributions at INASTI, which asks the funds concerned (R-64)."""
-        return self._exchange(
+        return await self._exchange(
             Operation.CONSULT_CONTRIBUTIONS,
             ssin,
             contributions_request(ssin, begin_quarter, end_quarter),
@@ -552,12 +552,12 @@ class InastiFinalSupplier:
     def is_reachable(self) -> bool:
         return self._http.is_reachable()
 
-    def close(self) -> None:
-        self._http.close()
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
     # -- one call --------------------------------------------------------------------------
 
-    def _exchange(
+    async def _exchange(
         self,
         operation: Operation,
         ssin: str,
@@ -567,7 +567,7 @@ class InastiFinalSupplier:
     ) -> _Answer:
         started = time.monotonic()
         try:
-            answer = self._http.post(soap_action(operation).strip('"'), envelope(request))
+            answer = await self._http.post(soap_action(operation).strip('"'), envelope(request))
             if answer.status != 200:
                 raise SupplierError(
                     codes.SUPPLIER_UNEXPECTED_RETURN_CODE,

@@ -483,11 +483,11 @@ class L302Supplier:
         _schema()  # a broken package (XSD missing) fails at start-up, not on the first call
         self._http = SupplierHttp(settings.l302_url, settings, transport=transport)
 
-    def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
+    async def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
         """L302 at INASTI: the career lines overlapping `period` (R-55), converted (R-63)."""
         started = time.monotonic()
         try:
-            answer = self._http.post(SOAP_ACTION, envelope(l302_request(ssin, period)))
+            answer = await self._http.post(SOAP_ACTION, envelope(l302_request(ssin, period)))
             result = self._interpret(answer)
         except SupplierError as error:
             logger.warning(
@@ -498,7 +498,7 @@ class L302Supplier:
         self._notify(result.outcome.value, started)
         return result
 
-    def consult_contributions(
+    async def consult_contributions(
         self, ssin: str, begin_quarter: str, end_quarter: str | None
     ) -> ContributionsAnswer:
         """Not in the transitional phase: L302 has no contributions (R-60, MSG00025)."""
@@ -507,8 +507,8 @@ class L302Supplier:
     def is_reachable(self) -> bool:
         return self._http.is_reachable()
 
-    def close(self) -> None:
-        self._http.close()
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
     # -- one answer ------------------------------------------------------------------------
 
