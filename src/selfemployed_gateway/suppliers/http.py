@@ -5,14 +5,21 @@ its headers late and then stalls could keep a caller twice the budget. Here ever
 awaited under `asyncio.timeout(budget)` and cancelled at the deadline, whatever the supplier
 does. Calls are awaited on the loop that runs the gateway (Twisted's asyncio reactor): a
 request waiting for INASTI holds no thread, so a slow supplier cannot starve a pool (R-65).
-One pooled `httpx.AsyncClient` per supplier URL; its connections belong to the loop that
-opened them.
+
+Connections: up to `max_connections` calls at once, each on an `httpx.AsyncClient` that holds
+exactly one keep-alive connection, taken from a stack of idle ones. Not one client with a pool
+of `max_connections`: httpcore's pool re-examines every connection and every queued request
+on each request and release (encode/httpcore#1035), which measured here 22.7 ms of CPU per
+call at 100 concurrent calls against 1.6 ms this way (docs/performance.md). Connections
+belong to the loop that opened them: the gateway's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -49,17 +56,37 @@ class SupplierHttp:
         self.url = httpx.URL(url)
         self.settings = settings
         self.max_answer_bytes = max_answer_bytes
-        budget = settings.timeout_seconds
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(budget, connect=min(settings.connect_timeout_seconds, budget)),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
+        self._transport = transport
+        # One TLS context for every client (building one per client is costly).
+        self._tls = httpx.create_ssl_context()
+        self._slots = asyncio.Semaphore(settings.max_connections)
+        self._idle: list[httpx.AsyncClient] = []  # a stack: the most recently used on top
+        self._clients: list[httpx.AsyncClient] = []
+
+    def _new_client(self) -> httpx.AsyncClient:
+        budget = self.settings.timeout_seconds
+        client = httpx.AsyncClient(
+            transport=self._transport,
+            verify=self._tls,
+            timeout=httpx.Timeout(
+                budget, connect=min(self.settings.connect_timeout_seconds, budget)
             ),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
             # Proxy variables of the environment must not reroute calls to the supplier.
             trust_env=False,
         )
+        self._clients.append(client)
+        return client
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[httpx.AsyncClient]:
+        """A client with one connection, for one call; waits while all are in use."""
+        async with self._slots:
+            client = self._idle.pop() if self._idle else self._new_client()
+            try:
+                yield client
+            finally:
+                self._idle.append(client)
 
     async def post(self, soap_action: str, content: bytes) -> HttpAnswer:
         """The supplier's answer (any HTTP status), or SupplierError: time budget spent,
@@ -67,12 +94,13 @@ class SupplierHttp:
         budget = self.settings.timeout_seconds
         headers = {"Content-Type": CONTENT_TYPE, "SOAPAction": f'"{soap_action}"'}
         try:
-            async with asyncio.timeout(budget):
-                async with self._client.stream(
-                    "POST", self.url, content=content, headers=headers
-                ) as response:
-                    body = await self._read_capped(response)
-                    return HttpAnswer(response.status_code, body)
+            async with (
+                asyncio.timeout(budget),
+                self._connection() as client,
+                client.stream("POST", self.url, content=content, headers=headers) as response,
+            ):
+                body = await self._read_capped(response)
+                return HttpAnswer(response.status_code, body)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise SupplierError(codes.SUPPLIER_TIME_BUDGET, type(exc).__name__) from exc
         except httpx.DecodingError as exc:
@@ -120,4 +148,6 @@ class SupplierHttp:
             return False
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        clients, self._clients, self._idle = self._clients, [], []
+        for client in clients:
+            await client.aclose()
