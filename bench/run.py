@@ -288,21 +288,22 @@ def slow_rows(
     stop: Callable[..., None],
 ) -> list[Row]:
     simulator = track(start_simulator(folder, "simulator-slow", latency_ms=SLOW_LATENCY_MS))
-    variants: list[tuple[str, dict[str, str], dict[str, int], str]] = [
-        ("default pool (SEG_THREADS 32, supplier pool 64)", {}, {}, "3"),
-        ("SEG_THREADS=128 (supplier pool 64)", {"SEG_THREADS": "128"}, {}, "3b"),
-        (
-            "SEG_THREADS=128 + supplier.max_connections=128",
-            {"SEG_THREADS": "128"},
-            {"max_connections": 128},
-            "3c",
-        ),
+    # (label, supplier settings, worker processes, row number)
+    variants: list[tuple[str, dict[str, int], int, str]] = [
+        ("default configuration (supplier.max_connections 64)", {}, 1, "3"),
+        ("supplier.max_connections=128", {"max_connections": 128}, 1, "3b"),
+        ("SEG_WORKERS=2 (2 × 64 supplier connections)", {}, 2, "3c"),
     ]
     rows = []
-    for label, env, supplier, number in variants:
+    for label, supplier, workers, number in variants:
         gateway = track(
             start_gateway(
-                folder, f"gateway-slow-{number}", pki, simulator, env=env, supplier=supplier
+                folder,
+                f"gateway-slow-{number}",
+                pki,
+                simulator,
+                supplier=supplier,
+                workers=workers,
             )
         )
         say(f"slow supplier ({SLOW_LATENCY_MS} ms), {SLOW_CALLERS} callers: {label}")

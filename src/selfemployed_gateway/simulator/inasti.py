@@ -391,6 +391,9 @@ def simulator_clock(settings: SimulatorSettings) -> Callable[[], datetime]:
 
 # --- Twisted ------------------------------------------------------------------------------
 
+# Answers remembered by the resource (request body and minute); then forgotten all at once.
+MEMO_ENTRIES = 4096
+
 
 def is_l302_request(request: Request) -> bool:
     """Whether the request's path ends in `/L302` (the transitional-phase protocol, R-60)."""
@@ -424,19 +427,21 @@ class InastiSimulatorResource(Resource):
         self._latency = settings.latency_ms / 1000
         self._clock = clock
         self._now = now or simulator_clock(settings)
+        self._memo: dict[tuple[bool, bytes, datetime], tuple[SimulatorAnswer, str]] = {}
 
     def render_POST(self, request: Request) -> bytes | int:
         body = _read_request_body(request)
         if body is None:
             answer = soap_fault_answer("Client", "request too large", "client_fault")
+            who = "-"
         else:
-            answer = self._answer(request, body)
+            answer, who = self._remembered(request, body)
         delay = answer.delay_seconds + self._latency
         logger.info(
             "INASTI simulator%s: %r for %s -> %s (HTTP %d, delay %.3fs)",
             " (L302)" if is_l302_request(request) else "",
             (request.getHeader("SOAPAction") or "-")[:100],  # client text: bounded, quoted
-            "-" if body is None else request_ssin_tag(body),
+            who,
             answer.outcome,
             answer.status,
             delay,
@@ -446,9 +451,23 @@ class InastiSimulatorResource(Resource):
         self._answer_later(request, answer, delay)
         return NOT_DONE_YET
 
-    def _answer(self, request: Request, body: bytes) -> SimulatorAnswer:
+    def _remembered(self, request: Request, body: bytes) -> tuple[SimulatorAnswer, str]:
+        """The answer and the hashed NISS for the log, computed once per request body and
+        minute: an answer depends on nothing else (fund windows are in whole minutes), and
+        the simulator shares the benchmark's cores with the gateway it serves."""
+        now = self._now().replace(second=0, microsecond=0)
+        key = (is_l302_request(request), body, now)
+        remembered = self._memo.get(key)
+        if remembered is None:
+            remembered = (self._answer(request, body, now), request_ssin_tag(body))
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[key] = remembered
+        return remembered
+
+    def _answer(self, request: Request, body: bytes, now: datetime) -> SimulatorAnswer:
         if not is_l302_request(request):
-            return answer_request(self._dataset, body, self._now())
+            return answer_request(self._dataset, body, now)
         if self._l302_mapping is None:
             return soap_fault_answer(
                 "Server", "L302 is not configured on this simulator (no mapping)", "no_l302"
@@ -456,7 +475,7 @@ class InastiSimulatorResource(Resource):
         # Imported here: the L302 simulator builds on this module's answers.
         from selfemployed_gateway.simulator.l302 import answer_l302
 
-        return answer_l302(self._dataset, self._l302_mapping, body, self._now())
+        return answer_l302(self._dataset, self._l302_mapping, body, now)
 
     def _answer_later(self, request: Request, answer: SimulatorAnswer, delay: float) -> None:
         pending: Deferred[None] = deferLater(self._clock, delay, _finish_answer, request, answer)
