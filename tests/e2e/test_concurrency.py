@@ -3,6 +3,7 @@
 The pipeline awaits the supplier on the reactor's event loop (issue #6, R-65): with a slow
 supplier, many callers are served side by side even with a single thread for blocking work.
 On SIGTERM, exchanges in flight are answered and audited before the process exits (R-73).
+An audit store across the network (PostgreSQL) is written off the loop.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from selfemployed_gateway.audit.sqlite import SqliteAuditStore
 from selfemployed_gateway.devpki import DevPki
 from tests.e2e.conftest import FROZEN_NOW, gateway_config, simulator_config, tls_context
+from tests.support.postgres import postgresql_dsn_fixture  # noqa: F401  (session fixture)
 from tests.support.processes import Server, start, write_config
 from tests.support.soap import career_request, customer, payload, status
 
@@ -105,3 +108,25 @@ def test_sigterm_answers_and_audits_the_exchanges_in_flight(
     finally:
         store.close()
     assert stored == ["MSG00000"] * 4
+
+
+def test_a_gateway_on_postgresql_audits_from_its_executor(
+    pki: DevPki, simulator: Server, tmp_path: Path, postgresql_dsn: str
+) -> None:
+    """R-73 with the PostgreSQL backend: the write runs off the event loop (exchange.py) and
+    the exchange is in the database before its answer arrives."""
+    with psycopg.connect(postgresql_dsn, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS audit_exchange")
+    config = gateway_config(pki, simulator.urls["simulator"])
+    config["audit"] = {"backend": "postgresql", "postgresql_dsn": postgresql_dsn}
+    server = start(write_config(tmp_path / "gateway.toml", config), "serve")
+    try:
+        responses = [consult(pki, server.urls["soap"]) for _ in range(3)]
+        tickets = [payload(r.content).findtext("informationCBSS/ticketCBSS") for r in responses]
+        with psycopg.connect(postgresql_dsn) as connection:
+            rows = connection.execute("SELECT ticket_cbss, outcome FROM audit_exchange").fetchall()
+    finally:
+        server.stop()
+    assert [r.status_code for r in responses] == [200] * 3
+    # The gateway's clock is frozen: every row has the same reception time, compare as sets.
+    assert sorted(rows) == sorted((ticket, "MSG00000") for ticket in tickets)

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import threading
 from datetime import datetime
 
 import pytest
@@ -35,8 +36,10 @@ class MemoryAudit:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.records: list[ExchangeRecord] = []
+        self.threads: list[int] = []  # the thread of each write
 
     def record(self, exchange: ExchangeRecord) -> None:
+        self.threads.append(threading.get_ident())
         if self.fail:
             raise AuditError("audit store unavailable (test)")
         self.records.append(exchange)
@@ -54,7 +57,9 @@ class MemoryAudit:
         pass
 
 
-def handler(dataset: Dataset, audit: MemoryAudit, metrics: GatewayMetrics) -> ExchangeHandler:
+def handler(
+    dataset: Dataset, audit: MemoryAudit, metrics: GatewayMetrics, *, audit_off_loop: bool = False
+) -> ExchangeHandler:
     endpoint = SoapEndpoint(
         Pipeline(
             annex=Annex.from_dataset(dataset),
@@ -69,7 +74,13 @@ def handler(dataset: Dataset, audit: MemoryAudit, metrics: GatewayMetrics) -> Ex
         ),
         CLOCK,
     )
-    return ExchangeHandler(endpoint, audit, metrics, CLOCK)  # type: ignore[arg-type]
+    return ExchangeHandler(
+        endpoint,
+        audit,  # type: ignore[arg-type]
+        metrics,
+        CLOCK,
+        audit_off_loop=audit_off_loop,
+    )
 
 
 def sample(metrics: GatewayMetrics, name: str, **labels: str) -> float | None:
@@ -169,3 +180,22 @@ def test_ssin_tags_are_keyed() -> None:
     assert privacy.redact("a 65031510159 b 123456789012 c 1234567890") == (
         f"a {two} b 123456789012 c 1234567890"
     )
+
+
+@pytest.mark.parametrize("off_loop", [False, True])
+def test_the_audit_write_runs_off_the_event_loop_only_when_asked(
+    dataset: Dataset, off_loop: bool
+) -> None:
+    """A network store (PostgreSQL) is written from the executor, so that a slow database
+    never blocks the loop; the local SQLite file in place (server/gateway.py decides)."""
+    audit = MemoryAudit()
+    exchanges = handler(dataset, audit, GatewayMetrics("final"), audit_off_loop=off_loop)
+
+    async def answer_and_note_the_loop_thread() -> int:
+        answer = await exchanges.handle(REQUEST, None, certificate("onss-inspection"))
+        assert answer.status == 200
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(answer_and_note_the_loop_thread())
+    assert len(audit.records) == 1
+    assert (audit.threads[0] != loop_thread) is off_loop

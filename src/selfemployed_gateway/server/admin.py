@@ -1,19 +1,19 @@
 """The admin listener (plain HTTP, loopback by default): `/healthz`, `/readyz`, `/metrics`.
 
 `/healthz` says the process answers; `/readyz` says the configuration is loaded and the
-supplier accepts connections now (checked in a worker thread, never on the reactor).
+supplier accepts connections now (checked in the event loop's executor, never on the loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
-from twisted.internet.threads import deferToThreadPool
-from twisted.python.threadpool import ThreadPool
+from twisted.internet.defer import Deferred
 from twisted.web import resource, server
 
 
@@ -34,15 +34,16 @@ class Readiness(resource.Resource):
     isLeaf = True
 
     def __init__(
-        self, supplier_reachable: Callable[[], bool], reactor: Any, threadpool: ThreadPool
+        self, supplier_reachable: Callable[[], bool], loop: asyncio.AbstractEventLoop
     ) -> None:
         super().__init__()
         self.supplier_reachable = supplier_reachable
-        self.reactor = reactor
-        self.threadpool = threadpool
+        self.loop = loop
 
     def render_GET(self, request: server.Request) -> int:
-        check = deferToThreadPool(self.reactor, self.threadpool, self.supplier_reachable)
+        check: Deferred[bool] = Deferred.fromFuture(
+            self.loop.run_in_executor(None, self.supplier_reachable)
+        )
 
         def done(reachable: bool) -> None:
             status = 200 if reachable else 503

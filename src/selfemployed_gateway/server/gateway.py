@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.protocols.tls import TLSMemoryBIOFactory
-from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
 from selfemployed_gateway import tls
@@ -25,7 +25,13 @@ from selfemployed_gateway.registry.sqlite import SqliteRegisters
 from selfemployed_gateway.server.admin import Metrics, Readiness, admin_root
 from selfemployed_gateway.server.channel import GatewaySite
 from selfemployed_gateway.server.resource import ConsultResource
-from selfemployed_gateway.settings import ConfigurationError, Phase, Settings, load_settings
+from selfemployed_gateway.settings import (
+    AuditBackend,
+    ConfigurationError,
+    Phase,
+    Settings,
+    load_settings,
+)
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.endpoint import SoapEndpoint
 from selfemployed_gateway.stages.validation import SchemaValidator
@@ -83,7 +89,14 @@ class Gateway:
             contract=contract,
             supplier=supplier,
             endpoint=endpoint,
-            exchanges=ExchangeHandler(endpoint, audit, metrics, clock),
+            exchanges=ExchangeHandler(
+                endpoint,
+                audit,
+                metrics,
+                clock,
+                # Network I/O off the event loop; the local SQLite commit in place.
+                audit_off_loop=settings.audit.backend is AuditBackend.POSTGRESQL,
+            ),
             metrics=metrics,
             audit=audit,
             tls=tls.ReloadableServerTls(server_tls(settings)),
@@ -92,10 +105,9 @@ class Gateway:
     def listen(self, reactor: Any) -> tuple[Any, Any]:
         """Open the SOAP (mutual TLS) and admin (HTTP) listeners; returns both ports."""
         loop = event_loop(reactor)
-        threadpool = ThreadPool(
-            minthreads=1, maxthreads=self.settings.gateway.threads, name="blocking"
-        )
-        threadpool.start()
+        # Blocking work beside the loop: audit writes and the readiness probe.
+        blocking = ThreadPoolExecutor(self.settings.gateway.threads, thread_name_prefix="blocking")
+        loop.set_default_executor(blocking)
         consult = ConsultResource(
             self.exchanges, self.metrics, self.contract, self.settings.gateway.path, loop
         )
@@ -103,7 +115,7 @@ class Gateway:
         reactor.addSystemEventTrigger(
             "before", "shutdown", lambda: Deferred.fromFuture(loop.create_task(self.drain(consult)))
         )
-        reactor.addSystemEventTrigger("during", "shutdown", threadpool.stop)
+        reactor.addSystemEventTrigger("after", "shutdown", blocking.shutdown)
         reactor.addSystemEventTrigger("after", "shutdown", self.audit.close)
 
         site = GatewaySite(
@@ -118,7 +130,7 @@ class Gateway:
         else:
             soap_port = reactor.listenSSL(listen.port, site, self.tls, interface=listen.host)
 
-        readiness = Readiness(lambda: self.supplier.is_reachable(), reactor, threadpool)
+        readiness = Readiness(lambda: self.supplier.is_reachable(), loop)
         admin = admin_root(readiness, Metrics(self.metrics.registry))
         admin_site = server.Site(admin)
         admin_site.displayTracebacks = False

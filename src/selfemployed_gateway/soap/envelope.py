@@ -12,8 +12,8 @@ What was verified (lxml 6.1 / libxml2 2.14; tests/hostile/ and tests/e2e/test_ho
   amplification limit (a syntax error, MSG00004).
 - `load_dtd=False` and `no_network=True` are NOT enough: libxml2 still opened a local file
   named as the external DTD subset (`<!DOCTYPE r SYSTEM "file:///etc/passwd">`) or as an
-  external parameter entity (seen with strace) — a file read on behalf of the client, and a
-  worker thread that a FIFO or device could block. Every parser therefore carries
+  external parameter entity (seen with strace) — a file read on behalf of the client, and an
+  event loop that a FIFO or device could block. Every parser therefore carries
   `xmlsafe._NoExternalResources`, which refuses every load of an external resource, whatever the
   parser options say; the refusal is MSG00004.
 - Depth: without `huge_tree`, libxml2 refuses more than 256 nested elements ("Excessive

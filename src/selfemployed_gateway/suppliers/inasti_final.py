@@ -125,7 +125,7 @@ def soap_action(operation: Operation) -> str:
 # --- parsing and schema -------------------------------------------------------------------
 
 # lxml parsers and schemas are not shareable between threads (a schema keeps its error log on
-# the object), and the gateway calls suppliers from a pool of worker threads.
+# the object): the gateway calls suppliers from its event loop, tools and tests from any thread.
 _local = threading.local()
 
 
