@@ -19,12 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from twisted.internet.defer import Deferred
+
 from selfemployed_gateway.audit import AuditError
 from selfemployed_gateway.audit.commands import add_audit_commands
 from selfemployed_gateway.dataset import DatasetError, load_dataset
 from selfemployed_gateway.logs import configure_logging
 from selfemployed_gateway.privacy import set_key as set_ssin_key
-from selfemployed_gateway.server.gateway import Gateway
+from selfemployed_gateway.server.gateway import Gateway, event_loop
 from selfemployed_gateway.settings import (
     ConfigurationError,
     Phase,
@@ -157,14 +159,23 @@ def _start_workers(
     return children
 
 
-def _stop_workers(children: Sequence[subprocess.Popen[bytes]]) -> None:
+def _stop_workers(reactor: Any, children: Sequence[subprocess.Popen[bytes]]) -> Any:
+    """Ask the worker processes to stop (each drains its own exchanges) and wait for them off
+    the event loop: this process's exchanges in flight go on meanwhile."""
     for child in children:
         child.terminate()
-    for child in children:
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
+    if not children:
+        return None
+    loop = event_loop(reactor)
+
+    async def reap() -> None:
+        for child in children:
+            try:
+                await loop.run_in_executor(None, child.wait, 10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    return Deferred.fromFuture(loop.create_task(reap()))
 
 
 def _serve(arguments: argparse.Namespace) -> int:
@@ -180,7 +191,7 @@ def _serve(arguments: argparse.Namespace) -> int:
     soap_port, admin_port = gateway.listen(reactor)
     children = _start_workers(arguments, settings, soap_port, workers - 1)
     _reload_on_sighup(reactor, gateway, children)
-    reactor.addSystemEventTrigger("before", "shutdown", lambda: _stop_workers(children))
+    reactor.addSystemEventTrigger("before", "shutdown", lambda: _stop_workers(reactor, children))
     _ready(
         soap=_soap_url(gateway.settings, soap_port),
         admin=_admin_url(admin_port),

@@ -5,12 +5,12 @@ audit trail — an answered request is never missing from it. When storing fails
 becomes fault MSG00003 (nothing is sent that could not be traced), the failure is logged and
 counted.
 
-Where the write runs: a store across the network (PostgreSQL) is written from the event
-loop's executor (threads for blocking work, `gateway.threads`), so that a slow or failing
-database delays only the exchanges waiting for it, never the loop that serves the others,
-`/healthz` and `/metrics`. The local SQLite file is written in place: a WAL commit takes about
-0.1 ms, less than a hand-off to a thread and back (measured: 10–20% fewer exchanges a second
-with the hand-off, docs/performance.md).
+Where the write runs: in `audit_writer`, threads beside the event loop, never on it. A
+store can wait — PostgreSQL on the network, SQLite up to its busy timeout while another
+process (a second worker, `audit purge`) holds the write lock — and a wait on the loop would
+freeze every other exchange, push answers past their time budget (R-65), and silence
+`/healthz`. The gateway gives SQLite one writer thread (it takes one writer at a time
+anyway) and PostgreSQL `gateway.threads`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import Executor
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.audit import AuditStore, ExchangeRecord
@@ -37,13 +38,14 @@ class ExchangeHandler:
         metrics: GatewayMetrics,
         clock: Clock,
         *,
-        audit_off_loop: bool = False,
+        audit_writer: Executor | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.audit = audit
         self.metrics = metrics
         self.clock = clock
-        self.audit_off_loop = audit_off_loop
+        # None: the running loop's default executor.
+        self.audit_writer = audit_writer
 
     async def handle(
         self,
@@ -80,24 +82,22 @@ class ExchangeHandler:
     async def _store(
         self, trace: ExchangeTrace, body: bytes, answer: SoapAnswer, started: float
     ) -> SoapAnswer:
-        record = ExchangeRecord(
-            ticket_cbss=trace.ticket_cbss,
-            client_ticket=trace.client_ticket,
-            client_id=trace.client_id,
-            operation=trace.operation.value if trace.operation else None,
-            legal_context=trace.legal_context,
-            received=trace.received,
-            replied=self.clock.now(),
-            outcome=trace.outcome or "unknown",
-            duration_ms=(time.monotonic() - started) * 1000,
-            request_xml=body,
-            response_xml=answer.body,
-        )
         try:
-            if self.audit_off_loop:
-                await asyncio.get_running_loop().run_in_executor(None, self.audit.record, record)
-            else:
-                self.audit.record(record)
+            record = ExchangeRecord(
+                ticket_cbss=trace.ticket_cbss,
+                client_ticket=trace.client_ticket,
+                client_id=trace.client_id,
+                operation=trace.operation.value if trace.operation else None,
+                legal_context=trace.legal_context,
+                received=trace.received,
+                replied=self.clock.now(),
+                outcome=trace.outcome or "unknown",
+                duration_ms=(time.monotonic() - started) * 1000,
+                request_xml=body,
+                response_xml=answer.body,
+            )
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self.audit_writer, self.audit.record, record)
         except Exception as error:
             self.metrics.audit_write_failures.inc()
             log.error(

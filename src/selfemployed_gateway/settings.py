@@ -41,9 +41,9 @@ class GatewaySettings(Section):
     phase: Phase = Phase.FINAL
     listen: Listener = Listener()
     path: str = Field(default="/SelfEmployedService/v2/consult", pattern=r"^/")
-    # Exchanges run on the event loop; threads only do blocking work beside it (audit
-    # writes, the readiness probe's connection test).
-    threads: int = Field(default=4, ge=1, le=1024, description="threads for blocking work")
+    # Exchanges run on the event loop; audit writes run beside it, in threads: this many for
+    # PostgreSQL, one for SQLite (one writer at a time anyway).
+    threads: int = Field(default=4, ge=1, le=1024, description="PostgreSQL audit writer threads")
     workers: int = Field(
         default=1, ge=1, le=64, description="gateway processes sharing the SOAP port (serve)"
     )

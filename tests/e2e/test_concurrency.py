@@ -3,12 +3,14 @@
 The pipeline awaits the supplier on the reactor's event loop (issue #6, R-65): with a slow
 supplier, many callers are served side by side even with a single thread for blocking work.
 On SIGTERM, exchanges in flight are answered and audited before the process exits (R-73).
-An audit store across the network (PostgreSQL) is written off the loop.
+The audit trail on PostgreSQL receives every exchange; a locked SQLite audit file stalls only
+the exchanges waiting to be written, not the event loop.
 """
 
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -80,25 +82,45 @@ def test_callers_waiting_on_a_slow_supplier_are_served_side_by_side(
     assert elapsed < CALLERS * LATENCY_S / 3, f"{elapsed:.1f} s for {CALLERS} callers"
 
 
-def test_sigterm_answers_and_audits_the_exchanges_in_flight(
+def in_flight(admin_url: str) -> float:
+    metrics = httpx.get(f"{admin_url}/metrics", timeout=5).text
+    for line in metrics.splitlines():
+        if line.startswith("seg_requests_in_flight "):
+            return float(line.split()[1])
+    raise AssertionError("seg_requests_in_flight missing from /metrics")
+
+
+def test_sigterm_answers_what_it_took_in_and_refuses_the_rest(
     pki: DevPki, slow_simulator: Server, tmp_path: Path
 ) -> None:
-    """R-73: an exchange accepted before SIGTERM is answered and in the audit trail; the
-    process then exits cleanly."""
+    """R-73: on SIGTERM, the four exchanges waiting on INASTI are answered, audited, then the
+    process exits 0; meanwhile a new call on an open connection gets a plain 503 and a new
+    connection is refused — nothing is taken in that could be dropped."""
     server, audit = gateway_on(pki, slow_simulator, tmp_path)
     url = server.urls["soap"]
     answers: list[httpx.Response] = []
     callers = [threading.Thread(target=lambda: answers.append(consult(pki, url))) for _ in range(4)]
+    body = career_request(ONSS, CONTEXT, "65031510159")
     try:
-        for caller in callers:
-            caller.start()
-        time.sleep(LATENCY_S / 2)  # the four calls now wait on the supplier
-        server.process.send_signal(signal.SIGTERM)
+        with httpx.Client(verify=tls_context(pki, "onss-inspection"), timeout=15) as open_one:
+            assert open_one.post(url, content=body).status_code == 200  # keep-alive, now idle
+            for caller in callers:
+                caller.start()
+            deadline = time.monotonic() + 5
+            while in_flight(server.urls["admin"]) < 4 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert in_flight(server.urls["admin"]) == 4
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(0.1)  # the four calls still wait on the supplier (0.4 s)
+            late = open_one.post(url, content=body)
+        with pytest.raises(httpx.ConnectError):
+            consult(pki, url)
         for caller in callers:
             caller.join(timeout=15)
         exit_code = server.process.wait(timeout=15)
     finally:
         server.stop()
+    assert (late.status_code, late.headers["Connection"]) == (503, "close")
     assert exit_code == 0
     assert [r.status_code for r in answers] == [200] * 4
     tickets = [payload(r.content).findtext("informationCBSS/ticketCBSS") for r in answers]
@@ -110,11 +132,11 @@ def test_sigterm_answers_and_audits_the_exchanges_in_flight(
     assert stored == ["MSG00000"] * 4
 
 
-def test_a_gateway_on_postgresql_audits_from_its_executor(
+def test_a_gateway_on_postgresql_audits_every_exchange(
     pki: DevPki, simulator: Server, tmp_path: Path, postgresql_dsn: str
 ) -> None:
-    """R-73 with the PostgreSQL backend: the write runs off the event loop (exchange.py) and
-    the exchange is in the database before its answer arrives."""
+    """R-73 with the PostgreSQL backend (written by `gateway.threads` writer threads): every
+    exchange answered is in the database when its answer arrives."""
     with psycopg.connect(postgresql_dsn, autocommit=True) as connection:
         connection.execute("DROP TABLE IF EXISTS audit_exchange")
     config = gateway_config(pki, simulator.urls["simulator"])
@@ -130,3 +152,39 @@ def test_a_gateway_on_postgresql_audits_from_its_executor(
     assert [r.status_code for r in responses] == [200] * 3
     # The gateway's clock is frozen: every row has the same reception time, compare as sets.
     assert sorted(rows) == sorted((ticket, "MSG00000") for ticket in tickets)
+
+
+def test_a_locked_sqlite_audit_file_stalls_only_the_exchanges_that_write(
+    pki: DevPki, simulator: Server, tmp_path: Path
+) -> None:
+    """Another process (a second worker, `audit purge`) holding SQLite's write lock makes the
+    audit write wait (busy timeout): the wait happens in the writer thread, so the event loop
+    keeps serving — /healthz answers at once — and the exchange is answered and audited as
+    soon as the lock is released (R-73)."""
+    server, audit = gateway_on(pki, simulator, tmp_path)
+    url = server.urls["soap"]
+    try:
+        consult(pki, url)  # the audit file and its table exist now
+        locker = sqlite3.connect(audit, timeout=5, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")
+        answers: list[httpx.Response] = []
+        caller = threading.Thread(target=lambda: answers.append(consult(pki, url)))
+        caller.start()
+        time.sleep(0.3)  # the exchange now waits for the write lock
+        started = time.monotonic()
+        health = httpx.get(f"{server.urls['admin']}/healthz", timeout=5)
+        health_seconds = time.monotonic() - started
+        assert answers == []  # still waiting for the lock
+        locker.execute("COMMIT")
+        locker.close()
+        caller.join(timeout=15)
+    finally:
+        server.stop()
+    assert health.status_code == 200 and health_seconds < 0.5
+    assert [r.status_code for r in answers] == [200]
+    ticket = payload(answers[0].content).findtext("informationCBSS/ticketCBSS")
+    store = SqliteAuditStore(audit)
+    try:
+        assert [r.outcome for r in store.by_ticket(str(ticket))] == ["MSG00000"]
+    finally:
+        store.close()

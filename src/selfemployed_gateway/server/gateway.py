@@ -6,7 +6,7 @@ import asyncio
 import logging
 import socket
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -64,7 +64,9 @@ class Gateway:
     exchanges: ExchangeHandler
     metrics: GatewayMetrics
     audit: AuditStore
+    audit_writer: ThreadPoolExecutor
     tls: tls.ReloadableServerTls
+    _closing: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -84,39 +86,30 @@ class Gateway:
         )
         metrics = GatewayMetrics(phase=settings.gateway.phase.value)
         audit = open_audit_store(settings.audit)
+        # SQLite takes one writer at a time anyway; PostgreSQL writes in parallel.
+        writers = 1 if settings.audit.backend is AuditBackend.SQLITE else settings.gateway.threads
+        audit_writer = ThreadPoolExecutor(writers, thread_name_prefix="audit")
         return cls(
             settings=settings,
             contract=contract,
             supplier=supplier,
             endpoint=endpoint,
-            exchanges=ExchangeHandler(
-                endpoint,
-                audit,
-                metrics,
-                clock,
-                # Network I/O off the event loop; the local SQLite commit in place.
-                audit_off_loop=settings.audit.backend is AuditBackend.POSTGRESQL,
-            ),
+            exchanges=ExchangeHandler(endpoint, audit, metrics, clock, audit_writer=audit_writer),
             metrics=metrics,
             audit=audit,
+            audit_writer=audit_writer,
             tls=tls.ReloadableServerTls(server_tls(settings)),
         )
 
     def listen(self, reactor: Any) -> tuple[Any, Any]:
         """Open the SOAP (mutual TLS) and admin (HTTP) listeners; returns both ports."""
         loop = event_loop(reactor)
-        # Blocking work beside the loop: audit writes and the readiness probe.
-        blocking = ThreadPoolExecutor(self.settings.gateway.threads, thread_name_prefix="blocking")
+        # Other blocking work beside the loop: readiness probes, waiting for worker processes.
+        blocking = ThreadPoolExecutor(2, thread_name_prefix="blocking")
         loop.set_default_executor(blocking)
         consult = ConsultResource(
             self.exchanges, self.metrics, self.contract, self.settings.gateway.path, loop
         )
-        # Shutdown: exchanges in flight finish (answered and audited) before anything closes.
-        reactor.addSystemEventTrigger(
-            "before", "shutdown", lambda: Deferred.fromFuture(loop.create_task(self.drain(consult)))
-        )
-        reactor.addSystemEventTrigger("after", "shutdown", blocking.shutdown)
-        reactor.addSystemEventTrigger("after", "shutdown", self.audit.close)
 
         site = GatewaySite(
             _mount(self.settings.gateway.path, consult),
@@ -129,6 +122,16 @@ class Gateway:
             soap_port = _listen_shared(reactor, listen.host, listen.port, site, self.tls)
         else:
             soap_port = reactor.listenSSL(listen.port, site, self.tls, interface=listen.host)
+
+        def drain() -> Deferred[None]:
+            # Nothing new is taken in; what was taken in is answered and audited, then closes.
+            soap_port.stopListening()
+            return Deferred.fromFuture(loop.create_task(self.drain(consult)))
+
+        reactor.addSystemEventTrigger("before", "shutdown", drain)
+        reactor.addSystemEventTrigger("after", "shutdown", blocking.shutdown)
+        reactor.addSystemEventTrigger("after", "shutdown", self.audit_writer.shutdown)
+        reactor.addSystemEventTrigger("after", "shutdown", self.audit.close)
 
         readiness = Readiness(lambda: self.supplier.is_reachable(), loop)
         admin = admin_root(readiness, Metrics(self.metrics.registry))
@@ -168,17 +171,19 @@ class Gateway:
         self.tls.replace(tls_options)
         self.settings = settings
         # In-flight calls may still use the old supplier until their time budget ends.
-        reactor.callLater(
-            old_supplier_grace(settings),
-            lambda: event_loop(reactor).create_task(old_supplier.aclose()),
-        )
+        reactor.callLater(old_supplier_grace(settings), self._close_later, reactor, old_supplier)
         self.metrics.reloads.labels("applied").inc()
         log.info("configuration reloaded", extra={"clients": len(dataset.clients)})
         return True
 
+    def _close_later(self, reactor: Any, supplier: Supplier) -> None:
+        task = event_loop(reactor).create_task(supplier.aclose())
+        self._closing.add(task)  # a task nobody refers to may be collected before it ends
+        task.add_done_callback(self._closing.discard)
+
     async def drain(self, consult: ConsultResource) -> None:
-        """Wait for the exchanges in flight (at most the supplier's budget and a second),
-        then close the supplier's connections."""
+        """Shutdown: refuse new requests, wait for the exchanges in flight (at most the
+        supplier's budget and a second), then close the supplier's connections."""
         await consult.drain(self.settings.supplier.timeout_seconds + 1)
         await self.supplier.aclose()
 

@@ -66,6 +66,7 @@ class ConsultResource(resource.Resource):
         self.contract = contract
         self.path = path
         self.loop = loop
+        self.draining = False
         self._in_flight: set[asyncio.Task[SoapAnswer]] = set()
 
     def render(self, request: server.Request) -> Any:
@@ -91,8 +92,14 @@ class ConsultResource(resource.Resource):
             return self._text(request, "No such schema in this contract.\n")
         return self._method_not_allowed(request)
 
-    def render_POST(self, request: server.Request) -> int:
-        """A SOAP call: every answer, fault or not, comes from the exchange handler (R-73)."""
+    def render_POST(self, request: server.Request) -> int | bytes:
+        """A SOAP call: every answer, fault or not, comes from the exchange handler (R-73).
+        While the gateway shuts down, a plain 503 (nothing taken in that could be dropped)."""
+        if self.draining:
+            request.setResponseCode(503)
+            request.setHeader(b"Retry-After", b"1")
+            request.setHeader(b"Connection", b"close")
+            return self._text(request, "The gateway is shutting down; call again.\n")
         body = request.content.read() if request.content is not None else b""
         action = request.getHeader(b"soapaction")
         content_type = request.getHeader(b"content-type")
@@ -118,9 +125,12 @@ class ConsultResource(resource.Resource):
         return server.NOT_DONE_YET
 
     async def drain(self, timeout: float) -> None:
-        """Shutdown: let the exchanges in flight finish, for at most `timeout` seconds."""
-        if self._in_flight:
-            await asyncio.wait(set(self._in_flight), timeout=timeout)
+        """Shutdown: refuse new calls (503), let the exchanges in flight finish, for at most
+        `timeout` seconds."""
+        self.draining = True
+        deadline = self.loop.time() + timeout
+        while self._in_flight and (left := deadline - self.loop.time()) > 0:
+            await asyncio.wait(set(self._in_flight), timeout=left)
 
     def _answer(self, answer: SoapAnswer, request: server.Request, gone: list[bool]) -> None:
         self.metrics.in_flight.dec()

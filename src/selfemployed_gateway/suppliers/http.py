@@ -58,7 +58,7 @@ class SupplierHttp:
         self.max_answer_bytes = max_answer_bytes
         self._transport = transport
         # One TLS context for every client (building one per client is costly).
-        self._tls = httpx.create_ssl_context()
+        self._tls = httpx.create_ssl_context(trust_env=False)
         self._slots = asyncio.Semaphore(settings.max_connections)
         self._idle: list[httpx.AsyncClient] = []  # a stack: the most recently used on top
         self._clients: list[httpx.AsyncClient] = []
