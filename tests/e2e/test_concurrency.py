@@ -51,8 +51,8 @@ def slow_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 def gateway_on(pki: DevPki, simulator: Server, folder: Path) -> tuple[Server, Path]:
     audit = folder / "audit.sqlite3"
     config = gateway_config(pki, simulator.urls["simulator"], audit=audit)
-    # One thread for blocking work: a design that parked a thread per supplier call would
-    # serve these callers one after the other.
+    # SEG_THREADS=1: should exchanges ever run on the gateway's threads again (one parked per
+    # supplier call), these callers would be served one after the other.
     server = start(write_config(folder / "gateway.toml", config), "serve", env={"SEG_THREADS": "1"})
     return server, audit
 
