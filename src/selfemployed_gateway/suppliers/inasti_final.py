@@ -44,7 +44,6 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import date
 from enum import StrEnum
-from functools import cache
 from importlib import resources
 from typing import TypeVar
 
@@ -144,29 +143,39 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
-@cache
-def schema_bytes() -> bytes:
-    """The protocol's XSD, read from the package data."""
-    return (
-        resources.files("selfemployed_gateway.suppliers") / "schemas" / SCHEMA_FILE
-    ).read_bytes()
+class ProtocolSchema:
+    """The XSD of a supplier protocol (package data `suppliers/schemas/<file_name>`): one
+    compiled schema per thread, since lxml keeps the error log on the schema object."""
+
+    def __init__(self, file_name: str) -> None:
+        self.file_name = file_name
+        self._local = threading.local()
+
+    def schema(self) -> etree.XMLSchema:
+        schema: etree.XMLSchema | None = getattr(self._local, "schema", None)
+        if schema is None:
+            text = (
+                resources.files("selfemployed_gateway.suppliers") / "schemas" / self.file_name
+            ).read_bytes()
+            schema = etree.XMLSchema(etree.fromstring(text, new_parser()))
+            self._local.schema = schema
+        return schema
+
+    def error(self, payload: etree._Element) -> str | None:
+        """The first error of `payload` against the schema, or None when it is valid."""
+        try:
+            self.schema().assertValid(payload)
+        except etree.DocumentInvalid as exc:
+            return str(exc)  # the first error, with its line
+        return None
 
 
-def _schema() -> etree.XMLSchema:
-    schema: etree.XMLSchema | None = getattr(_local, "schema", None)
-    if schema is None:
-        schema = etree.XMLSchema(etree.fromstring(schema_bytes(), new_parser()))
-        _local.schema = schema
-    return schema
+SCHEMA = ProtocolSchema(SCHEMA_FILE)
 
 
 def schema_error(payload: etree._Element) -> str | None:
     """The first error of `payload` against the protocol's XSD, or None when it is valid."""
-    try:
-        _schema().assertValid(payload)
-    except etree.DocumentInvalid as exc:
-        return str(exc)  # the first error, with its line
-    return None
+    return SCHEMA.error(payload)
 
 
 def parse_document(data: bytes) -> etree._Element:
@@ -524,7 +533,7 @@ class InastiFinalSupplier:
         observer: Observer | None = None,
     ) -> None:
         self._observer = observer
-        _schema()  # a broken package (XSD missing) fails at start-up, not on the first call
+        SCHEMA.schema()  # a broken package (XSD missing) fails at start-up, not on the first call
         self._http = SupplierHttp(settings.url, settings, transport=transport)
 
     async def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:

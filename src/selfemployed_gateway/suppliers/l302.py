@@ -51,14 +51,11 @@ from __future__ import annotations
 
 import calendar
 import logging
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
-from functools import cache
-from importlib import resources
 
 import httpx
 from lxml import etree
@@ -86,11 +83,11 @@ from selfemployed_gateway.suppliers.http import HttpAnswer, SupplierHttp
 from selfemployed_gateway.suppliers.inasti_final import (
     Observer,
     ProtocolError,
+    ProtocolSchema,
     body_payload,
     describe_fault,
     envelope,
     is_fault,
-    new_parser,
     parse_document,
 )
 from selfemployed_gateway.suppliers.l302_mapping import L302Mapping, L302MappingError
@@ -158,33 +155,12 @@ L302Answer = Attestation | Refusal | None  # None: an L302Response with neither
 
 # --- schema -------------------------------------------------------------------------------
 
-# lxml schemas keep their error log on the object: one per thread (see inasti_final).
-_local = threading.local()
-
-
-@cache
-def schema_bytes() -> bytes:
-    """The protocol's XSD, read from the package data."""
-    return (
-        resources.files("selfemployed_gateway.suppliers") / "schemas" / SCHEMA_FILE
-    ).read_bytes()
-
-
-def _schema() -> etree.XMLSchema:
-    schema: etree.XMLSchema | None = getattr(_local, "schema", None)
-    if schema is None:
-        schema = etree.XMLSchema(etree.fromstring(schema_bytes(), new_parser()))
-        _local.schema = schema
-    return schema
+SCHEMA = ProtocolSchema(SCHEMA_FILE)
 
 
 def schema_error(payload: etree._Element) -> str | None:
     """The first error of `payload` against L302.xsd, or None when it is valid."""
-    try:
-        _schema().assertValid(payload)
-    except etree.DocumentInvalid as exc:
-        return str(exc)
-    return None
+    return SCHEMA.error(payload)
 
 
 # --- dates --------------------------------------------------------------------------------
@@ -480,7 +456,7 @@ class L302Supplier:
     ) -> None:
         self._conversion = L302Conversion(mapping, codes, funds)
         self._observer = observer
-        _schema()  # a broken package (XSD missing) fails at start-up, not on the first call
+        SCHEMA.schema()  # a broken package (XSD missing) fails at start-up, not on the first call
         self._http = SupplierHttp(settings.l302_url, settings, transport=transport)
 
     async def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
