@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from lxml import etree
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.internet.task import deferLater
@@ -77,7 +78,9 @@ from selfemployed_gateway.suppliers.http import CONTENT_TYPE
 from selfemployed_gateway.suppliers.inasti_final import (
     CAREER_REQUEST,
     CONTRIBUTIONS_REQUEST,
+    SCHEMA,
     ProtocolError,
+    ProtocolSchema,
     ResultCode,
     body_payload,
     career_response,
@@ -87,7 +90,6 @@ from selfemployed_gateway.suppliers.inasti_final import (
     parse_document,
     read_career_request,
     read_contributions_request,
-    schema_error,
 )
 from selfemployed_gateway.suppliers.l302_mapping import L302Mapping, load_l302_mapping
 
@@ -350,15 +352,24 @@ def answer_contributions(
     return misbehave(behaviour, _final_statuses(_contributions_result), _FINAL_FAULT, normal)
 
 
-def answer_request(dataset: Dataset, body: bytes, now: datetime) -> SimulatorAnswer:
-    """The answer to one raw request body; a Client SOAP Fault for one it cannot read."""
+def read_request(body: bytes, schema: ProtocolSchema) -> etree._Element | SimulatorAnswer:
+    """The Body element of a raw request valid against `schema`, or the Client SOAP Fault for
+    a body that is not one (both protocols)."""
     try:
         payload = body_payload(parse_document(body))
     except ProtocolError as exc:
         return soap_fault_answer("Client", str(exc)[:200], "client_fault")
-    error = schema_error(payload)
+    error = schema.error(payload)
     if error is not None:
         return soap_fault_answer("Client", f"invalid request: {error}"[:200], "client_fault")
+    return payload
+
+
+def answer_request(dataset: Dataset, body: bytes, now: datetime) -> SimulatorAnswer:
+    """The answer to one raw request body; a Client SOAP Fault for one it cannot read."""
+    payload = read_request(body, SCHEMA)
+    if isinstance(payload, SimulatorAnswer):
+        return payload
     if payload.tag == CAREER_REQUEST:
         ssin, period = read_career_request(payload)
         return answer_career(dataset, ssin, period, now)

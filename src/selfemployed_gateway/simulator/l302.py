@@ -32,23 +32,19 @@ from selfemployed_gateway.simulator.inasti import (
     SimulatorAnswer,
     behaviour_for,
     misbehave,
+    read_request,
     soap_fault_answer,
 )
-from selfemployed_gateway.suppliers.inasti_final import (
-    ProtocolError,
-    body_payload,
-    envelope,
-    parse_document,
-)
+from selfemployed_gateway.suppliers.inasti_final import envelope
 from selfemployed_gateway.suppliers.l302 import (
     REQUEST,
+    SCHEMA,
     Attestation,
     CareerLine,
     Refusal,
     ReturnCode,
     l302_response,
     read_l302_request,
-    schema_error,
 )
 from selfemployed_gateway.suppliers.l302_mapping import L302Mapping
 
@@ -143,13 +139,9 @@ def answer_l302(
     dataset: Dataset, mapping: L302Mapping, body: bytes, now: datetime
 ) -> SimulatorAnswer:
     """The answer to one raw L302 request body; a Client SOAP Fault for one it cannot read."""
-    try:
-        payload = body_payload(parse_document(body))
-    except ProtocolError as exc:
-        return soap_fault_answer("Client", str(exc)[:200], "client_fault")
-    error = schema_error(payload)
-    if error is not None:
-        return soap_fault_answer("Client", f"invalid request: {error}"[:200], "client_fault")
+    payload = read_request(body, SCHEMA)
+    if isinstance(payload, SimulatorAnswer):
+        return payload
     if payload.tag != REQUEST:
         return soap_fault_answer("Client", "not an L302 request", "client_fault")
     ssin, period = read_l302_request(payload)
