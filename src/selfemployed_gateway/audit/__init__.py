@@ -117,8 +117,33 @@ def open_audit_store(settings: AuditSettings) -> AuditStore:
     return PostgresAuditStore(settings.postgresql_dsn)
 
 
+#: The columns of `audit_exchange` that hold an exchange, in the order of `row_from_record`
+#: and `record_from_row` (both backends).
+COLUMNS = (
+    "ticket_cbss, client_ticket, client_id, operation, legal_context, received, replied, "
+    "outcome, duration_ms, request_xml, response_xml"
+)
+
+
+def row_from_record(exchange: ExchangeRecord, moment: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """An exchange as a row in `COLUMNS` order; `moment` writes the backend's timestamps."""
+    return (
+        exchange.ticket_cbss,
+        exchange.client_ticket,
+        exchange.client_id,
+        exchange.operation,
+        exchange.legal_context,
+        moment(exchange.received),
+        moment(exchange.replied),
+        exchange.outcome,
+        exchange.duration_ms,
+        exchange.request_xml,
+        exchange.response_xml,
+    )
+
+
 def record_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> ExchangeRecord:
-    """An exchange from a row in column order; `moment` reads the backend's timestamps."""
+    """An exchange from a row in `COLUMNS` order; `moment` reads the backend's timestamps."""
     (
         ticket_cbss,
         client_ticket,

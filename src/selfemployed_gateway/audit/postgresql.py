@@ -32,11 +32,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
 from selfemployed_gateway.audit import (
+    COLUMNS,
     AuditError,
     ExchangeRecord,
     check_aware,
     check_limit,
     record_from_row,
+    row_from_record,
 )
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -66,10 +68,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS audit_exchange_by_received ON audit_exchange (received)",
 )
 
-_COLUMNS = sql.SQL(
-    "ticket_cbss, client_ticket, client_id, operation, legal_context, received, replied, "
-    "outcome, duration_ms, request_xml, response_xml"
-)
+_COLUMNS = sql.SQL(COLUMNS)
 
 Connection = psycopg.Connection[TupleRow]
 T = TypeVar("T")
@@ -90,19 +89,7 @@ class PostgresAuditStore:
         return f"PostgresAuditStore({self._name!r})"
 
     def record(self, exchange: ExchangeRecord) -> None:
-        row = (
-            exchange.ticket_cbss,
-            exchange.client_ticket,
-            exchange.client_id,
-            exchange.operation,
-            exchange.legal_context,
-            exchange.received,
-            exchange.replied,
-            exchange.outcome,
-            exchange.duration_ms,
-            exchange.request_xml,
-            exchange.response_xml,
-        )
+        row = row_from_record(exchange, lambda moment: moment)
         query = sql.SQL("INSERT INTO audit_exchange ({}) VALUES ({})").format(
             _COLUMNS, sql.SQL(", ").join(sql.Placeholder() * len(row))
         )

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from selfemployed_gateway.audit import (
+    COLUMNS,
     AuditError,
     ExchangeRecord,
     check_aware,
     check_limit,
     record_from_row,
+    row_from_record,
 )
 
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -56,11 +58,6 @@ CREATE INDEX IF NOT EXISTS audit_exchange_by_client_ticket ON audit_exchange (cl
 CREATE INDEX IF NOT EXISTS audit_exchange_by_client ON audit_exchange (client_id, received);
 CREATE INDEX IF NOT EXISTS audit_exchange_by_received ON audit_exchange (received);
 """
-
-_COLUMNS = (
-    "ticket_cbss, client_ticket, client_id, operation, legal_context, received, replied, "
-    "outcome, duration_ms, request_xml, response_xml"
-)
 
 
 class SqliteAuditStore:
@@ -95,22 +92,10 @@ class SqliteAuditStore:
         return f"SqliteAuditStore({str(self._path)!r})"
 
     def record(self, exchange: ExchangeRecord) -> None:
-        row = (
-            exchange.ticket_cbss,
-            exchange.client_ticket,
-            exchange.client_id,
-            exchange.operation,
-            exchange.legal_context,
-            _text(exchange.received),
-            _text(exchange.replied),
-            exchange.outcome,
-            exchange.duration_ms,
-            exchange.request_xml,
-            exchange.response_xml,
-        )
+        row = row_from_record(exchange, _text)
         with self._failures("record"), self._locked() as connection, connection:
             connection.execute(
-                f"INSERT INTO audit_exchange ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO audit_exchange ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
 
@@ -164,7 +149,7 @@ class SqliteAuditStore:
 
     def _select(self, clause: str, parameters: tuple[Any, ...], what: str) -> list[ExchangeRecord]:
         with self._failures(what), self._locked() as connection:
-            rows = connection.execute(f"SELECT {_COLUMNS} FROM audit_exchange {clause}", parameters)
+            rows = connection.execute(f"SELECT {COLUMNS} FROM audit_exchange {clause}", parameters)
             return [_exchange(row) for row in rows.fetchall()]
 
     @contextmanager
