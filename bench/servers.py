@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.processes import write_config  # the same TOML writer as the e2e tests
+
 from selfemployed_gateway.dataset import load_dataset
 from selfemployed_gateway.devpki import DevPki, ensure_dev_pki
 
@@ -109,27 +111,6 @@ def start(
     process.kill()
     process.wait(timeout=10)
     raise RuntimeError(f"{name} did not start in {timeout}s:\n{log.read_text()[-3000:]}")
-
-
-def write_config(path: Path, values: Mapping[str, Mapping[str, Any]]) -> Path:
-    """A TOML file from nested sections (tables of scalars, lists, sub-tables)."""
-    lines: list[str] = []
-
-    def section(name: str, table: Mapping[str, Any]) -> None:
-        lines.append(f"[{name}]")
-        lines.extend(
-            f"{key} = {json.dumps(value)}"
-            for key, value in table.items()
-            if not isinstance(value, Mapping)
-        )
-        for key, value in table.items():
-            if isinstance(value, Mapping):
-                section(f"{name}.{key}", value)
-
-    for name, table in values.items():
-        section(name, table)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def make_pki(folder: Path) -> DevPki:
