@@ -52,6 +52,7 @@ from selfemployed_gateway.suppliers.inasti_final import (
     schema_error,
 )
 from tests.support.aio import run
+from tests.support.mock_supplier import Handler, failure_of, fixed, raising, serving
 from tests.support.simulator import simulator_on_free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,8 +63,6 @@ MULTI = "65031510159"
 SLOW = "64082006457"
 GARBAGE = "47061501777"
 SOAP_FAULT = "93030322213"
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture(scope="module")
@@ -87,33 +86,11 @@ def supplier_with(
 
 def simulator_handler(dataset: Dataset, seen: list[httpx.Request] | None = None) -> Handler:
     """Serves the simulator's pure answers (delays ignored)."""
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        answer = answer_request(dataset, request.read(), NOON)
-        return httpx.Response(
-            answer.status, content=answer.body, headers={"Content-Type": answer.content_type}
-        )
-
-    return handle
-
-
-def fixed(body: bytes, status: int = 200) -> Handler:
-    return lambda request: httpx.Response(status, content=body)
-
-
-def raising(error: Exception) -> Handler:
-    def handle(request: httpx.Request) -> httpx.Response:
-        raise error
-
-    return handle
+    return serving(lambda body: answer_request(dataset, body, NOON), seen)
 
 
 def details_of(call: Callable[[], object]) -> str:
-    with pytest.raises(SupplierError) as caught:
-        call()
-    return caught.value.details
+    return failure_of(call).details
 
 
 def texts(fr: str, nl: str, de: str) -> tuple[Description, ...]:

@@ -75,6 +75,7 @@ from selfemployed_gateway.suppliers.l302_mapping import (
     load_l302_mapping,
 )
 from tests.support.aio import run
+from tests.support.mock_supplier import Handler, failure_of, fixed, raising, serving
 from tests.support.simulator import simulator_on_free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,8 +97,6 @@ GARBAGE = "47061501777"
 SLOW = "64082006457"
 EARLY = "55121231183"  # career 1990-1995 only
 NOBODY = "75010199968"
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture(scope="module")
@@ -150,33 +149,7 @@ def supplier_with(dataset: Dataset) -> Iterator[SupplierFactory]:
 
 def simulator_handler(dataset: Dataset, seen: list[httpx.Request] | None = None) -> Handler:
     """Serves the L302 simulator's pure answers (delays ignored)."""
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        answer = answer_l302(dataset, MAPPING, request.read(), NOON)
-        return httpx.Response(
-            answer.status, content=answer.body, headers={"Content-Type": answer.content_type}
-        )
-
-    return handle
-
-
-def fixed(body: bytes, status: int = 200) -> Handler:
-    return lambda request: httpx.Response(status, content=body)
-
-
-def raising(error: Exception) -> Handler:
-    def handle(request: httpx.Request) -> httpx.Response:
-        raise error
-
-    return handle
-
-
-def failure_of(call: Callable[[], object]) -> SupplierError:
-    with pytest.raises(SupplierError) as caught:
-        call()
-    return caught.value
+    return serving(lambda body: answer_l302(dataset, MAPPING, body, NOON), seen)
 
 
 # --- hand-written L302 documents ----------------------------------------------------------
