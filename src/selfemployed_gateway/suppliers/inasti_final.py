@@ -507,6 +507,19 @@ def read_contributions_request(payload: etree._Element) -> tuple[str, str, str |
 # --- the adapter --------------------------------------------------------------------------
 
 Observer = Callable[[str, str, float], None]
+
+
+def notify(observer: Observer | None, operation: Operation, outcome: str, started: float) -> None:
+    """Tell `observer` (if any) how a call ended and how long it took, since `started`."""
+    if observer is None:
+        return
+    try:
+        observer(operation.value, outcome, time.monotonic() - started)
+    except Exception:
+        # A measurement must never change the answer given to the client.
+        logger.exception("supplier observer failed")
+
+
 _Answer = TypeVar("_Answer", CareerAnswer, ContributionsAnswer)
 
 
@@ -591,19 +604,10 @@ class InastiFinalSupplier:
                 error.details,
                 error.cause,
             )
-            self._notify(operation, error.details, started)
+            notify(self._observer, operation, error.details, started)
             raise
-        self._notify(operation, _RESULT_CODES[result.outcome].value, started)
+        notify(self._observer, operation, _RESULT_CODES[result.outcome].value, started)
         return result
-
-    def _notify(self, operation: Operation, outcome: str, started: float) -> None:
-        if self._observer is None:
-            return
-        try:
-            self._observer(operation.value, outcome, time.monotonic() - started)
-        except Exception:
-            # A measurement must never change the answer given to the client.
-            logger.exception("supplier observer failed")
 
 
 def _describe_status(status: int, body: bytes) -> str:

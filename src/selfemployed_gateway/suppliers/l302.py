@@ -88,6 +88,7 @@ from selfemployed_gateway.suppliers.inasti_final import (
     describe_fault,
     envelope,
     is_fault,
+    notify,
     parse_document,
 )
 from selfemployed_gateway.suppliers.l302_mapping import L302Mapping, L302MappingError
@@ -469,9 +470,9 @@ class L302Supplier:
             logger.warning(
                 "INASTI L302 for %s failed: %s (%s)", ssin_tag(ssin), error.details, error.cause
             )
-            self._notify(error.details, started)
+            notify(self._observer, Operation.CONSULT_CAREER, error.details, started)
             raise
-        self._notify(result.outcome.value, started)
+        notify(self._observer, Operation.CONSULT_CAREER, result.outcome.value, started)
         return result
 
     async def consult_contributions(
@@ -514,15 +515,6 @@ class L302Supplier:
         if not answer.lines:
             return CareerAnswer(outcome=SupplierOutcome.NO_DATA_FOR_PERIOD)
         return CareerAnswer(outcome=SupplierOutcome.FOUND, career=self._conversion.career(answer))
-
-    def _notify(self, outcome: str, started: float) -> None:
-        if self._observer is None:
-            return
-        try:
-            self._observer(Operation.CONSULT_CAREER.value, outcome, time.monotonic() - started)
-        except Exception:
-            # A measurement must never change the answer given to the client.
-            logger.exception("supplier observer failed")
 
 
 def _refusal_outcome(refusal: Refusal) -> SupplierOutcome:
