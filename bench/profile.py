@@ -62,13 +62,13 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
         "supplier call (httpx client, INASTI answer parsing)",
         ("suppliers/", "httpx", "httpcore", "h11", "anyio", "sniffio"),
     ),
-    ("lxml XSD validation", ("validation.py",)),
+    ("lxml XSD validation", ("xmlsafe.py",)),
     ("pydantic", ("pydantic",)),
     ("spyne: request deserialisation and dispatch", ("spyne/",)),
-    ("response writing (soap/writer.py, lxml)", ("writer.py", "mapping.py (")),
+    ("response writing (soap/writer.py, lxml)", ("writer.py",)),
     ("informationCBSS and faults (faults.py)", ("faults.py",)),
     (
-        "pipeline stages (authorisation, dates, NISS, conversion, filtering…)",
+        "pipeline stages (authorisation, dates, NISS, interpretation, filtering…)",
         (
             "stages/",
             "pipeline.py",
@@ -172,11 +172,10 @@ def py_spy(folder: Path, pki: DevPki, simulator: Server) -> str:
 # Functions whose cumulative time marks a stage in the in-process loop.
 MARKERS: list[tuple[str, str, str]] = [
     ("whole exchange (ExchangeHandler.handle)", "exchange.py", "handle"),
-    ("SOAP endpoint (SoapEndpoint.handle)", "endpoint.py", "handle"),
+    ("SOAP endpoint (SoapEndpoint.answer)", "endpoint.py", "answer"),
     ("request parsing (envelope.parse_request)", "envelope.py", "parse_request"),
-    ("lxml XSD validation of the request (SchemaValidator.validate)", "validation.py", "validate"),
-    ("spyne deserialisation (get_in_object)", "spyne/server/_base.py", "get_in_object"),
-    ("operation incl. pipeline (get_out_object)", "spyne/server/_base.py", "get_out_object"),
+    ("lxml XSD validation of the request (XmlSchema.first_error)", "xmlsafe.py", "first_error"),
+    ("spyne deserialisation (RequestReader.read)", "soap/reader.py", "read"),
     ("pipeline (Pipeline.consult)", "pipeline.py", "consult"),
     ("response writing (soap/writer.py)", "writer.py", "*"),
     ("audit write (AuditStore.record)", "audit/sqlite.py", "record"),
@@ -216,6 +215,7 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
     from selfemployed_gateway.logs import configure_logging
     from selfemployed_gateway.server.gateway import Gateway
     from selfemployed_gateway.settings import load_settings
+    from selfemployed_gateway.soap.endpoint import IncomingCall
     from selfemployed_gateway.tls import certificate_of
 
     config = folder / "gateway-profile.toml"
@@ -229,7 +229,7 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
     certificate = certificate_of(
         crypto.X509.from_cryptography(x509.load_pem_x509_certificate(client.cert.read_bytes()))
     )
-    action = f'"{ACTION}"'
+    call = IncomingCall(REQUEST, f'"{ACTION}"', certificate=certificate)
     handle = gateway.exchanges.handle
     # As in the server, every exchange is awaited on one asyncio loop (here without Twisted).
     event_loop = asyncio.new_event_loop()
@@ -240,7 +240,7 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
         deadline = time.monotonic() + LOOP_SECONDS
         wall, cpu = time.perf_counter(), time.process_time()
         while done < count and time.monotonic() < deadline:
-            answer = event_loop.run_until_complete(handle(REQUEST, action, certificate))
+            answer = event_loop.run_until_complete(handle(call))
             done += 1
         assert answer.status == 200, answer.body[:300]
         return done, time.perf_counter() - wall, time.process_time() - cpu

@@ -19,13 +19,10 @@ import psycopg
 import pytest
 from pydantic import ValidationError
 
-from selfemployed_gateway.audit import (
-    AuditError,
-    AuditStore,
-    ExchangeRecord,
-    open_audit_store,
-)
+from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.postgresql import APPLICATION_NAME
+from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
+from selfemployed_gateway.errors import AuditError
 from selfemployed_gateway.settings import AuditBackend, AuditSettings, ConfigurationError
 from tests.support.postgres import postgresql_dsn_fixture  # noqa: F401  (session fixture)
 
@@ -357,7 +354,7 @@ DURABILITY_SCRIPT = """
 import sys, time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from selfemployed_gateway.audit import ExchangeRecord
+from selfemployed_gateway.audit.trail import ExchangeRecord
 from selfemployed_gateway.audit.sqlite import SqliteAuditStore
 
 store = SqliteAuditStore(Path(sys.argv[1]))

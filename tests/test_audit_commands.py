@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from selfemployed_gateway.audit import ExchangeRecord, open_audit_store
+from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.commands import add_audit_commands
+from selfemployed_gateway.audit.trail import ExchangeRecord
 from selfemployed_gateway.settings import Settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -30,26 +30,29 @@ from selfemployed_gateway.records import (
     ContributionsAnswer,
     DatePeriod,
     Description,
+    ExchangeTrace,
     Fund,
+    GatewayFault,
     Language,
     SupplierOutcome,
 )
 from selfemployed_gateway.settings import SupplierSettings
-from selfemployed_gateway.simulator.inasti import answer_career, answer_request
-from selfemployed_gateway.suppliers import SupplierError
-from selfemployed_gateway.suppliers.http import MAX_ANSWER_BYTES
-from selfemployed_gateway.suppliers.inasti_final import (
-    InastiFinalSupplier,
-    Observer,
+from selfemployed_gateway.simulator.final import answer_career, answer_request
+from selfemployed_gateway.stages import supplier_call
+from selfemployed_gateway.suppliers.final.adapter import InastiFinalSupplier
+from selfemployed_gateway.suppliers.final.protocol import (
+    SCHEMA,
     ResultCode,
-    body_payload,
     career_request,
     career_response,
     contributions_response,
+)
+from selfemployed_gateway.suppliers.http import MAX_ANSWER_BYTES
+from selfemployed_gateway.suppliers.soap11 import (
+    body_payload,
     envelope,
     fault_envelope,
     parse_document,
-    schema_error,
 )
 from tests.support.aio import run
 from tests.support.mock_supplier import Handler, failure_of, fixed, raising, serving
@@ -76,12 +79,8 @@ def settings(url: str = URL, timeout: float = 2.0) -> SupplierSettings:
     )
 
 
-def supplier_with(
-    handler: Handler, timeout: float = 2.0, observer: Observer | None = None
-) -> InastiFinalSupplier:
-    return InastiFinalSupplier(
-        settings(timeout=timeout), transport=httpx.MockTransport(handler), observer=observer
-    )
+def supplier_with(handler: Handler, timeout: float = 2.0) -> InastiFinalSupplier:
+    return InastiFinalSupplier(settings(timeout=timeout), transport=httpx.MockTransport(handler))
 
 
 def simulator_handler(dataset: Dataset, seen: list[httpx.Request] | None = None) -> Handler:
@@ -237,7 +236,7 @@ def test_request_is_a_valid_soap_message_with_its_headers(dataset: Dataset) -> N
     )
     for request in seen:
         payload = body_payload(parse_document(request.content))
-        assert schema_error(payload) is None
+        assert SCHEMA.first_error(payload) is None
         assert payload.findtext("ssin") == MULTI
     assert body_payload(parse_document(career.content)).find("period/endDate") is None
 
@@ -436,30 +435,37 @@ def test_total_deadline_cuts_a_trickling_answer() -> None:
     assert time.monotonic() - started < 1.0
 
 
-# --- observer, reachability ---------------------------------------------------------------
+# --- timing and logging of a call (stages/supplier_call.py), reachability ----------------
 
 
-def test_observer_sees_each_call(dataset: Dataset) -> None:
-    calls: list[tuple[str, str, float]] = []
-    supplier = supplier_with(simulator_handler(dataset), observer=lambda *call: calls.append(call))
-    run(supplier.consult_career(MULTI, YEAR_2000))
-    run(supplier.consult_contributions("58112403357", "2015Q1", None))
-    with pytest.raises(SupplierError):
-        run(supplier.consult_career(GARBAGE, YEAR_2000))
-    assert [(operation, outcome) for operation, outcome, _ in calls] == [
-        ("consultCareer", "OK"),
-        ("consultContributions", "NO_DATA_FOR_PERSON"),
-        ("consultCareer", codes.SUPPLIER_UNEXPECTED_RESPONSE),
-    ]
-    assert all(0 <= seconds < 1 for _, _, seconds in calls)
+def test_each_call_is_timed_once_in_the_trace(dataset: Dataset) -> None:
+    """One timing per call, by the pipeline's supplier-call stage (R-22): outcome and seconds."""
+    supplier = supplier_with(simulator_handler(dataset))
+    outcomes: list[tuple[str | None, float | None]] = []
+    found = ExchangeTrace(ticket_cbss="t1", received=NOON)
+    run(supplier_call.call_career(supplier, MULTI, YEAR_2000, found))
+    outcomes.append((found.supplier_outcome, found.supplier_seconds))
+    failed = ExchangeTrace(ticket_cbss="t2", received=NOON)
+    with pytest.raises(GatewayFault) as fault:
+        run(supplier_call.call_career(supplier, GARBAGE, YEAR_2000, failed))
+    outcomes.append((failed.supplier_outcome, failed.supplier_seconds))
+    assert fault.value.code is codes.SUPPLIER_ERROR
+    assert [outcome for outcome, _ in outcomes] == ["FOUND", codes.SUPPLIER_UNEXPECTED_RESPONSE]
+    assert all(seconds is not None and 0 <= seconds < 1 for _, seconds in outcomes)
 
 
-def test_a_failing_observer_does_not_change_the_answer(dataset: Dataset) -> None:
-    def broken(operation: str, outcome: str, seconds: float) -> None:
-        raise RuntimeError("metrics backend down")
-
-    supplier = supplier_with(simulator_handler(dataset), observer=broken)
-    assert run(supplier.consult_career(MULTI, YEAR_2000)).career == EXPECTED_CAREER_2000
+def test_a_failed_call_is_logged_with_its_cause_and_no_niss(
+    dataset: Dataset, caplog: pytest.LogCaptureFixture
+) -> None:
+    supplier = supplier_with(simulator_handler(dataset))
+    trace = ExchangeTrace(ticket_cbss="t", received=NOON)
+    with pytest.raises(GatewayFault):
+        run(supplier_call.call_career(supplier, GARBAGE, YEAR_2000, trace))
+    warnings = [r.getMessage() for r in caplog.records if r.name.endswith("supplier_call")]
+    assert len(warnings) == 1
+    assert codes.SUPPLIER_UNEXPECTED_RESPONSE in warnings[0]
+    assert "not well-formed XML" in warnings[0]
+    assert GARBAGE not in warnings[0]
 
 
 def free_port() -> int:

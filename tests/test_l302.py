@@ -26,6 +26,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.dataset import CareerEntry, Dataset, LocalizedTexts, load_dataset
+from selfemployed_gateway.errors import ConfigurationError
 from selfemployed_gateway.records import (
     Affiliation,
     Career,
@@ -34,45 +35,46 @@ from selfemployed_gateway.records import (
     CodedValue,
     DatePeriod,
     Description,
+    ExchangeTrace,
     Fund,
+    GatewayFault,
     Language,
+    Operation,
     SupplierOutcome,
 )
 from selfemployed_gateway.settings import SimulatorSettings, SupplierSettings
-from selfemployed_gateway.simulator.inasti import (
-    GARBAGE_BODY,
+from selfemployed_gateway.simulator.answers import GARBAGE_BODY, SimulatorAnswer
+from selfemployed_gateway.simulator.l302 import answer_l302, answer_l302_career
+from selfemployed_gateway.simulator.resource import (
     InastiSimulatorResource,
-    SimulatorAnswer,
     simulator_l302_mapping,
 )
-from selfemployed_gateway.simulator.l302 import answer_l302, answer_l302_career
-from selfemployed_gateway.suppliers import OperationNotAvailable, SupplierError
-from selfemployed_gateway.suppliers.inasti_final import (
-    Observer,
-    body_payload,
-    career_request,
-    envelope,
-    fault_envelope,
-    is_fault,
-    parse_document,
+from selfemployed_gateway.stages import supplier_call
+from selfemployed_gateway.suppliers.final.protocol import career_request
+from selfemployed_gateway.suppliers.l302.adapter import L302Supplier
+from selfemployed_gateway.suppliers.l302.conversion import group_affiliations
+from selfemployed_gateway.suppliers.l302.mapping import (
+    L302Mapping,
+    L302MappingError,
+    load_l302_mapping,
 )
-from selfemployed_gateway.suppliers.l302 import (
+from selfemployed_gateway.suppliers.l302.protocol import (
+    SCHEMA,
     Attestation,
     CareerLine,
-    L302Supplier,
     Refusal,
-    group_affiliations,
     l302_request,
     l302_response,
     parse_begin,
     parse_end,
     read_l302_response,
-    schema_error,
 )
-from selfemployed_gateway.suppliers.l302_mapping import (
-    L302Mapping,
-    L302MappingError,
-    load_l302_mapping,
+from selfemployed_gateway.suppliers.soap11 import (
+    body_payload,
+    envelope,
+    fault_envelope,
+    is_fault,
+    parse_document,
 )
 from tests.support.aio import run
 from tests.support.mock_supplier import Handler, failure_of, fixed, raising, serving
@@ -128,16 +130,13 @@ def supplier_with(dataset: Dataset) -> Iterator[SupplierFactory]:
     """Builds adapters on a MockTransport; closes them after the test."""
     made: list[L302Supplier] = []
 
-    def make(
-        handler: Handler, timeout: float = 2.0, observer: Observer | None = None
-    ) -> L302Supplier:
+    def make(handler: Handler, timeout: float = 2.0) -> L302Supplier:
         supplier = L302Supplier(
             settings(timeout=timeout),
             MAPPING,
             dataset.codes,
             dataset.funds,
             transport=httpx.MockTransport(handler),
-            observer=observer,
         )
         made.append(supplier)
         return supplier
@@ -447,9 +446,14 @@ def test_consult_contributions_is_not_available(supplier_with: SupplierFactory) 
         seen.append(request)
         return httpx.Response(500)
 
-    with pytest.raises(OperationNotAvailable) as caught:
-        run(supplier_with(handle).consult_contributions(MULTI, "2015Q1", None))
-    assert caught.value.operation == "consultContributions"
+    supplier = supplier_with(handle)
+    assert Operation.CONSULT_CONTRIBUTIONS not in supplier.operations
+    with pytest.raises(GatewayFault) as caught:
+        supplier_call.check_available(supplier, Operation.CONSULT_CONTRIBUTIONS)
+    assert caught.value.code is codes.NOT_AVAILABLE
+    assert [(i.field_name, i.field_value) for i in caught.value.information] == [
+        ("operation not supported", "consultContributions")
+    ]
     assert seen == []
 
 
@@ -595,7 +599,7 @@ def test_total_deadline_cuts_a_trickling_answer(supplier_with: SupplierFactory) 
     assert time.monotonic() - started < 1.0
 
 
-# --- the request, the observer ------------------------------------------------------------
+# --- the request, the timing of a call ------------------------------------------------------------
 
 
 def test_request_is_a_valid_l302_message(dataset: Dataset, supplier_with: SupplierFactory) -> None:
@@ -608,7 +612,7 @@ def test_request_is_a_valid_l302_message(dataset: Dataset, supplier_with: Suppli
     assert closed.headers["SOAPAction"] == '"urn:be:fgov:inasti:l302:v1/consultRGTI"'
     assert closed.headers["Content-Type"] == "text/xml; charset=utf-8"
     payload = body_payload(parse_document(closed.content))
-    assert schema_error(payload) is None
+    assert SCHEMA.first_error(payload) is None
     assert payload.tag == f"{{{L302_NS}}}L302Request"
     assert [(child.tag, child.text) for child in payload] == [
         ("SSIN", MULTI),
@@ -618,28 +622,36 @@ def test_request_is_a_valid_l302_message(dataset: Dataset, supplier_with: Suppli
     assert body_payload(parse_document(open_ended.content)).find("EndDate") is None
 
 
-def test_observer_sees_each_call(dataset: Dataset, supplier_with: SupplierFactory) -> None:
-    calls: list[tuple[str, str, float]] = []
-    supplier = supplier_with(simulator_handler(dataset), observer=lambda *c: calls.append(c))
-    run(supplier.consult_career(MULTI, YEAR_2000))
-    run(supplier.consult_career(NOBODY, YEAR_2000))
-    with pytest.raises(SupplierError):
-        run(supplier.consult_career(SOAP_FAULT, YEAR_2000))
-    assert [(operation, outcome) for operation, outcome, _ in calls] == [
-        ("consultCareer", "FOUND"),
-        ("consultCareer", "NO_DATA_FOR_PERSON"),
-        ("consultCareer", codes.SUPPLIER_L302_SOAP_FAULT),
-    ]
-
-
-def test_a_failing_observer_does_not_change_the_answer(
+def test_each_call_is_timed_once_in_the_trace(
     dataset: Dataset, supplier_with: SupplierFactory
 ) -> None:
-    def broken(operation: str, outcome: str, seconds: float) -> None:
-        raise RuntimeError("metrics down")
+    """One timing per call, by the pipeline's supplier-call stage (R-22): outcome and seconds."""
+    supplier = supplier_with(simulator_handler(dataset))
+    traces = [ExchangeTrace(ticket_cbss=f"t{i}", received=NOON) for i in range(3)]
+    run(supplier_call.call_career(supplier, MULTI, YEAR_2000, traces[0]))
+    run(supplier_call.call_career(supplier, NOBODY, YEAR_2000, traces[1]))
+    with pytest.raises(GatewayFault):
+        run(supplier_call.call_career(supplier, SOAP_FAULT, YEAR_2000, traces[2]))
+    assert [trace.supplier_outcome for trace in traces] == [
+        "FOUND",
+        "NO_DATA_FOR_PERSON",
+        codes.SUPPLIER_L302_SOAP_FAULT,
+    ]
+    assert all(t.supplier_seconds is not None and t.supplier_seconds < 1 for t in traces)
 
-    supplier = supplier_with(simulator_handler(dataset), observer=broken)
-    assert run(supplier.consult_career(MULTI, YEAR_2000)).outcome is SupplierOutcome.FOUND
+
+def test_a_failed_call_is_logged_with_its_cause_and_no_niss(
+    dataset: Dataset, supplier_with: SupplierFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    supplier = supplier_with(simulator_handler(dataset))
+    trace = ExchangeTrace(ticket_cbss="t", received=NOON)
+    with pytest.raises(GatewayFault):
+        run(supplier_call.call_career(supplier, SOAP_FAULT, YEAR_2000, trace))
+    warnings = [r.getMessage() for r in caplog.records if r.name.endswith("supplier_call")]
+    assert len(warnings) == 1
+    assert codes.SUPPLIER_L302_SOAP_FAULT in warnings[0]
+    assert "HTTP 500, SOAP Fault" in warnings[0]
+    assert SOAP_FAULT not in warnings[0]
 
 
 def test_mapping_codes_must_have_descriptions(dataset: Dataset) -> None:
@@ -655,7 +667,7 @@ def test_mapping_codes_must_have_descriptions(dataset: Dataset) -> None:
 
 def valid_payload(answer: SimulatorAnswer) -> etree._Element:
     payload = body_payload(parse_document(answer.body))
-    assert schema_error(payload) is None, schema_error(payload)
+    assert SCHEMA.first_error(payload) is None, SCHEMA.first_error(payload)
     return payload
 
 
@@ -928,7 +940,7 @@ def test_mapping_errors_name_the_file_and_the_field(
     assert message.startswith(str(path))
     for fragment in fragments:
         assert fragment in message
-    assert isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, ConfigurationError)
 
 
 def test_missing_mapping_file(tmp_path: Path) -> None:

@@ -23,27 +23,27 @@ from selfemployed_gateway.records import (
     SupplierOutcome,
 )
 from selfemployed_gateway.settings import SimulatorSettings
-from selfemployed_gateway.simulator.inasti import (
-    GARBAGE_BODY,
-    InastiSimulatorResource,
-    SimulatorAnswer,
+from selfemployed_gateway.simulator.answers import GARBAGE_BODY, SimulatorAnswer
+from selfemployed_gateway.simulator.final import (
     answer_career,
     answer_contributions,
     answer_request,
     in_unavailable_window,
-    simulator_clock,
 )
-from selfemployed_gateway.suppliers.inasti_final import (
-    ProtocolError,
-    body_payload,
+from selfemployed_gateway.simulator.resource import InastiSimulatorResource, simulator_clock
+from selfemployed_gateway.suppliers.final.protocol import (
+    SCHEMA,
     career_request,
     contributions_request,
+    read_career_response,
+    read_contributions_response,
+)
+from selfemployed_gateway.suppliers.soap11 import (
+    ProtocolError,
+    body_payload,
     envelope,
     is_fault,
     parse_document,
-    read_career_response,
-    read_contributions_response,
-    schema_error,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def dataset() -> Dataset:
 def valid_payload(answer: SimulatorAnswer) -> etree._Element:
     """The answer's Body element, asserting that it is valid against the protocol's XSD."""
     payload = body_payload(parse_document(answer.body))
-    assert schema_error(payload) is None
+    assert SCHEMA.first_error(payload) is None
     return payload
 
 

@@ -21,21 +21,20 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from selfemployed_gateway.audit import AuditError
 from selfemployed_gateway.audit.commands import add_audit_commands
 from selfemployed_gateway.dataset import DatasetError, load_dataset
+from selfemployed_gateway.errors import AuditError, ConfigurationError
 from selfemployed_gateway.logs import configure_logging
 from selfemployed_gateway.privacy import set_key as set_ssin_key
 from selfemployed_gateway.server.gateway import Gateway, event_loop
 from selfemployed_gateway.settings import (
-    ConfigurationError,
     Phase,
     Settings,
     SimulatorSettings,
     load_settings,
     load_simulator_settings,
 )
-from selfemployed_gateway.suppliers.l302_mapping import L302MappingError, load_l302_mapping
+from selfemployed_gateway.suppliers.l302.mapping import L302MappingError, load_l302_mapping
 from selfemployed_gateway.tls import TlsConfigurationError
 
 log = logging.getLogger("selfemployed_gateway")
@@ -50,13 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = arguments.command(arguments)
         return result
-    except (
-        ConfigurationError,
-        DatasetError,
-        TlsConfigurationError,
-        L302MappingError,
-        AuditError,
-    ) as error:
+    except (ConfigurationError, AuditError) as error:
         print(f"selfemployed-gateway: {error}", file=sys.stderr)
         return 2
 
@@ -300,7 +293,7 @@ def _ensure_pki(settings: Settings, root: Path) -> None:
 
 
 def _listen_simulator(reactor: Any, settings: SimulatorSettings) -> Any:
-    from selfemployed_gateway.simulator.inasti import listen_simulator
+    from selfemployed_gateway.simulator.resource import listen_simulator
 
     return listen_simulator(reactor, load_dataset(settings.dataset), settings)
 

@@ -15,7 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from selfemployed_gateway.records import Operation
+from selfemployed_gateway.errors import ConfigurationError
+from selfemployed_gateway.records import Operation, Organisation
 
 _FUND_CODE = r"^[0-9]{3}$"
 _SSIN = r"^[0-9]{11}$"
@@ -99,6 +100,15 @@ class ClientEntry(DatasetModel):
 
     def allows(self, operation: Operation) -> bool:
         return operation.value in self.operations
+
+    @property
+    def organisation(self) -> Organisation:
+        """The institution this client is, as a request names it (R-13)."""
+        return Organisation(
+            cbe_number=self.identification.cbeNumber,
+            sector=self.identification.sector,
+            institution=self.identification.institution,
+        )
 
 
 class ExtraCertificate(DatasetModel):
@@ -206,7 +216,7 @@ class Dataset(DatasetModel):
         return next((f for f in self.funds if f.code == code), None)
 
 
-class DatasetError(ValueError):
+class DatasetError(ConfigurationError):
     """The dataset file cannot be used; the message names the file and the field."""
 
 

@@ -18,14 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from concurrent.futures import Executor
 
 from selfemployed_gateway import codes
-from selfemployed_gateway.audit import AuditStore, ExchangeRecord
+from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
 from selfemployed_gateway.clock import Clock
 from selfemployed_gateway.metrics import GatewayMetrics
-from selfemployed_gateway.records import ClientCertificate, ExchangeTrace, GatewayFault
-from selfemployed_gateway.soap.endpoint import SoapAnswer, SoapEndpoint
+from selfemployed_gateway.records import ExchangeTrace, GatewayFault
+from selfemployed_gateway.soap.endpoint import IncomingCall, SoapAnswer, SoapEndpoint
 
 log = logging.getLogger("selfemployed_gateway.exchange")
 
@@ -47,18 +48,15 @@ class ExchangeHandler:
         # None: the running loop's default executor.
         self.audit_writer = audit_writer
 
-    async def handle(
-        self,
-        body: bytes,
-        soap_action: str | None,
-        certificate: ClientCertificate | None,
-        content_type: str | None = None,
-    ) -> SoapAnswer:
+    def begin(self) -> ExchangeTrace:
+        """A new exchange: its ticketCBSS and reception time (R-53)."""
+        return ExchangeTrace(ticket_cbss=str(uuid.uuid4()), received=self.clock.now())
+
+    async def handle(self, call: IncomingCall) -> SoapAnswer:
         started = time.monotonic()
-        answer, trace = await self.endpoint.handle(
-            body, soap_action, certificate, content_type=content_type
-        )
-        answer = await self._store(trace, body, answer, started)
+        trace = self.begin()
+        answer = await self.endpoint.answer(call, trace)
+        answer = await self._store(trace, call.body, answer, started)
         seconds = time.monotonic() - started
         self.metrics.exchange(trace, seconds)
         log.info(

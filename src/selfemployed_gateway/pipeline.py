@@ -3,7 +3,14 @@
 The first failing stage answers: a status (`Reply`) or a fault (`GatewayFault`). R-10
 primary validation runs at the SOAP edge, before a `ConsultRequest` exists. The pipeline is a
 coroutine only because of R-22: the supplier call is awaited, every other stage is a plain
-function.
+function. It knows nothing of SOAP, XML, TLS or HTTP: records in, a record or a fault out.
+
+Order, as §3 gives it: who calls (R-11, R-12), then — a decision of this project — the
+consistency of that client's annex entry (R-14) *before* its authorisation for the operation
+(R-13): an entry that contradicts the configuration cannot be trusted to authorise anything,
+so its requests get MSG00003 whatever they ask. Then the supplier's operations (R-60), the
+dates (R-15, R-30 … R-37), the NISS (R-16 … R-19), the integrations (R-20, R-21), the call
+(R-22), its interpretation (R-23) and the filtering (R-24, R-50, R-51, R-55).
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.clock import Clock, today
 from selfemployed_gateway.dataset import ClientEntry
 from selfemployed_gateway.records import (
+    CareerRequest,
     ClientCertificate,
     ConsultRequest,
+    ContributionsRequest,
     DatePeriod,
     ExchangeTrace,
-    Operation,
     Quarter,
     Reply,
     SsinStatus,
@@ -29,10 +37,10 @@ from selfemployed_gateway.records import (
 from selfemployed_gateway.registry import PersonRegister, PersonRepertory
 from selfemployed_gateway.stages import (
     authorisation,
-    conversion,
     dates,
     filtering,
     integration,
+    interpretation,
     niss,
     supplier_call,
 )
@@ -61,7 +69,7 @@ class Pipeline:
         authorisation.authorise_service(client)  # R-12
         authorisation.check_consistency(self.annex, client)  # R-14
         reply = await self._decide(client, request, trace)
-        if request.operation is Operation.CONSULT_CAREER:
+        if isinstance(request, CareerRequest):
             # R-51: every element the client may not receive, whatever the status.
             return reply.model_copy(update={"data_filters": filtering.data_filters(client.filters)})
         return reply
@@ -88,14 +96,14 @@ class Pipeline:
             request.ssin, checked, self.repertory
         ):
             return _with_ssin(refusal, ssin)
-        if request.operation is Operation.CONSULT_CAREER:
+        if isinstance(request, CareerRequest):
             return await self._career(client, request, period, ssin, trace)
         return await self._contributions(request, ssin, trace)
 
     async def _career(
         self,
         client: ClientEntry,
-        request: ConsultRequest,
+        request: CareerRequest,
         period: DatePeriod,
         ssin: SsinStatus,
         trace: ExchangeTrace,
@@ -107,7 +115,7 @@ class Pipeline:
             career = filtering.keep_overlapping(career, period)  # R-55
             if career is None:
                 outcome = SupplierOutcome.NO_DATA_FOR_PERIOD
-        status, information = conversion.status_of(outcome)
+        status, information = interpretation.status_of(outcome)
         if status is not codes.DATA_FOUND or career is None:
             return Reply(status=status, information=information, ssin=ssin)
         return Reply(  # R-24, R-25
@@ -115,16 +123,13 @@ class Pipeline:
         )
 
     async def _contributions(
-        self, request: ConsultRequest, ssin: SsinStatus, trace: ExchangeTrace
+        self, request: ContributionsRequest, ssin: SsinStatus, trace: ExchangeTrace
     ) -> Reply:
-        assert request.contributions is not None
-        answer = await supplier_call.call_contributions(  # R-22
-            self.supplier, request.contributions, trace
-        )
+        answer = await supplier_call.call_contributions(self.supplier, request, trace)  # R-22
         outcome = answer.outcome  # R-23
         if outcome is SupplierOutcome.FOUND and not answer.payments:
             outcome = SupplierOutcome.NO_DATA_FOR_PERIOD
-        status, information = conversion.status_of(outcome)
+        status, information = interpretation.status_of(outcome)
         if status is not codes.DATA_FOUND:
             return Reply(status=status, information=information, ssin=ssin)
         return Reply(status=status, ssin=ssin, payments=answer.payments)  # R-25
@@ -132,11 +137,10 @@ class Pipeline:
 
 def consulted_period(request: ConsultRequest) -> DatePeriod:
     """The days consulted: the career period (R-33) or the quarters' days (R-34 … R-36)."""
-    if request.career is not None:
-        return request.career.period or DatePeriod(begin=CAREER_START)
-    assert request.contributions is not None
-    begin = Quarter.parse(request.contributions.begin_quarter).first_day
-    end_quarter = request.contributions.end_quarter
+    if isinstance(request, CareerRequest):
+        return request.period or DatePeriod(begin=CAREER_START)
+    begin = Quarter.parse(request.begin_quarter).first_day
+    end_quarter = request.end_quarter
     if end_quarter is None:
         return DatePeriod(begin=begin)
     return DatePeriod(begin=begin, end=Quarter.parse(end_quarter).last_day)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import total_ordering
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -103,40 +104,41 @@ class DatePeriod(Record):
 # --- request -----------------------------------------------------------------------------
 
 
-class CustomerIdentification(Record):
-    """`informationCustomer/customerIdentification`: a CBE number or sector + institution."""
+class Organisation(Record):
+    """An institution as `customerIdentification` names it: a CBE number, or a sector and an
+    institution number (common:OrganizationIdentificationType)."""
 
     cbe_number: str | None = None
     sector: int | None = None
     institution: int | None = None
 
 
-class CareerCriteria(Record):
+class _Consultation(Record):
+    """What every request carries (R-10 passed): who asks, under which legal context, whom."""
+
+    customer: Organisation
+    customer_ticket: str | None = None
+    legal_context: str
     ssin: str
+
+
+class CareerRequest(_Consultation):
+    """consultCareer: a period of days, or none for the whole career (R-33)."""
+
+    operation: Literal[Operation.CONSULT_CAREER] = Operation.CONSULT_CAREER
     period: DatePeriod | None = None
 
 
-class ContributionsCriteria(Record):
-    ssin: str
+class ContributionsRequest(_Consultation):
+    """consultContributions: quarters `YYYYQn`, the end optional (R-34 … R-36)."""
+
+    operation: Literal[Operation.CONSULT_CONTRIBUTIONS] = Operation.CONSULT_CONTRIBUTIONS
     begin_quarter: str
     end_quarter: str | None = None
 
 
-class ConsultRequest(Record):
-    """What the pipeline needs of a schema-valid request (R-10 passed)."""
-
-    operation: Operation
-    customer: CustomerIdentification
-    customer_ticket: str | None = None
-    legal_context: str
-    career: CareerCriteria | None = None
-    contributions: ContributionsCriteria | None = None
-
-    @property
-    def ssin(self) -> str:
-        criteria = self.career or self.contributions
-        assert criteria is not None
-        return criteria.ssin
+# What the pipeline needs of a schema-valid request: one of the two, told apart by type.
+ConsultRequest = CareerRequest | ContributionsRequest
 
 
 class ClientCertificate(Record):

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from selfemployed_gateway.errors import ConfigurationError
+
 DEFAULT_CONFIG = Path("config/gateway.toml")
 CONFIG_ENV = "SEG_CONFIG"
 
@@ -209,10 +211,6 @@ _PATH_SETTINGS = (
     ("simulator", "dataset"),
     ("simulator", "l302_mapping"),
 )
-
-
-class ConfigurationError(ValueError):
-    """The configuration cannot be used; the message says where and how to fix it."""
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

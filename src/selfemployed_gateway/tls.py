@@ -25,6 +25,7 @@ from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.internet.ssl import AcceptableCiphers, CertificateOptions, TLSVersion
 from zope.interface import implementer
 
+from selfemployed_gateway.errors import ConfigurationError
 from selfemployed_gateway.records import ClientCertificate
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ INTERMEDIATE_CIPHERS = ":".join(
 SESSION_ID_CONTEXT = b"selfemployed-gateway"
 
 
-class TlsConfigurationError(ValueError):
+class TlsConfigurationError(ConfigurationError):
     """A certificate, key, CA or CRL file cannot be used."""
 
 

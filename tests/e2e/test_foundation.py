@@ -20,7 +20,7 @@ from zeep.transports import Transport
 
 from selfemployed_gateway.dataset import load_dataset
 from selfemployed_gateway.devpki import DevPki
-from selfemployed_gateway.stages.validation import SchemaValidator
+from selfemployed_gateway.xmlsafe import XmlSchema
 from tests.e2e.conftest import DATASET, CallerFactory, tls_context
 from tests.support.processes import PROJECT, Server
 from tests.support.published import PublishedCommon
@@ -40,7 +40,7 @@ from tests.support.soap import (
 )
 
 CODES = load_dataset(DATASET).codes
-SERVICE_XSD = SchemaValidator(PROJECT / "xsd" / "SelfEmployedV2.xsd")
+SERVICE_XSD = XmlSchema.from_file(PROJECT / "xsd" / "SelfEmployedV2.xsd")
 
 CPAS = customer(cbe="0212345668")
 ONSS = customer(sector=21, institution=0)

@@ -26,14 +26,14 @@ import httpx
 import pytest
 
 from selfemployed_gateway.devpki import DevPki
-from selfemployed_gateway.stages.validation import SchemaValidator
+from selfemployed_gateway.xmlsafe import XmlSchema
 from tests.e2e.conftest import GatewayFactory, tls_context
 from tests.hostile import generate
 from tests.support.processes import PROJECT, Server
 from tests.support.soap import ACTION, SES, fault, payload, status
 
 KNOWN = generate.known_request()
-SERVICE_XSD = SchemaValidator(PROJECT / "xsd" / "SelfEmployedV2.xsd")
+SERVICE_XSD = XmlSchema.from_file(PROJECT / "xsd" / "SelfEmployedV2.xsd")
 SLOW_TIMEOUT = 1.0  # SEG_REQUEST_TIMEOUT of the gateway started for the slow-client tests
 LIMIT = generate.DEFAULT_LIMIT  # gateway.max_request_bytes of the session gateway
 PATH = "/SelfEmployedService/v2/consult"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from selfemployed_gateway.simulator.inasti import SimulatorAnswer
+from selfemployed_gateway.simulator.answers import SimulatorAnswer
 from selfemployed_gateway.suppliers import SupplierError
 
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -17,7 +17,7 @@ from twisted.internet import reactor
 
 from selfemployed_gateway.dataset import load_dataset
 from selfemployed_gateway.settings import Listener, SimulatorSettings
-from selfemployed_gateway.simulator.inasti import listen_simulator
+from selfemployed_gateway.simulator.resource import listen_simulator
 
 DATASET = Path(__file__).resolve().parents[2] / "config" / "reference-dataset.json"
 

@@ -7,12 +7,12 @@ import pytest
 from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.dataset import Dataset
 from selfemployed_gateway.records import (
-    CareerCriteria,
+    CareerRequest,
     ConsultRequest,
-    ContributionsCriteria,
-    CustomerIdentification,
+    ContributionsRequest,
     GatewayFault,
     Operation,
+    Organisation,
 )
 from selfemployed_gateway.stages.authorisation import (
     authorise_operation,
@@ -29,16 +29,14 @@ def request(
     sector: int | None = None,
     institution: int | None = None,
 ) -> ConsultRequest:
-    return ConsultRequest(
-        operation=operation,
-        customer=CustomerIdentification(cbe_number=cbe, sector=sector, institution=institution),
+    customer = Organisation(cbe_number=cbe, sector=sector, institution=institution)
+    if operation is Operation.CONSULT_CAREER:
+        return CareerRequest(customer=customer, legal_context=legal_context, ssin="65031510159")
+    return ContributionsRequest(
+        customer=customer,
         legal_context=legal_context,
-        career=CareerCriteria(ssin="65031510159")
-        if operation is Operation.CONSULT_CAREER
-        else None,
-        contributions=ContributionsCriteria(ssin="65031510159", begin_quarter="2025Q1")
-        if operation is Operation.CONSULT_CONTRIBUTIONS
-        else None,
+        ssin="65031510159",
+        begin_quarter="2025Q1",
     )
 
 

@@ -10,13 +10,12 @@ from hypothesis import strategies as st
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.records import (
-    CareerCriteria,
+    CareerRequest,
     ConsultRequest,
-    ContributionsCriteria,
-    CustomerIdentification,
+    ContributionsRequest,
     DatePeriod,
     Information,
-    Operation,
+    Organisation,
     Quarter,
     Reply,
 )
@@ -52,32 +51,31 @@ def d(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def career(begin: str | None, end: str | None = None) -> CareerCriteria:
-    if begin is None:
-        return CareerCriteria(ssin=SSIN)
-    return CareerCriteria(ssin=SSIN, period=DatePeriod(begin=d(begin), end=d(end) if end else None))
+CUSTOMER = Organisation(cbe_number="0212345668")
+LEGAL_CONTEXT = "PCSA:SOCIAL_INQUIRY"
 
 
-def contributions(begin: str, end: str | None = None) -> ContributionsCriteria:
-    return ContributionsCriteria(ssin=SSIN, begin_quarter=begin, end_quarter=end)
+def career(begin: str | None, end: str | None = None) -> CareerRequest:
+    period = None if begin is None else DatePeriod(begin=d(begin), end=d(end) if end else None)
+    return CareerRequest(customer=CUSTOMER, legal_context=LEGAL_CONTEXT, ssin=SSIN, period=period)
+
+
+def contributions(begin: str, end: str | None = None) -> ContributionsRequest:
+    return ContributionsRequest(
+        customer=CUSTOMER,
+        legal_context=LEGAL_CONTEXT,
+        ssin=SSIN,
+        begin_quarter=begin,
+        end_quarter=end,
+    )
 
 
 def career_request(begin: str | None, end: str | None = None) -> ConsultRequest:
-    return ConsultRequest(
-        operation=Operation.CONSULT_CAREER,
-        customer=CustomerIdentification(cbe_number="0212345668"),
-        legal_context="PCSA:SOCIAL_INQUIRY",
-        career=career(begin, end),
-    )
+    return career(begin, end)
 
 
 def contributions_request(begin: str, end: str | None = None) -> ConsultRequest:
-    return ConsultRequest(
-        operation=Operation.CONSULT_CONTRIBUTIONS,
-        customer=CustomerIdentification(cbe_number="0212345668"),
-        legal_context="PCSA:SOCIAL_INQUIRY",
-        contributions=contributions(begin, end),
-    )
+    return contributions(begin, end)
 
 
 @pytest.mark.parametrize(
@@ -232,7 +230,12 @@ def test_contributions_reply_is_msg00008() -> None:
 def test_career_rules_property(begin: date, length: int | None) -> None:
     """R-30, R-31, R-32: each information present exactly when its rule is violated."""
     end = None if length is None else begin + timedelta(days=length)
-    criteria = CareerCriteria(ssin=SSIN, period=DatePeriod(begin=begin, end=end))
+    criteria = CareerRequest(
+        customer=CUSTOMER,
+        legal_context=LEGAL_CONTEXT,
+        ssin=SSIN,
+        period=DatePeriod(begin=begin, end=end),
+    )
     expected = []
     if begin < date(1956, 7, 1):
         expected.append(BEGIN_TOO_EARLY)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from selfemployed_gateway import codes
-from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.clock import FixedClock
 from selfemployed_gateway.dataset import Dataset
-from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.records import CareerAnswer, DatePeriod, SupplierOutcome
 from selfemployed_gateway.soap.endpoint import SoapEndpoint
-from selfemployed_gateway.stages.validation import SchemaValidator
 from selfemployed_gateway.suppliers import SupplierError
+from tests.support.endpoints import answer as call
+from tests.support.endpoints import soap_endpoint
 from tests.support.soap import ACTION, career_request, customer, fault, payload, status
 from tests.unit.conftest import PROJECT, ScriptedSupplier, certificate, registers
 
@@ -29,21 +26,7 @@ REQUEST = career_request(
 
 
 def endpoint(dataset: Dataset, supplier: ScriptedSupplier) -> SoapEndpoint:
-    return SoapEndpoint(
-        Pipeline(
-            annex=Annex.from_dataset(dataset),
-            register=registers(dataset),
-            repertory=registers(dataset),
-            supplier=supplier,
-            clock=CLOCK,
-        ),
-        SchemaValidator(XSD),
-        SchemaValidator.for_common_element(
-            Path(XSD).parent / "CommonV3.xsd", "informationCustomer", "InformationCustomerType"
-        ),
-        CLOCK,
-        validate_responses=True,
-    )
+    return soap_endpoint(dataset, registers(dataset), supplier, CLOCK)
 
 
 def broken(ssin: str, period: DatePeriod) -> CareerAnswer:
@@ -54,10 +37,11 @@ def test_unexpected_error_is_msg00003_without_trace(
     dataset: Dataset, caplog: pytest.LogCaptureFixture
 ) -> None:
     """R-26: MSG00003 Internal Error, soapenv:Server; logged with the ticketCBSS."""
-    answer, outcome = asyncio.run(
-        endpoint(dataset, ScriptedSupplier(career=broken)).handle(
-            REQUEST, ACTION + "consultCareer", certificate("cpas-namur")
-        )
+    answer, outcome = call(
+        endpoint(dataset, ScriptedSupplier(career=broken)),
+        REQUEST,
+        ACTION + "consultCareer",
+        certificate("cpas-namur"),
     )
     assert answer.status == 500
     assert b"secret internals" not in answer.body
@@ -85,10 +69,11 @@ def test_supplier_error_is_msg00002_with_its_details(dataset: Dataset, details: 
     def failing(ssin: str, period: DatePeriod) -> CareerAnswer:
         raise SupplierError(details, "cause")
 
-    answer, _ = asyncio.run(
-        endpoint(dataset, ScriptedSupplier(career=failing)).handle(
-            REQUEST, None, certificate("cpas-namur")
-        )
+    answer, _ = call(
+        endpoint(dataset, ScriptedSupplier(career=failing)),
+        REQUEST,
+        None,
+        certificate("cpas-namur"),
     )
     found = fault(answer.body)
     assert found["faultcode"] == "soapenv:Server"
@@ -125,9 +110,7 @@ def test_inasti_statuses_are_passed_on_as_is(
 ) -> None:
     """R-22: SES00005 and SES00006 are NO_RESULT statuses passed on from INASTI."""
     supplier = ScriptedSupplier(career=lambda ssin, period: CareerAnswer(outcome=outcome))
-    answer, _ = asyncio.run(
-        endpoint(dataset, supplier).handle(REQUEST, None, certificate("cpas-namur"))
-    )
+    answer, _ = call(endpoint(dataset, supplier), REQUEST, None, certificate("cpas-namur"))
     assert answer.status == 200
     element = payload(answer.body)
     assert status(element) == {
@@ -146,9 +129,7 @@ def test_the_supplier_gets_the_whole_career_without_period(dataset: Dataset) -> 
     request = career_request(
         customer(sector=21, institution=0), "SOCIAL_INSPECTION:INVESTIGATION", "65031510159"
     )
-    asyncio.run(
-        endpoint(dataset, supplier).handle(request.encode(), None, certificate("onss-inspection"))
-    )
+    call(endpoint(dataset, supplier), request.encode(), None, certificate("onss-inspection"))
     assert supplier.calls == [("consultCareer", "65031510159", "1956-07-01", "None")]
 
 
@@ -163,7 +144,5 @@ def test_a_date_with_a_time_zone_keeps_its_day(dataset: Dataset) -> None:
             f"2000-01-01{zone}",
             f"2000-12-31{zone}",
         )
-        asyncio.run(
-            endpoint(dataset, supplier).handle(request.encode(), None, certificate("cpas-namur"))
-        )
+        call(endpoint(dataset, supplier), request.encode(), None, certificate("cpas-namur"))
     assert {call[2:] for call in supplier.calls} == {("2000-01-01", "2000-12-31")}

@@ -16,8 +16,8 @@ from selfemployed_gateway.records import (
     Fund,
     SupplierOutcome,
 )
-from selfemployed_gateway.stages.conversion import status_of
 from selfemployed_gateway.stages.filtering import apply_filters, data_filters, keep_overlapping
+from selfemployed_gateway.stages.interpretation import status_of
 
 
 def seg(begin: str, end: str | None) -> CareerSegment:

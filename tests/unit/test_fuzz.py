@@ -13,7 +13,6 @@ check in process.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import re
@@ -21,7 +20,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -29,10 +27,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from selfemployed_gateway import codes, xmlsafe
-from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.clock import FixedClock
 from selfemployed_gateway.dataset import Dataset, load_dataset
-from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.records import (
     Affiliation,
     Career,
@@ -51,8 +47,10 @@ from selfemployed_gateway.records import (
 )
 from selfemployed_gateway.soap import envelope
 from selfemployed_gateway.soap.endpoint import SoapAnswer, SoapEndpoint
-from selfemployed_gateway.stages.validation import SchemaValidator
+from selfemployed_gateway.xmlsafe import XmlSchema
 from tests.hostile import generate
+from tests.support.endpoints import answer as call
+from tests.support.endpoints import soap_endpoint
 from tests.support.soap import (
     ACTION,
     SES,
@@ -69,7 +67,7 @@ from tests.unit.conftest import PROJECT, ScriptedSupplier, certificate, register
 XSD = PROJECT / "xsd" / "SelfEmployedV2.xsd"
 CLOCK = FixedClock.parse("2026-11-26T10:00:00+01:00")
 STATUS_CODES = {status_code.code for status_code in codes.ALL_STATUS_CODES}
-SERVICE_XSD = SchemaValidator(XSD)
+SERVICE_XSD = XmlSchema.from_file(XSD)
 FAULT_CODES = {fault_code.code for fault_code in codes.ALL_FAULT_CODES}
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
@@ -215,20 +213,13 @@ def _dataset() -> Dataset:
 @functools.cache
 def fuzz_endpoint() -> RecordingEndpoint:
     dataset = _dataset()
-    endpoint = RecordingEndpoint(
-        Pipeline(
-            annex=Annex.from_dataset(dataset),
-            register=registers(dataset),
-            repertory=registers(dataset),
-            supplier=ScriptedSupplier(career=_found_career, contributions=_found_contributions),
-            clock=CLOCK,
-        ),
-        SchemaValidator(XSD),
-        SchemaValidator.for_common_element(
-            Path(XSD).parent / "CommonV3.xsd", "informationCustomer", "InformationCustomerType"
-        ),
+    endpoint = soap_endpoint(
+        dataset,
+        registers(dataset),
+        ScriptedSupplier(career=_found_career, contributions=_found_contributions),
         CLOCK,
         validate_responses=True,  # a response that breaks the contract is an error too
+        kind=RecordingEndpoint,
     )
     endpoint.errors = []
     return endpoint
@@ -256,9 +247,7 @@ def assert_specified(answer: SoapAnswer, errors: list[str], request: bytes) -> s
 def run(request: bytes, action: str | None, client: str | None) -> str:
     endpoint = fuzz_endpoint()
     endpoint.errors.clear()
-    answer, _trace = asyncio.run(
-        endpoint.handle(request, action, certificate(client) if client else None)
-    )
+    answer, _trace = call(endpoint, request, action, certificate(client) if client else None)
     return assert_specified(answer, endpoint.errors, request)
 
 
@@ -660,7 +649,7 @@ def test_hostile_corpus_in_process(name: str, build: Callable[[], bytes]) -> Non
     endpoint = fuzz_endpoint()
     endpoint.errors.clear()
     body = build()
-    answer, _trace = asyncio.run(endpoint.handle(body, None, certificate("cpas-namur")))
+    answer, _trace = call(endpoint, body, None, certificate("cpas-namur"))
     assert_specified(answer, endpoint.errors, body)
     assert b"root:" not in answer.body
     assert b"lollol" not in answer.body

@@ -13,13 +13,12 @@ from selfemployed_gateway import codes
 from selfemployed_gateway.dataset import ClientEntry, Dataset, IntegrationRule, PeriodCheck
 from selfemployed_gateway.pipeline import checked_period, consulted_period
 from selfemployed_gateway.records import (
-    CareerCriteria,
+    CareerRequest,
     ConsultRequest,
-    ContributionsCriteria,
-    CustomerIdentification,
+    ContributionsRequest,
     DatePeriod,
     Information,
-    Operation,
+    Organisation,
     Reply,
 )
 from selfemployed_gateway.registry import IntegrationPeriod
@@ -377,22 +376,21 @@ def test_msg00021_reply_exactly() -> None:
 
 
 def career_request(criteria_period: DatePeriod | None) -> ConsultRequest:
-    return ConsultRequest(
-        operation=Operation.CONSULT_CAREER,
-        customer=CustomerIdentification(cbe_number="0212345668"),
+    return CareerRequest(
+        customer=Organisation(cbe_number="0212345668"),
         legal_context="PCSA:SOCIAL_INQUIRY",
-        career=CareerCriteria(ssin="65031510159", period=criteria_period),
+        ssin="65031510159",
+        period=criteria_period,
     )
 
 
 def contributions_request(begin: str, end: str | None) -> ConsultRequest:
-    return ConsultRequest(
-        operation=Operation.CONSULT_CONTRIBUTIONS,
-        customer=CustomerIdentification(cbe_number="0212345668"),
+    return ContributionsRequest(
+        customer=Organisation(cbe_number="0212345668"),
         legal_context="PCSA:SOCIAL_INQUIRY",
-        contributions=ContributionsCriteria(
-            ssin="65031510159", begin_quarter=begin, end_quarter=end
-        ),
+        ssin="65031510159",
+        begin_quarter=begin,
+        end_quarter=end,
     )
 
 

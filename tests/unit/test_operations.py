@@ -13,16 +13,15 @@ from datetime import datetime
 import pytest
 
 from selfemployed_gateway import privacy
-from selfemployed_gateway.annex import Annex
-from selfemployed_gateway.audit import AuditError, ExchangeRecord
+from selfemployed_gateway.audit.trail import ExchangeRecord
 from selfemployed_gateway.clock import FixedClock
 from selfemployed_gateway.dataset import Dataset
+from selfemployed_gateway.errors import AuditError
 from selfemployed_gateway.exchange import ExchangeHandler
 from selfemployed_gateway.logs import configure_logging
 from selfemployed_gateway.metrics import GatewayMetrics
-from selfemployed_gateway.pipeline import Pipeline
-from selfemployed_gateway.soap.endpoint import SoapEndpoint
-from selfemployed_gateway.stages.validation import SchemaValidator
+from selfemployed_gateway.soap.endpoint import IncomingCall
+from tests.support.endpoints import soap_endpoint
 from tests.support.soap import career_request, customer, fault, payload
 from tests.unit.conftest import PROJECT, ScriptedSupplier, certificate, registers
 
@@ -31,6 +30,9 @@ XSD = PROJECT / "xsd"
 REQUEST = career_request(
     customer(sector=21, institution=0), "SOCIAL_INSPECTION:INVESTIGATION", "65031510159"
 ).encode()
+
+INSPECTOR = certificate("onss-inspection")
+INSPECTION_CALL = IncomingCall(REQUEST, certificate=INSPECTOR)
 
 
 class MemoryAudit:
@@ -67,19 +69,8 @@ def handler(
     *,
     audit_writer: ThreadPoolExecutor | None = None,
 ) -> ExchangeHandler:
-    endpoint = SoapEndpoint(
-        Pipeline(
-            annex=Annex.from_dataset(dataset),
-            register=registers(dataset),
-            repertory=registers(dataset),
-            supplier=ScriptedSupplier(),
-            clock=CLOCK,
-        ),
-        SchemaValidator(XSD / "SelfEmployedV2.xsd"),
-        SchemaValidator.for_common_element(
-            XSD / "CommonV3.xsd", "informationCustomer", "InformationCustomerType"
-        ),
-        CLOCK,
+    endpoint = soap_endpoint(
+        dataset, registers(dataset), ScriptedSupplier(), CLOCK, validate_responses=False
     )
     return ExchangeHandler(
         endpoint,
@@ -97,11 +88,7 @@ def sample(metrics: GatewayMetrics, name: str, **labels: str) -> float | None:
 def test_the_exchange_is_stored_before_it_is_answered(dataset: Dataset) -> None:
     """R-73: tickets, client, operation, legal context, outcome, both messages."""
     audit = MemoryAudit()
-    answer = asyncio.run(
-        handler(dataset, audit, GatewayMetrics("final")).handle(
-            REQUEST, None, certificate("onss-inspection")
-        )
-    )
+    answer = asyncio.run(handler(dataset, audit, GatewayMetrics("final")).handle(INSPECTION_CALL))
     (stored,) = audit.records
     assert stored.ticket_cbss == payload(answer.body).findtext("informationCBSS/ticketCBSS")
     assert (stored.client_ticket, stored.client_id, stored.operation, stored.legal_context) == (
@@ -120,11 +107,7 @@ def test_an_audit_failure_answers_msg00003_and_is_counted(
 ) -> None:
     """R-73: never an answer that was not stored: MSG00003, logged, counted."""
     metrics = GatewayMetrics("final")
-    answer = asyncio.run(
-        handler(dataset, MemoryAudit(fail=True), metrics).handle(
-            REQUEST, None, certificate("onss-inspection")
-        )
-    )
+    answer = asyncio.run(handler(dataset, MemoryAudit(fail=True), metrics).handle(INSPECTION_CALL))
     assert answer.status == 500
     assert fault(answer.body)["details"][0]["reasonCode"] == "MSG00003"  # type: ignore[index]
     assert sample(metrics, "seg_audit_write_failures_total") == 1
@@ -134,8 +117,8 @@ def test_an_audit_failure_answers_msg00003_and_is_counted(
 def test_metrics_count_exchanges_and_supplier_calls(dataset: Dataset) -> None:
     metrics = GatewayMetrics("final")
     exchanges = handler(dataset, MemoryAudit(), metrics)
-    asyncio.run(exchanges.handle(REQUEST, None, certificate("onss-inspection")))
-    asyncio.run(exchanges.handle(b"not xml", None, certificate("onss-inspection")))
+    asyncio.run(exchanges.handle(INSPECTION_CALL))
+    asyncio.run(exchanges.handle(IncomingCall(b"not xml", certificate=INSPECTOR)))
     assert sample(metrics, "seg_requests_total", operation="consultCareer", outcome="MSG00100") == 1
     assert sample(metrics, "seg_requests_total", operation="unknown", outcome="MSG00004") == 1
     assert (
@@ -157,9 +140,7 @@ def test_exchange_log_line_is_json_without_niss(dataset: Dataset) -> None:
     configure_logging("info", stream)
     try:
         asyncio.run(
-            handler(dataset, MemoryAudit(), GatewayMetrics("final")).handle(
-                REQUEST, None, certificate("onss-inspection")
-            )
+            handler(dataset, MemoryAudit(), GatewayMetrics("final")).handle(INSPECTION_CALL)
         )
         logging.getLogger("test").info("about 65031510159", extra={"who": "65031510159"})
     finally:
@@ -197,7 +178,7 @@ def test_the_audit_write_runs_beside_the_event_loop_in_its_writer(dataset: Datas
         exchanges = handler(dataset, audit, GatewayMetrics("final"), audit_writer=writer)
 
         async def answer_and_note_the_loop_thread() -> int:
-            answer = await exchanges.handle(REQUEST, None, certificate("onss-inspection"))
+            answer = await exchanges.handle(INSPECTION_CALL)
             assert answer.status == 200
             return threading.get_ident()
 

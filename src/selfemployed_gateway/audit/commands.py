@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
-from selfemployed_gateway.audit import AuditError, AuditStore, ExchangeRecord, open_audit_store
+from selfemployed_gateway.audit.backends import open_audit_store
+from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
+from selfemployed_gateway.errors import AuditError
 from selfemployed_gateway.settings import Settings
 from selfemployed_gateway.xmlsafe import ExternalResourceRefused, hardened_parser
 

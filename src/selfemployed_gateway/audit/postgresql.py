@@ -31,15 +31,15 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
-from selfemployed_gateway.audit import (
+from selfemployed_gateway.audit.trail import (
     COLUMNS,
-    AuditError,
     ExchangeRecord,
     check_aware,
     check_limit,
     record_from_row,
     row_from_record,
 )
+from selfemployed_gateway.errors import AuditError
 
 CONNECT_TIMEOUT_SECONDS = 5
 APPLICATION_NAME = "selfemployed-gateway-audit"

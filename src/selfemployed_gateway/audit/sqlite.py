@@ -26,15 +26,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from selfemployed_gateway.audit import (
+from selfemployed_gateway.audit.trail import (
     COLUMNS,
-    AuditError,
     ExchangeRecord,
     check_aware,
     check_limit,
     record_from_row,
     row_from_record,
 )
+from selfemployed_gateway.errors import AuditError
 
 BUSY_TIMEOUT_SECONDS = 10.0
 

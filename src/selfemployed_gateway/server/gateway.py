@@ -15,9 +15,11 @@ from twisted.web import resource, server
 
 from selfemployed_gateway import tls
 from selfemployed_gateway.annex import Annex
-from selfemployed_gateway.audit import AuditStore, open_audit_store
+from selfemployed_gateway.audit.backends import open_audit_store
+from selfemployed_gateway.audit.trail import AuditStore
 from selfemployed_gateway.clock import clock_from_setting
-from selfemployed_gateway.dataset import Dataset, DatasetError, load_dataset
+from selfemployed_gateway.dataset import Dataset, load_dataset
+from selfemployed_gateway.errors import ConfigurationError
 from selfemployed_gateway.exchange import ExchangeHandler
 from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.pipeline import Pipeline
@@ -27,30 +29,22 @@ from selfemployed_gateway.server.channel import GatewaySite
 from selfemployed_gateway.server.resource import ConsultResource
 from selfemployed_gateway.settings import (
     AuditBackend,
-    ConfigurationError,
     Phase,
     Settings,
     load_settings,
 )
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.endpoint import SoapEndpoint
-from selfemployed_gateway.stages.validation import SchemaValidator
 from selfemployed_gateway.suppliers import Supplier
-from selfemployed_gateway.suppliers.inasti_final import InastiFinalSupplier
-from selfemployed_gateway.suppliers.l302 import L302Supplier
-from selfemployed_gateway.suppliers.l302_mapping import L302MappingError, load_l302_mapping
+from selfemployed_gateway.suppliers.final.adapter import InastiFinalSupplier
+from selfemployed_gateway.suppliers.l302.adapter import L302Supplier
+from selfemployed_gateway.suppliers.l302.mapping import load_l302_mapping
 
 log = logging.getLogger(__name__)
 
-# What a reload may fail with: the old configuration then stays in force.
-RELOAD_ERRORS = (
-    ConfigurationError,
-    DatasetError,
-    tls.TlsConfigurationError,
-    L302MappingError,
-    OSError,
-    ValueError,
-)
+# What a reload may fail with: the old configuration then stays in force. Every loader
+# raises a ConfigurationError (errors.py); OSError: a file that vanished under us.
+RELOAD_ERRORS = (ConfigurationError, OSError)
 
 
 @dataclass
@@ -77,10 +71,7 @@ class Gateway:
         clock = clock_from_setting(settings.gateway.clock)
         endpoint = SoapEndpoint(
             build_pipeline(settings, dataset, supplier),
-            SchemaValidator(contract.service_xsd),
-            SchemaValidator.for_common_element(
-                contract.xsd_dir / "CommonV3.xsd", "informationCustomer", "InformationCustomerType"
-            ),
+            contract,
             clock,
             validate_responses=settings.gateway.validate_responses,
         )

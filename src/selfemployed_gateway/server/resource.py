@@ -37,7 +37,7 @@ from selfemployed_gateway import tls
 from selfemployed_gateway.exchange import ExchangeHandler
 from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.soap.contract import Contract
-from selfemployed_gateway.soap.endpoint import SoapAnswer
+from selfemployed_gateway.soap.endpoint import IncomingCall, SoapAnswer
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +108,13 @@ class ConsultResource(resource.Resource):
         gone: list[bool] = []
         finished.addErrback(lambda _failure: gone.append(True))
         self.metrics.in_flight.inc()
-        exchange = self.exchanges.handle(
-            body,
-            action.decode("latin-1") if action is not None else None,
-            certificate,
-            content_type.decode("latin-1") if content_type is not None else None,
+        call = IncomingCall(
+            body=body,
+            soap_action=action.decode("latin-1") if action is not None else None,
+            content_type=content_type.decode("latin-1") if content_type is not None else None,
+            certificate=certificate,
         )
+        exchange = self.exchanges.handle(call)
         # A client that leaves does not cancel its exchange: it is still answered and audited.
         task = self.loop.create_task(exchange)
         self._in_flight.add(task)

@@ -1,6 +1,6 @@
 """The built-in INASTI simulator's L302 endpoint: the dataset's careers served as L302.
 
-It plays INASTI's old flow L302 (see `selfemployed_gateway.suppliers.l302`) for the
+It plays INASTI's old flow L302 (`suppliers/l302/protocol.py`) for the
 transitional phase (R-60, R-63), on the path ``/inasti/L302`` of the simulator:
 
 * The answer holds one career line per dataset segment overlapping the asked period by at
@@ -18,8 +18,8 @@ transitional phase (R-60, R-63), on the path ``/inasti/L302`` of the simulator:
   XML), `slow` (a normal answer after `delay_seconds`). `fund_timeout` does not exist in L302
   (RGTI does not ask the funds): such a person gets the normal answer.
 
-`answer_l302` is pure: it says what to send and after which delay; the Twisted resource of
-`selfemployed_gateway.simulator.inasti` sends it. Logs never show a NISS in clear.
+`answer_l302` is pure: it says what to send and after which delay; the Twisted resource
+(`resource.py`) sends it. Logs never show a NISS in clear.
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ from datetime import datetime
 
 from selfemployed_gateway.dataset import CareerEntry, Dataset, SegmentEntry
 from selfemployed_gateway.records import DatePeriod, Operation
-from selfemployed_gateway.simulator.inasti import (
+from selfemployed_gateway.simulator.answers import (
     SimulatorAnswer,
     behaviour_for,
     misbehave,
     read_request,
     soap_fault_answer,
 )
-from selfemployed_gateway.suppliers.inasti_final import envelope
-from selfemployed_gateway.suppliers.l302 import (
+from selfemployed_gateway.suppliers.l302.mapping import L302Mapping
+from selfemployed_gateway.suppliers.l302.protocol import (
     REQUEST,
     SCHEMA,
     Attestation,
@@ -46,7 +46,7 @@ from selfemployed_gateway.suppliers.l302 import (
     l302_response,
     read_l302_request,
 )
-from selfemployed_gateway.suppliers.l302_mapping import L302Mapping
+from selfemployed_gateway.suppliers.soap11 import envelope
 
 _REFUSAL_TEXTS = {
     ReturnCode.NOT_FOUND: "Person unknown in the RGTI repertory",

@@ -12,14 +12,14 @@ from pathlib import Path
 
 from lxml import etree
 
+from selfemployed_gateway.namespaces import WSDL_SOAP, XSD
+
 XSD_FILES = (
     "SelfEmployedV2.xsd",
     "SelfEmployedTypesV2.xsd",
     "SelfEmployedCommonTypesV1.xsd",
     "CommonV3.xsd",
 )
-_WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
-_XSD = "http://www.w3.org/2001/XMLSchema"
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,14 @@ class Contract:
     def service_xsd(self) -> Path:
         return self.xsd_dir / XSD_FILES[0]
 
+    @property
+    def common_xsd(self) -> Path:
+        return self.xsd_dir / "CommonV3.xsd"
+
     def wsdl_for(self, endpoint_url: str) -> bytes:
         """The WSDL as served from `endpoint_url` (scheme://host:port/path)."""
         document = _copy(self.wsdl)
-        for address in document.iter(f"{{{_WSDL_SOAP}}}address"):
+        for address in document.iter(f"{{{WSDL_SOAP}}}address"):
             address.set("location", endpoint_url)
         _point_imports_at(document, endpoint_url)
         return _serialise(document)
@@ -67,7 +71,7 @@ def _copy(tree: etree._ElementTree) -> etree._ElementTree:
 
 def _point_imports_at(document: etree._ElementTree, endpoint_url: str) -> None:
     for tag in ("import", "include"):
-        for element in document.iter(f"{{{_XSD}}}{tag}"):
+        for element in document.iter(f"{{{XSD}}}{tag}"):
             location = element.get("schemaLocation")
             if location:
                 element.set("schemaLocation", f"{endpoint_url}?xsd={Path(location).name}")

@@ -1,42 +1,43 @@
-"""The SOAP endpoint: one request body in, one HTTP answer out, whatever the body holds.
+"""The SOAP endpoint: one incoming call in, one HTTP answer out, whatever the body holds.
 
 Order (SPEC-DIGEST §3): read the envelope (R-10), check the SOAPAction (R-80), validate the
-payload against the XSD (R-10), then let spyne deserialise it and dispatch it to its
-operation, then await the pipeline (R-11 … R-25). Every fault is written by `faults.py`; an
-unexpected error is MSG00003, logged with its ticketCBSS, never shown to the client (R-26).
+payload against the XSD (R-10), let spyne read it into a record (`reader.py`), then await
+the pipeline (R-11 … R-25) and write its reply (`writer.py`). Every fault is written by
+`faults.py`; an unexpected error is MSG00003, logged with its ticketCBSS, never shown to the
+client (R-26).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from lxml import etree
-from spyne import MethodContext
-from spyne.server import ServerBase
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.clock import Clock, wire_timestamp
 from selfemployed_gateway.pipeline import Pipeline
-from selfemployed_gateway.records import (
-    ClientCertificate,
-    ConsultRequest,
-    ExchangeTrace,
-    GatewayFault,
-    Operation,
-)
-from selfemployed_gateway.soap import envelope, faults, mapping, writer
-from selfemployed_gateway.soap.service import build_application, quiet_spyne_logs
-from selfemployed_gateway.stages.validation import SchemaValidator
-from selfemployed_gateway.xmlsafe import hardened_parser
+from selfemployed_gateway.records import ClientCertificate, ExchangeTrace, GatewayFault
+from selfemployed_gateway.soap import envelope, faults, writer
+from selfemployed_gateway.soap.contract import Contract
+from selfemployed_gateway.soap.reader import RequestReader
+from selfemployed_gateway.xmlsafe import XmlSchema, hardened_parser
 
 log = logging.getLogger(__name__)
 
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    """One SOAP call as the HTTP edge received it: built once there, read everywhere after."""
+
+    body: bytes
+    soap_action: str | None = None
+    content_type: str | None = None
+    certificate: ClientCertificate | None = None
 
 
 @dataclass(frozen=True)
@@ -46,87 +47,60 @@ class SoapAnswer:
     content_type: str = SOAP_CONTENT_TYPE
 
 
-@dataclass
-class _Exchange:
-    """One request as seen by the spyne operation (`ctx.udc`)."""
-
-    endpoint: SoapEndpoint
-    trace: ExchangeTrace
-    certificate: ClientCertificate | None
-    fault: GatewayFault | None = None
-    request: ConsultRequest | None = None
-
-    def received(self, operation: Operation, request: Any) -> None:
-        """Called by the spyne operation with the deserialised request."""
-        record = mapping.to_request(operation, request)
-        self.trace.client_ticket = record.customer_ticket
-        self.trace.legal_context = record.legal_context
-        self.request = record
-
-    def internal_error(self, error: Exception) -> GatewayFault:
-        return self.endpoint.internal_error(self.trace, error)
-
-
-class SoapEndpoint(ServerBase):
-    """Drives spyne directly on an envelope that was already parsed and validated."""
-
-    transport = "http://schemas.xmlsoap.org/soap/http"
+class SoapEndpoint:
+    """The SOAP edge of the pipeline: holds the reader, the contract's schemas and the pipeline."""
 
     def __init__(
         self,
         pipeline: Pipeline,
-        schema: SchemaValidator,
-        customer_schema: SchemaValidator,
+        contract: Contract,
         clock: Clock,
         *,
         validate_responses: bool = False,
     ) -> None:
-        quiet_spyne_logs()
-        super().__init__(build_application())
         self.pipeline = pipeline
-        self.schema = schema
-        self.customer_schema = customer_schema
-        self.validate_responses = validate_responses
         self.clock = clock
+        self.validate_responses = validate_responses
+        self.reader = RequestReader()
+        self.schema = XmlSchema.from_file(contract.service_xsd)
+        # §8: the request's informationCustomer goes into a fault only when it is valid.
+        self.customer_schema = XmlSchema.for_common_element(
+            contract.common_xsd, "informationCustomer", "InformationCustomerType"
+        )
 
-    def begin(self) -> ExchangeTrace:
-        """A new exchange: its ticketCBSS and reception time (R-53)."""
-        return ExchangeTrace(ticket_cbss=str(uuid.uuid4()), received=self.clock.now())
-
-    async def handle(
-        self,
-        body: bytes,
-        soap_action: str | None,
-        certificate: ClientCertificate | None,
-        trace: ExchangeTrace | None = None,
-        content_type: str | None = None,
-    ) -> tuple[SoapAnswer, ExchangeTrace]:
-        trace = trace or self.begin()
+    async def answer(self, call: IncomingCall, trace: ExchangeTrace) -> SoapAnswer:
+        """The answer to `call`; what the exchange learns goes into `trace`."""
         root: etree._Element | None = None
         payload: etree._Element | None = None
         # A wrong Content-Type wins, but the body is still read (safely) to choose the fault
         # element and copy a readable informationCustomer (§8, §10).
-        refusal = _refusal(envelope.check_content_type, content_type)
+        refusal = _refusal(envelope.check_content_type, call.content_type)
         try:
-            root = envelope.parse_request(body)
+            root = envelope.parse_request(call.body)
             request = envelope.open_envelope(root)
             payload = request.payload
             trace.operation = request.operation
             if refusal is not None:
                 raise refusal
-            envelope.check_soap_action(soap_action, request.operation)
-            self.schema.validate(payload)
-            return await self._answer(request, certificate, trace), trace
+            envelope.check_soap_action(call.soap_action, request.operation)
+            self._validate(payload)
+            return await self._answer(request, call.certificate, trace)
         except GatewayFault as fault:
             answered = refusal if refusal is not None else fault
-            return self.fault_answer(answered, trace, root, payload), trace
+            return self.fault_answer(answered, trace, root, payload)
         except Exception as error:
-            internal = self.internal_error(trace, error)
-            return self.fault_answer(internal, trace, root, payload), trace
+            return self.fault_answer(self.internal_error(trace, error), trace, root, payload)
 
     def internal_error(self, trace: ExchangeTrace, error: Exception) -> GatewayFault:
+        """R-26: MSG00003, the error logged with the ticketCBSS, never shown to the client."""
         log.error("internal error", exc_info=error, extra={"ticketCBSS": trace.ticket_cbss})
         return GatewayFault(codes.INTERNAL_ERROR)
+
+    def _validate(self, payload: etree._Element) -> None:
+        """R-10: MSG00004 with the schema error when the payload breaks the contract."""
+        error = self.schema.first_error(payload)
+        if error is not None:
+            raise faults.invalid_structure(error.message)
 
     async def _answer(
         self,
@@ -134,7 +108,9 @@ class SoapEndpoint(ServerBase):
         certificate: ClientCertificate | None,
         trace: ExchangeTrace,
     ) -> SoapAnswer:
-        consult = self._dispatch(request, certificate, trace)
+        consult = self.reader.read(request.envelope, request.operation)
+        trace.client_ticket = consult.customer_ticket
+        trace.legal_context = consult.legal_context
         reply = await self.pipeline.consult(consult, certificate, trace)
         trace.outcome = reply.status.code
         body = writer.response_envelope(
@@ -143,30 +119,6 @@ class SoapEndpoint(ServerBase):
         if self.validate_responses:
             self._check_response(body)
         return SoapAnswer(200, body)
-
-    def _dispatch(
-        self,
-        request: envelope.RequestEnvelope,
-        certificate: ClientCertificate | None,
-        trace: ExchangeTrace,
-    ) -> ConsultRequest:
-        """Spyne: the operation named by the Body element, its request deserialised."""
-        protocol = self.app.in_protocol
-        ctx = MethodContext(self, MethodContext.SERVER)
-        ctx.in_document = (request.envelope, {})
-        protocol.decompose_incoming_envelope(ctx, protocol.REQUEST)
-        method_ctx = protocol.generate_method_contexts(ctx)[0]
-        exchange = _Exchange(self, trace, certificate)
-        method_ctx.udc = exchange
-        self.get_in_object(method_ctx)
-        if method_ctx.in_error is not None:
-            raise RuntimeError(f"spyne could not read a valid request: {method_ctx.in_error}")
-        self.get_out_object(method_ctx)
-        if exchange.fault is not None:
-            raise exchange.fault
-        if method_ctx.out_error is not None or exchange.request is None:
-            raise RuntimeError(f"spyne failed: {method_ctx.out_error}")
-        return exchange.request
 
     def _information_cbss(self, trace: ExchangeTrace) -> etree._Element:
         """R-53: filled by the gateway, whatever the client sent."""
@@ -182,7 +134,7 @@ class SoapEndpoint(ServerBase):
         payload = root[0][0]
         error = self.schema.first_error(payload)
         if error is not None:
-            raise RuntimeError(f"the response breaks the contract: {error}")
+            raise RuntimeError(f"the response breaks the contract: {error.message}")
 
     def fault_answer(
         self,

@@ -39,14 +39,14 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from selfemployed_gateway.records import Operation
-from selfemployed_gateway.soap.namespaces import (
+from selfemployed_gateway.namespaces import (
     REQUEST_ELEMENTS,
     SOAP12_ENV,
     SOAP_ENV,
     soap_action,
 )
-from selfemployed_gateway.stages.validation import invalid_structure
+from selfemployed_gateway.records import Operation
+from selfemployed_gateway.soap.faults import invalid_structure
 from selfemployed_gateway.xmlsafe import ExternalResourceRefused, hardened_parser
 
 _ENVELOPE = f"{{{SOAP_ENV}}}Envelope"

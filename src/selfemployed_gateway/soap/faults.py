@@ -1,6 +1,7 @@
 """SOAP 1.1 faults exactly as SPEC-DIGEST §8: HTTP 500, faultactor, `<op>Fault` detail.
 
-Every fault of the gateway is written here, whatever stage raised it.
+Every fault of the gateway is written here, whatever stage raised it; the MSG00004 fault of
+the SOAP edge (R-10) is built here too.
 """
 
 from __future__ import annotations
@@ -9,11 +10,22 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from selfemployed_gateway import codes
-from selfemployed_gateway.records import GatewayFault, Operation
-from selfemployed_gateway.soap.namespaces import SERVICE, SOAP_ENV, fault_element
+from selfemployed_gateway.namespaces import SERVICE, SOAP_ENV, fault_element
+from selfemployed_gateway.records import GatewayFault, Operation, information
 
 _SOAP = ElementMaker(namespace=SOAP_ENV, nsmap={"soapenv": SOAP_ENV})
 _PLAIN = ElementMaker()
+
+# fieldValue is at most 256 characters (common:InformationType).
+_MAX_FIELD_VALUE = 256
+
+
+def invalid_structure(message: str) -> GatewayFault:
+    """R-10: fault MSG00004 carrying `message` as the `error message` information."""
+    return GatewayFault(
+        codes.INVALID_STRUCTURE,
+        information(codes.ERROR_MESSAGE, message[:_MAX_FIELD_VALUE]),
+    )
 
 
 def information_cbss(ticket: str, received: str, replied: str) -> etree._Element:

@@ -14,7 +14,7 @@ from typing import Any
 
 from spyne import ComplexModel, Unicode
 
-from selfemployed_gateway.soap.namespaces import COMMON, TYPES
+from selfemployed_gateway.namespaces import COMMON, TYPES
 
 
 def _field(model: Any, **options: Any) -> Any:

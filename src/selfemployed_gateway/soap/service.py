@@ -1,35 +1,22 @@
 """The spyne application: SelfEmployedService with its two operations (R-01 … R-03).
 
-Spyne dispatches the request by its Body element and deserialises it into the models of
-`models.py`; the operations hand it to `Exchange.received` (set on the spyne context as
-`ctx.udc` by the endpoint), which keeps it as a `ConsultRequest` for the pipeline. The
-pipeline runs after spyne is done (it awaits the supplier; spyne's dispatch is synchronous).
-The response is
-written by `writer.py` and every fault by `faults.py`, not by spyne: its generic response
-serialisation cost three quarters of a request's CPU.
+This is the design card of the service: the operations, their message names and the models
+of their requests (`models.py`), as spyne declares them. Spyne is used as a reader only
+(`reader.py` finds the operation and deserialises its request); the operations' bodies never
+run. The response is written by `writer.py` and every fault by `faults.py`, not by spyne: its
+generic response serialisation cost three quarters of a request's CPU.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from spyne import Application, ServiceBase, rpc
 from spyne.protocol.soap import Soap11
 
-from selfemployed_gateway.records import GatewayFault, Operation
+from selfemployed_gateway.namespaces import SERVICE, SOAP_ENV
 from selfemployed_gateway.soap import models
-from selfemployed_gateway.soap.namespaces import SERVICE, SOAP_ENV
-
-log = logging.getLogger(__name__)
-
-
-class Exchange(Protocol):
-    fault: GatewayFault | None
-
-    def received(self, operation: Operation, request: Any) -> None: ...
-
-    def internal_error(self, error: Exception) -> GatewayFault: ...
 
 
 def _message(model: Any, name: str) -> Any:
@@ -45,7 +32,7 @@ class SelfEmployedService(ServiceBase):
         _operation_name="consultCareer",
     )
     def consultCareer(ctx: Any, request: Any) -> None:
-        ctx.udc.received(Operation.CONSULT_CAREER, request)
+        """Declared, never called: the pipeline answers (see `reader.py`)."""
 
     @rpc(
         _message(models.ConsultContributionsRequest, "consultContributionsRequest"),
@@ -55,18 +42,7 @@ class SelfEmployedService(ServiceBase):
         _operation_name="consultContributions",
     )
     def consultContributions(ctx: Any, request: Any) -> None:
-        ctx.udc.received(Operation.CONSULT_CONTRIBUTIONS, request)
-
-    @classmethod
-    def call_wrapper(cls, ctx: Any, args: Any = None) -> Any:
-        exchange: Exchange = ctx.udc
-        try:
-            return super().call_wrapper(ctx, args)
-        except GatewayFault as fault:
-            exchange.fault = fault
-        except Exception as error:  # R-26: never a trace to the client
-            exchange.fault = exchange.internal_error(error)
-        return None
+        """Declared, never called: the pipeline answers (see `reader.py`)."""
 
 
 class _Soap11(Soap11):

@@ -15,6 +15,7 @@ from datetime import date
 
 from lxml import etree
 
+from selfemployed_gateway.namespaces import SERVICE, SOAP_ENV, XSI
 from selfemployed_gateway.records import (
     Affiliation,
     Career,
@@ -25,11 +26,10 @@ from selfemployed_gateway.records import (
     Operation,
     Reply,
 )
-from selfemployed_gateway.soap.namespaces import SERVICE, SOAP_ENV
 
 _COPIED_BEFORE_CBSS = ("informationCustomer",)
 _COPIED_AFTER_CBSS = ("legalContext", "criteria")
-_XSI_PREFIX = "{http://www.w3.org/2001/XMLSchema-instance}"
+_XSI_PREFIX = f"{{{XSI}}}"
 
 
 def response_envelope(

@@ -60,12 +60,9 @@ def authorise_operation(client: ClientEntry, request: ConsultRequest) -> Reply |
 
 
 def _identifies(client: ClientEntry, request: ConsultRequest) -> bool:
-    expected = client.identification
-    given = request.customer
-    if expected.cbeNumber is not None:
-        return given.cbe_number == expected.cbeNumber
-    return (
-        given.cbe_number is None
-        and given.sector == expected.sector
-        and given.institution == expected.institution
-    )
+    """The request's customerIdentification names this client's organisation: by CBE number
+    when the client has one, else by sector and institution (and then no CBE number)."""
+    expected = client.organisation
+    if expected.cbe_number is not None:
+        return request.customer.cbe_number == expected.cbe_number
+    return request.customer == expected

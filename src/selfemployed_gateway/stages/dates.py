@@ -10,9 +10,9 @@ from datetime import date
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.records import (
-    CareerCriteria,
+    CareerRequest,
     ConsultRequest,
-    ContributionsCriteria,
+    ContributionsRequest,
     Information,
     Quarter,
     Reply,
@@ -34,17 +34,16 @@ QUARTER_IN_FUTURE = "endQuarter or beginQuarter in the future"
 
 def validate_period(request: ConsultRequest, today: date) -> Reply | None:
     """MSG00008 with every violated rule, or None when the period is acceptable."""
-    if request.career is not None:
-        violations = career_violations(request.career, today)
+    if isinstance(request, CareerRequest):
+        violations = career_violations(request, today)
     else:
-        assert request.contributions is not None
-        violations = contribution_violations(request.contributions, today)
+        violations = contribution_violations(request, today)
     if not violations:
         return None
     return Reply(status=codes.INVALID_DATA, information=tuple(violations))
 
 
-def career_violations(criteria: CareerCriteria, today: date) -> list[Information]:
+def career_violations(criteria: CareerRequest, today: date) -> list[Information]:
     period = criteria.period
     if period is None:  # R-33: the whole career, nothing to check
         return []
@@ -65,7 +64,7 @@ def earliest_quarter(today: date) -> Quarter:
     return Quarter.containing(date(year, today.month, day))
 
 
-def contribution_violations(criteria: ContributionsCriteria, today: date) -> list[Information]:
+def contribution_violations(criteria: ContributionsRequest, today: date) -> list[Information]:
     begin = Quarter.parse(criteria.begin_quarter)
     end = Quarter.parse(criteria.end_quarter) if criteria.end_quarter else None
     current = Quarter.containing(today)

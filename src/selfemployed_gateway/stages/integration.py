@@ -68,7 +68,7 @@ def check_client_integration(
         information=(
             information(codes.DETAILS, codes.NOT_INTEGRATED_DETAILS),
             information("ssin", ssin),
-            information("cbeNumber", client.identification.cbeNumber),
+            information("cbeNumber", client.organisation.cbe_number),
         ),
     )
 

@@ -1,36 +1,41 @@
-"""R-22, R-60: call INASTI through the configured supplier adapter.
+"""R-22, R-60, R-65: call INASTI through the configured supplier adapter.
 
 An operation the phase's supplier cannot answer is fault MSG00025 (R-60: no
-consultContributions through L302); a supplier that gives no usable answer is fault MSG00002
-with the adapter's `details`.
+consultContributions through L302), checked before anything else is asked: `operations` of
+the supplier is the one mechanism. A supplier that gives no usable answer is fault MSG00002
+with the adapter's `details` (R-22). The call is timed here, once, for the exchange's log
+line and metrics; a failure is logged here with its cause, which never reaches the client.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from selfemployed_gateway import codes
+from selfemployed_gateway.errors import SupplierError
+from selfemployed_gateway.privacy import ssin_tag
 from selfemployed_gateway.records import (
     CareerAnswer,
     ContributionsAnswer,
-    ContributionsCriteria,
+    ContributionsRequest,
     DatePeriod,
     ExchangeTrace,
     GatewayFault,
     Operation,
     information,
 )
-from selfemployed_gateway.suppliers import OperationNotAvailable, Supplier, SupplierError
+from selfemployed_gateway.suppliers import Supplier
+
+log = logging.getLogger(__name__)
 
 
 def check_available(supplier: Supplier, operation: Operation) -> None:
     """R-60: MSG00025 'This functionality is not available', `operation not supported`."""
     if operation not in supplier.operations:
-        raise not_available(operation.value)
-
-
-def not_available(operation: str) -> GatewayFault:
-    return GatewayFault(codes.NOT_AVAILABLE, information(codes.OPERATION_NOT_SUPPORTED, operation))
+        raise GatewayFault(
+            codes.NOT_AVAILABLE, information(codes.OPERATION_NOT_SUPPORTED, operation.value)
+        )
 
 
 async def call_career(
@@ -40,25 +45,21 @@ async def call_career(
     try:
         answer = await supplier.consult_career(ssin, period)
     except SupplierError as error:
-        _measured(trace, started, error.details)
-        raise supplier_fault(error) from error
+        raise _failed(Operation.CONSULT_CAREER, ssin, error, trace, started) from error
     _measured(trace, started, answer.outcome.value)
     return answer
 
 
 async def call_contributions(
-    supplier: Supplier, criteria: ContributionsCriteria, trace: ExchangeTrace
+    supplier: Supplier, request: ContributionsRequest, trace: ExchangeTrace
 ) -> ContributionsAnswer:
     started = time.monotonic()
     try:
         answer = await supplier.consult_contributions(
-            criteria.ssin, criteria.begin_quarter, criteria.end_quarter
+            request.ssin, request.begin_quarter, request.end_quarter
         )
-    except OperationNotAvailable as error:
-        raise not_available(error.operation) from error
     except SupplierError as error:
-        _measured(trace, started, error.details)
-        raise supplier_fault(error) from error
+        raise _failed(request.operation, request.ssin, error, trace, started) from error
     _measured(trace, started, answer.outcome.value)
     return answer
 
@@ -69,5 +70,20 @@ def _measured(trace: ExchangeTrace, started: float, outcome: str) -> None:
     trace.supplier_outcome = outcome
 
 
+def _failed(
+    operation: Operation, ssin: str, error: SupplierError, trace: ExchangeTrace, started: float
+) -> GatewayFault:
+    _measured(trace, started, error.details)
+    log.warning(
+        "INASTI %s for %s failed: %s (%s)",
+        operation.value,
+        ssin_tag(ssin),
+        error.details,
+        error.cause,
+    )
+    return supplier_fault(error)
+
+
 def supplier_fault(error: SupplierError) -> GatewayFault:
+    """R-22: MSG00002 with the adapter's `details`."""
     return GatewayFault(codes.SUPPLIER_ERROR, information(codes.DETAILS, error.details))

@@ -4,12 +4,18 @@ A supplier is awaited: the pipeline runs on the gateway's event loop, and a call
 for INASTI holds no thread, for at most the configured time budget (R-65). Adapters never
 trust what they receive (R-66): anything they cannot read completely raises `SupplierError`,
 never a partial answer.
+
+Layout, per protocol: `<protocol>/protocol.py` is the wire format both sides speak (build and
+read each message; the built-in simulator imports it), `<protocol>/adapter.py` the `Supplier`
+the pipeline calls. Shared: `soap11.py` (the envelope), `elements.py` (message elements),
+`http.py` (the transport with its time budget).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from selfemployed_gateway.errors import SupplierError
 from selfemployed_gateway.records import (
     CareerAnswer,
     ContributionsAnswer,
@@ -17,33 +23,14 @@ from selfemployed_gateway.records import (
     Operation,
 )
 
-
-class SupplierError(Exception):
-    """No usable answer from the supplier: fault MSG00002 with this `details` (R-22)."""
-
-    def __init__(self, details: str, cause: str = "") -> None:
-        super().__init__(f"{details}: {cause}" if cause else details)
-        self.details = details
-        self.cause = cause
-
-
-class OperationNotAvailable(Exception):
-    """The supplier of this phase does not offer the operation: fault MSG00025 (R-60).
-
-    In the transitional phase L302 carries no contributions, so consultContributions is
-    "This functionality is not available", information `operation not supported` = the
-    operation name (`self.operation`).
-    """
-
-    def __init__(self, operation: str) -> None:
-        super().__init__(f"{operation} is not available from this supplier")
-        self.operation = operation
+__all__ = ["Supplier", "SupplierError"]
 
 
 class Supplier(Protocol):
     """INASTI, as seen by the pipeline."""
 
-    #: The operations this supplier can answer (R-60: no contributions through L302).
+    #: The operations this supplier can answer. The pipeline checks it before anything is
+    #: asked (R-60: no consultContributions through L302, MSG00025): the one R-60 mechanism.
     operations: frozenset[Operation]
 
     async def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
@@ -53,7 +40,8 @@ class Supplier(Protocol):
     async def consult_contributions(
         self, ssin: str, begin_quarter: str, end_quarter: str | None
     ) -> ContributionsAnswer:
-        """Contribution payments of the quarters from `begin_quarter` to `end_quarter`."""
+        """Contribution payments of the quarters from `begin_quarter` to `end_quarter`.
+        Called only when `operations` holds consultContributions."""
         ...
 
     def is_reachable(self) -> bool:

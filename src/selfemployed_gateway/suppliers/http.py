@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import httpx
 
 from selfemployed_gateway import codes
+from selfemployed_gateway.errors import SupplierError
 from selfemployed_gateway.settings import SupplierSettings
-from selfemployed_gateway.suppliers import SupplierError
+from selfemployed_gateway.suppliers.soap11 import CONTENT_TYPE
 
 # An answer larger than this is not a plausible career or contribution list.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
-CONTENT_TYPE = "text/xml; charset=utf-8"
 # Of an error answer only the start is kept, to name a SOAP Fault in the logs.
 ERROR_BODY_BYTES = 64 * 1024
 _MAX_CAUSE = 200

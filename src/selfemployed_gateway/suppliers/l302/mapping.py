@@ -33,6 +33,8 @@ from pydantic import (
     field_validator,
 )
 
+from selfemployed_gateway.errors import ConfigurationError
+
 # R-63: the qualities that can be derived from an L302 career line.
 DERIVABLE_QUALITIES = ("100", "300", "400")
 _V2_CODE = r"^[1-9][0-9]{2}$"  # v2 codes are 100-999
@@ -88,7 +90,7 @@ def _first_key(table: Mapping[str, str], value: str) -> str | None:
     return next((key for key in sorted(table) if table[key] == value), None)
 
 
-class L302MappingError(ValueError):
+class L302MappingError(ConfigurationError):
     """The L302 mapping file cannot be used; the message names the file and the field."""
 
 

@@ -1,0 +1,144 @@
+"""The audit trail's records and contract (R-73): what an exchange is, what a store does.
+
+See the package's docstring for the guarantees; the backends (`sqlite.py`, `postgresql.py`)
+implement `AuditStore`, `backends.open_audit_store` chooses one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from selfemployed_gateway.errors import AuditError
+
+__all__ = [
+    "AuditError",
+    "AuditStore",
+    "ExchangeRecord",
+]
+
+
+class ExchangeRecord(BaseModel):
+    """One request and its response, as the service desk needs them (R-73)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ticket_cbss: str = Field(description="the BCSS ticket (ticketCBSS) of the request")
+    client_ticket: str | None = Field(default=None, description="the client's own ticket")
+    client_id: str | None = Field(default=None, description="the authenticated client")
+    operation: str | None = Field(default=None, description="consultCareer, …; None if unknown")
+    legal_context: str | None = None
+    received: AwareDatetime = Field(description="when the request arrived (timezone-aware)")
+    replied: AwareDatetime = Field(description="when the response was ready (timezone-aware)")
+    outcome: str = Field(description='status or fault code, e.g. "MSG00000", "MSG00004"')
+    duration_ms: float
+    # repr=False: a record that ends up in a log line or a traceback never shows the messages.
+    request_xml: bytes = Field(repr=False)
+    response_xml: bytes = Field(repr=False)
+
+
+class AuditStore(Protocol):
+    """Where exchanges are kept (R-73). Every method raises `AuditError` on a storage failure.
+
+    Implementations are safe to call from many threads at once.
+    """
+
+    def record(self, exchange: ExchangeRecord) -> None:
+        """Store one exchange; durable when this returns (called before the response is sent)."""
+        ...
+
+    def by_ticket(self, ticket: str) -> list[ExchangeRecord]:
+        """Exchanges whose ticketCBSS or client ticket is ``ticket``, newest first."""
+        ...
+
+    def find(
+        self,
+        *,
+        client_id: str | None = None,
+        since: datetime | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+    ) -> list[ExchangeRecord]:
+        """At most ``limit`` exchanges matching every filter given, newest first.
+
+        ``since`` is inclusive (received at or after it) and must be timezone-aware.
+        """
+        ...
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete the exchanges received before ``older_than`` (aware); return how many."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's connections; further calls raise `AuditError`."""
+        ...
+
+
+#: The columns of `audit_exchange` that hold an exchange, in the order of `row_from_record`
+#: and `record_from_row` (both backends).
+COLUMNS = (
+    "ticket_cbss, client_ticket, client_id, operation, legal_context, received, replied, "
+    "outcome, duration_ms, request_xml, response_xml"
+)
+
+
+def row_from_record(exchange: ExchangeRecord, moment: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """An exchange as a row in `COLUMNS` order; `moment` writes the backend's timestamps."""
+    return (
+        exchange.ticket_cbss,
+        exchange.client_ticket,
+        exchange.client_id,
+        exchange.operation,
+        exchange.legal_context,
+        moment(exchange.received),
+        moment(exchange.replied),
+        exchange.outcome,
+        exchange.duration_ms,
+        exchange.request_xml,
+        exchange.response_xml,
+    )
+
+
+def record_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> ExchangeRecord:
+    """An exchange from a row in `COLUMNS` order; `moment` reads the backend's timestamps."""
+    (
+        ticket_cbss,
+        client_ticket,
+        client_id,
+        operation,
+        legal_context,
+        received,
+        replied,
+        outcome,
+        duration_ms,
+        request_xml,
+        response_xml,
+    ) = row
+    return ExchangeRecord(
+        ticket_cbss=ticket_cbss,
+        client_ticket=client_ticket,
+        client_id=client_id,
+        operation=operation,
+        legal_context=legal_context,
+        received=moment(received),
+        replied=moment(replied),
+        outcome=outcome,
+        duration_ms=duration_ms,
+        request_xml=bytes(request_xml),
+        response_xml=bytes(response_xml),
+    )
+
+
+def check_limit(limit: int) -> None:
+    """`AuditStore.find` takes a positive limit (shared by the backends)."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+
+
+def check_aware(name: str, moment: datetime | None) -> None:
+    """Naive datetimes are ambiguous: the stores compare instants only."""
+    if moment is not None and moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {moment.isoformat()}")

@@ -1,0 +1,114 @@
+"""Spyne reads the request: an envelope, already parsed and schema-valid, becomes a record.
+
+The spyne `Application` of `service.py` declares the two operations (the design card);
+here it only finds the operation named by the Body element and deserialises the request
+into the models of `models.py` (`get_in_object`). Nothing is dispatched: no spyne operation
+body runs, and the pipeline is called by the endpoint with the record this returns.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from lxml import etree
+from spyne import MethodContext
+from spyne.server import ServerBase
+
+from selfemployed_gateway.namespaces import SOAP_HTTP_TRANSPORT
+from selfemployed_gateway.records import (
+    CareerRequest,
+    ConsultRequest,
+    ContributionsRequest,
+    DatePeriod,
+    Operation,
+    Organisation,
+)
+from selfemployed_gateway.soap.service import build_application, quiet_spyne_logs
+
+
+class _Deserialiser(ServerBase):
+    """Spyne's holder of an Application and its in-protocol; it serves nothing."""
+
+    transport = SOAP_HTTP_TRANSPORT
+
+
+class RequestReader:
+    """`read(envelope) -> ConsultRequest`, through spyne's deserialiser."""
+
+    def __init__(self) -> None:
+        quiet_spyne_logs()
+        self._spyne = _Deserialiser(build_application())
+
+    def read(self, envelope: etree._Element, operation: Operation) -> ConsultRequest:
+        """The request of a schema-valid SOAP 1.1 `envelope` whose Body asks `operation`."""
+        protocol = self._spyne.app.in_protocol
+        ctx = MethodContext(self._spyne, MethodContext.SERVER)
+        ctx.in_document = (envelope, {})
+        protocol.decompose_incoming_envelope(ctx, protocol.REQUEST)
+        method_ctx = protocol.generate_method_contexts(ctx)[0]
+        self._spyne.get_in_object(method_ctx)
+        # A bare message (R-08): in_object is the request model itself.
+        if method_ctx.in_error is not None or method_ctx.in_object is None:
+            # The XSD accepted it: spyne and the contract disagree, a bug of ours (R-26).
+            raise RuntimeError(f"spyne could not read a valid request: {method_ctx.in_error}")
+        return to_request(operation, method_ctx.in_object)
+
+
+def to_request(operation: Operation, message: Any) -> ConsultRequest:
+    """A schema-valid request message (spyne model) as a record (R-37 for its dates)."""
+    customer = message.informationCustomer
+    identification = customer.customerIdentification
+    common: dict[str, Any] = {
+        "customer": Organisation(
+            cbe_number=identification.cbeNumber,
+            sector=_int(identification.sector),
+            institution=_int(identification.institution),
+        ),
+        "customer_ticket": customer.ticket,
+        "legal_context": message.legalContext,
+        "ssin": message.criteria.ssin,
+    }
+    if operation is Operation.CONSULT_CAREER:
+        return CareerRequest(**common, period=_open_period(message.criteria.period))
+    period = message.criteria.period
+    return ContributionsRequest(
+        **common,
+        begin_quarter=period.beginQuarter.strip(),
+        end_quarter=period.endQuarter.strip() if period.endQuarter else None,
+    )
+
+
+# xs:date: an optional minus, a year of four digits or more, month, day, an optional zone.
+_XS_DATE = re.compile(r"\s*(-?)([0-9]{4,})-([0-9]{2})-([0-9]{2})")
+
+
+def wire_date(text: str) -> date:
+    """R-37: an xs:date, with or without zone; the zone never shifts the day.
+
+    xs:date allows years after 9999 and before 0001, which the schema (R-10) lets through but
+    Python's `date` cannot hold: such a year becomes `date.max` or `date.min`, which business
+    validation then refuses like any other date in the future (R-32) or before 01/07/1956
+    (R-30, R-31) — MSG00008, not an internal error (R-26). Found by tests/unit/test_fuzz.py.
+    """
+    match = _XS_DATE.match(text)
+    if match is None:
+        raise ValueError(f"not an xs:date: {text!r}")  # the schema let it through: a bug
+    sign, year, month, day = match.groups()
+    if sign or int(year) == 0:
+        return date.min
+    if int(year) > 9999:
+        return date.max
+    return date(int(year), int(month), int(day))
+
+
+def _open_period(period: Any) -> DatePeriod | None:
+    if period is None:
+        return None
+    end = wire_date(period.endDate) if period.endDate else None
+    return DatePeriod(begin=wire_date(period.beginDate), end=end)
+
+
+def _int(text: str | None) -> int | None:
+    return None if text is None else int(text)

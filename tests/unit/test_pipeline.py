@@ -1,0 +1,277 @@
+"""The pipeline itself (pipeline.py): records in, a reply or a fault out — no XML, no server.
+
+Each stage has its own tests; these check the composition of SPEC-DIGEST §3: which stage
+answers first, that nothing after it runs (the supplier is not called), and what the
+pipeline adds between stages (R-55 then R-24/R-50, R-51 whatever the status, the NISS status
+on integration refusals, the trace).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.annex import Annex
+from selfemployed_gateway.clock import FixedClock
+from selfemployed_gateway.dataset import Dataset
+from selfemployed_gateway.errors import SupplierError
+from selfemployed_gateway.pipeline import Pipeline, checked_period, consulted_period
+from selfemployed_gateway.records import (
+    Affiliation,
+    Career,
+    CareerAnswer,
+    CareerRequest,
+    CareerSegment,
+    CodedValue,
+    ContributionPayment,
+    ContributionsAnswer,
+    ContributionsRequest,
+    DatePeriod,
+    ExchangeTrace,
+    Fund,
+    GatewayFault,
+    Operation,
+    Organisation,
+    Reply,
+    SsinStatus,
+    SupplierOutcome,
+)
+from tests.support.aio import run
+from tests.unit.conftest import ScriptedSupplier, certificate, registers
+
+CLOCK = FixedClock.parse("2026-11-26T10:00:00+01:00")
+SSIN = "65031510159"
+INSPECTION = Organisation(sector=21, institution=0)
+INSPECTION_CONTEXT = "SOCIAL_INSPECTION:INVESTIGATION"
+CPAS_NAMUR = Organisation(cbe_number="0212345668")
+YEAR_2000 = DatePeriod(begin=date(2000, 1, 1), end=date(2000, 12, 31))
+CODE = CodedValue(code="100")
+
+
+def segment(begin: str, end: str) -> CareerSegment:
+    return CareerSegment(
+        period=DatePeriod(begin=date.fromisoformat(begin), end=date.fromisoformat(end)),
+        quality=CODE,
+        contribution=CodedValue(code="101"),
+    )
+
+
+# INASTI over-answers: one segment before, one inside and one after the year 2000.
+CAREER = Career(
+    nisse_reference="RGTI0000000101",
+    occupation=CodedValue(code="200"),
+    affiliations=(
+        Affiliation(
+            fund=Fund(code="010"),
+            signature_date=date(1990, 1, 1),
+            segments=(segment("1990-01-01", "1999-12-31"), segment("2000-01-01", "2000-06-30")),
+        ),
+        Affiliation(fund=Fund(code="002"), segments=(segment("2005-01-01", "2005-12-31"),)),
+    ),
+)
+
+
+def career(
+    customer: Organisation = INSPECTION,
+    legal_context: str = INSPECTION_CONTEXT,
+    ssin: str = SSIN,
+    period: DatePeriod | None = YEAR_2000,
+) -> CareerRequest:
+    return CareerRequest(customer=customer, legal_context=legal_context, ssin=ssin, period=period)
+
+
+def contributions(begin: str = "2024Q1", end: str | None = "2024Q4") -> ContributionsRequest:
+    return ContributionsRequest(
+        customer=INSPECTION,
+        legal_context=INSPECTION_CONTEXT,
+        ssin=SSIN,
+        begin_quarter=begin,
+        end_quarter=end,
+    )
+
+
+def pipeline(dataset: Dataset, supplier: ScriptedSupplier) -> Pipeline:
+    return Pipeline(
+        annex=Annex.from_dataset(dataset),
+        register=registers(dataset),
+        repertory=registers(dataset),
+        supplier=supplier,
+        clock=CLOCK,
+    )
+
+
+def trace() -> ExchangeTrace:
+    return ExchangeTrace(ticket_cbss="t", received=datetime(2026, 11, 26, 9, tzinfo=UTC))
+
+
+def found(ssin: str, period: DatePeriod) -> CareerAnswer:
+    return CareerAnswer(outcome=SupplierOutcome.FOUND, career=CAREER)
+
+
+def consult(
+    dataset: Dataset,
+    supplier: ScriptedSupplier,
+    request: CareerRequest | ContributionsRequest,
+    client: str | None = "onss-inspection",
+    exchange: ExchangeTrace | None = None,
+) -> Reply:
+    return run(
+        pipeline(dataset, supplier).consult(request, certificate(client), exchange or trace())
+    )
+
+
+# --- the whole way through -------------------------------------------------------------------
+
+
+def test_data_found_keeps_only_the_segments_of_the_consulted_period(dataset: Dataset) -> None:
+    """R-22 then R-55: the segment before 2000 and the affiliation after it are dropped."""
+    supplier = ScriptedSupplier(career=found)
+    exchange = trace()
+    reply = consult(dataset, supplier, career(), exchange=exchange)
+    assert reply.status is codes.DATA_FOUND
+    assert reply.ssin == SsinStatus(ssin=SSIN)
+    assert reply.career is not None
+    assert [a.fund.code for a in reply.career.affiliations] == ["010"]
+    assert [s.period.begin for s in reply.career.affiliations[0].segments] == [date(2000, 1, 1)]
+    assert reply.career.occupation == CodedValue(code="200")  # onss-inspection: no filter
+    assert reply.data_filters is None
+    assert supplier.calls == [("consultCareer", SSIN, "2000-01-01", "2000-12-31")]
+    assert (exchange.client_id, exchange.supplier_outcome) == ("onss-inspection", "FOUND")
+
+
+def test_nothing_left_after_r55_is_no_data_found_for_the_period(dataset: Dataset) -> None:
+    supplier = ScriptedSupplier(career=found)
+    reply = consult(dataset, supplier, career(period=DatePeriod(begin=date(2010, 1, 1))))
+    assert reply.status is codes.NO_DATA_FOUND
+    assert [(i.field_name, i.field_value) for i in reply.information] == [
+        ("Reason", "No data for requested period")
+    ]
+    assert reply.career is None
+
+
+def test_filters_remove_elements_and_are_listed_whatever_the_status(dataset: Dataset) -> None:
+    """R-50 on DATA_FOUND; R-51 on every consultCareer reply, here a refusal of R-13."""
+    supplier = ScriptedSupplier(career=found)
+    refused = consult(dataset, supplier, career(customer=CPAS_NAMUR), client="cpas-namur")
+    assert refused.status is codes.ACCESS_NOT_ALLOWED
+    assert refused.data_filters == ("occupation", "signatureDate")
+    assert supplier.calls == []
+
+
+def test_contributions_found_are_the_payments(dataset: Dataset) -> None:
+    payment = ContributionPayment(quarter="2024Q2", fund=Fund(code="010"), situation=CODE)
+    supplier = ScriptedSupplier(
+        contributions=lambda ssin, begin, end: ContributionsAnswer(
+            outcome=SupplierOutcome.FOUND, payments=(payment,)
+        )
+    )
+    reply = consult(dataset, supplier, contributions())
+    assert reply.status is codes.DATA_FOUND
+    assert reply.payments == (payment,)
+    assert reply.data_filters is None
+    assert supplier.calls == [("consultContributions", SSIN, "2024Q1", "2024Q4")]
+
+
+def test_supplier_failure_is_msg00002_with_its_details(dataset: Dataset) -> None:
+    def failing(ssin: str, period: DatePeriod) -> CareerAnswer:
+        raise SupplierError(codes.SUPPLIER_TIME_BUDGET, "ReadTimeout")
+
+    exchange = trace()
+    with pytest.raises(GatewayFault) as fault:
+        consult(dataset, ScriptedSupplier(career=failing), career(), exchange=exchange)
+    assert fault.value.code is codes.SUPPLIER_ERROR
+    assert [(i.field_name, i.field_value) for i in fault.value.information] == [
+        ("details", codes.SUPPLIER_TIME_BUDGET)
+    ]
+    assert exchange.supplier_outcome == codes.SUPPLIER_TIME_BUDGET
+
+
+# --- the first stage that answers, and nothing after it ----------------------------------------
+
+
+def test_unknown_certificate_is_msg00015_before_anything(dataset: Dataset) -> None:
+    supplier = ScriptedSupplier(career=found)
+    with pytest.raises(GatewayFault) as fault:
+        consult(dataset, supplier, career(), client="nobody-we-know")
+    assert fault.value.code is codes.AUTHORIZATION_REFUSED
+    assert supplier.calls == []
+
+
+def test_inconsistent_entry_is_msg00003_even_for_an_operation_it_may_not_use(
+    dataset: Dataset,
+) -> None:
+    """R-14 before R-13 (a decision): the legal context is wrong too, yet MSG00003 answers."""
+    clients = [
+        c.model_copy(update={"filters": ["birthDate"]}) if c.id == "onss-inspection" else c
+        for c in dataset.clients
+    ]
+    broken = dataset.model_copy(update={"clients": clients})
+    supplier = ScriptedSupplier(career=found)
+    with pytest.raises(GatewayFault) as fault:
+        consult(broken, supplier, career(legal_context="OTHER:ANY"))
+    assert fault.value.code is codes.INTERNAL_ERROR
+    assert supplier.calls == []
+
+
+def test_operation_the_supplier_lacks_is_msg00025_before_the_dates(dataset: Dataset) -> None:
+    """R-60 (transitional phase): MSG00025 although the quarters are invalid too (R-35)."""
+    supplier = ScriptedSupplier(operations=frozenset({Operation.CONSULT_CAREER}))
+    with pytest.raises(GatewayFault) as fault:
+        consult(dataset, supplier, contributions(begin="2024Q4", end="2024Q1"))
+    assert fault.value.code is codes.NOT_AVAILABLE
+    assert supplier.calls == []
+
+
+def test_invalid_period_is_msg00008_before_the_niss(dataset: Dataset) -> None:
+    supplier = ScriptedSupplier(career=found)
+    request = career(
+        ssin="65031510158",  # a wrong checksum too (R-16): the dates answer first
+        period=DatePeriod(begin=date(2001, 1, 1), end=date(2000, 1, 1)),
+    )
+    reply = consult(dataset, supplier, request)
+    assert reply.status is codes.INVALID_DATA
+    assert reply.ssin is None
+    assert supplier.calls == []
+
+
+def test_invalid_niss_is_msg00011(dataset: Dataset) -> None:
+    supplier = ScriptedSupplier(career=found)
+    reply = consult(dataset, supplier, career(ssin="65031510158"))
+    assert (reply.status, reply.ssin) == (codes.SSIN_INVALID, None)
+    assert supplier.calls == []
+
+
+def test_client_integration_refusal_carries_the_ssin_status(dataset: Dataset) -> None:
+    """R-20: MSG00012, with the `ssin` element of R-52 added by the pipeline."""
+    supplier = ScriptedSupplier(career=found)
+    request = career(
+        customer=CPAS_NAMUR,
+        legal_context="PCSA:SOCIAL_INQUIRY",
+        period=DatePeriod(begin=date(1956, 7, 1), end=date(1956, 12, 31)),
+    )
+    reply = consult(dataset, supplier, request, client="cpas-namur")
+    assert reply.status is codes.NOT_INTEGRATED_FOR_CLIENT
+    assert reply.ssin == SsinStatus(ssin=SSIN)
+    assert supplier.calls == []
+
+
+# --- periods -------------------------------------------------------------------------------------
+
+
+def test_consulted_period_of_each_request() -> None:
+    """R-33: no period is the whole career; R-34 … R-36: quarters are their days."""
+    assert consulted_period(career(period=None)) == DatePeriod(begin=date(1956, 7, 1))
+    assert consulted_period(contributions("2024Q1", "2024Q2")) == DatePeriod(
+        begin=date(2024, 1, 1), end=date(2024, 6, 30)
+    )
+    assert consulted_period(contributions("2024Q1", None)) == DatePeriod(begin=date(2024, 1, 1))
+
+
+def test_checked_period_reads_an_open_end_as_today() -> None:
+    today = date(2026, 11, 26)
+    assert checked_period(DatePeriod(begin=date(2000, 1, 1)), today) == DatePeriod(
+        begin=date(2000, 1, 1), end=today
+    )
+    assert checked_period(YEAR_2000, today) == YEAR_2000
