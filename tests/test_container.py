@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 from selfemployed_gateway.settings import CONFIG_ENV, ENVIRONMENT_OVERRIDES, load_settings
+from tests.support.paths import PROJECT
 
-PROJECT = Path(__file__).resolve().parents[1]
 DOCKER = PROJECT / "docker"
 DOCKERFILE = DOCKER / "Dockerfile"
 COMPOSE = DOCKER / "compose.yaml"

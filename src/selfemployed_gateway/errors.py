@@ -8,6 +8,7 @@
     │   └── suppliers.l302.mapping.L302MappingError   the L302 conversion table
     ├── AuditError                    the audit trail cannot be opened, read or written
     ├── SupplierError                 no usable answer from INASTI: MSG00002 (R-22)
+    ├── suppliers.soap11.ProtocolError  a supplier message not usable; becomes a SupplierError
     └── ExternalResourceRefused       a document asked the hardened parser for a DTD or entity
 
 `GatewayFault` (records.py) is not here: it is an answer of the specification (§8), raised

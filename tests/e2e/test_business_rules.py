@@ -1,4 +1,4 @@
-"""End-to-end: every status code of the annex and every client mode (issue #3).
+"""End-to-end: every status code of the annex and every client mode.
 
 Over real mutual TLS with the dataset's client certificates; the gateway's clock is frozen
 at 2026-11-26 (Brussels) unless a test starts one at another date. Each answer is asserted

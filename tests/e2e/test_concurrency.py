@@ -10,12 +10,14 @@ the exchanges waiting to be written, not the event loop.
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -90,6 +92,20 @@ def in_flight(admin_url: str) -> float:
     raise AssertionError("seg_requests_in_flight missing from /metrics")
 
 
+def wait_until_refused(url: str, seconds: float = 5.0) -> None:
+    """Until a new TCP connection to `url`'s port is refused (bounded in time)."""
+    address = urlsplit(url)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address.hostname, address.port), timeout=0.2):
+                pass
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{url} still accepts connections {seconds} s after SIGTERM")
+
+
 def test_sigterm_answers_what_it_took_in_and_refuses_the_rest(
     pki: DevPki, slow_simulator: Server, tmp_path: Path
 ) -> None:
@@ -111,7 +127,9 @@ def test_sigterm_answers_what_it_took_in_and_refuses_the_rest(
                 time.sleep(0.02)
             assert in_flight(server.urls["admin"]) == 4
             server.process.send_signal(signal.SIGTERM)
-            time.sleep(0.1)  # the four calls still wait on the supplier (0.4 s)
+            # The drain has begun once the port stops listening; the four calls still wait
+            # on the supplier (0.4 s). A fixed sleep here raced a busy machine.
+            wait_until_refused(url)
             late = open_one.post(url, content=body)
         with pytest.raises(httpx.ConnectError):
             consult(pki, url)

@@ -1,4 +1,4 @@
-"""Fault injection (issue #6): suppliers that reset or flood, and a gateway killed under load.
+"""Fault injection: suppliers that reset or flood, and a gateway killed under load.
 
 R-22, R-65, R-66: each failure is MSG00002 within budget + 0.5 s and the gateway stays
 healthy. R-73: after `kill -9` under load, every exchange a client got an answer for is in

@@ -35,7 +35,7 @@ from selfemployed_gateway.tls import (
     server_tls_options,
 )
 from tests.e2e.conftest import DATASET, GatewayFactory, gateway_config
-from tests.e2e.test_operations import metric, sighup_and_wait
+from tests.support.admin import metric, sighup_and_wait
 from tests.support.processes import Server, start, write_config
 from tests.support.soap import career_request, customer, payload, status
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 from typing import TypeVar
 
 from selfemployed_gateway.annex import Annex
@@ -16,8 +15,8 @@ from selfemployed_gateway.registry.sqlite import SqliteRegisters
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.endpoint import IncomingCall, SoapAnswer, SoapEndpoint
 from selfemployed_gateway.suppliers import Supplier
+from tests.support.paths import PROJECT
 
-PROJECT = Path(__file__).resolve().parents[2]
 CONTRACT = Contract.load(PROJECT / "wsdl" / "SelfEmployedV2.wsdl", PROJECT / "xsd")
 
 _Endpoint = TypeVar("_Endpoint", bound=SoapEndpoint)

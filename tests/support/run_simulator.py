@@ -19,6 +19,7 @@ from selfemployed_gateway.dataset import load_dataset
 from selfemployed_gateway.settings import Listener, SimulatorSettings
 from selfemployed_gateway.simulator.resource import listen_simulator
 
+# Run as a script (no `tests` package on the path): the project is two folders up.
 DATASET = Path(__file__).resolve().parents[2] / "config" / "reference-dataset.json"
 
 

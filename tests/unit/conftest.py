@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from selfemployed_gateway.dataset import Dataset, load_dataset
@@ -19,8 +20,11 @@ from selfemployed_gateway.records import (
     SupplierOutcome,
 )
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
-
-PROJECT = Path(__file__).resolve().parents[2]
+from selfemployed_gateway.suppliers.l302.adapter import L302Supplier
+from tests.support.aio import run
+from tests.support.l302 import MAPPING, SupplierFactory, settings
+from tests.support.mock_supplier import Handler
+from tests.support.paths import PROJECT
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +84,33 @@ class ScriptedSupplier:
 
     async def aclose(self) -> None:
         pass
+
+
+# --- L302 (transitional phase) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def calm(dataset: Dataset) -> Dataset:
+    """The dataset without misbehaviours."""
+    return dataset.model_copy(update={"simulator_behaviours": []})
+
+
+@pytest.fixture()
+def supplier_with(dataset: Dataset) -> Iterator[SupplierFactory]:
+    """Builds adapters on a MockTransport; closes them after the test."""
+    made: list[L302Supplier] = []
+
+    def make(handler: Handler, timeout: float = 2.0) -> L302Supplier:
+        supplier = L302Supplier(
+            settings(timeout=timeout),
+            MAPPING,
+            dataset.codes,
+            dataset.funds,
+            transport=httpx.MockTransport(handler),
+        )
+        made.append(supplier)
+        return supplier
+
+    yield make
+    for supplier in made:
+        run(supplier.aclose())

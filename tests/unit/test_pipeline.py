@@ -23,8 +23,8 @@ from selfemployed_gateway.records import (
     Career,
     CareerAnswer,
     CareerRequest,
-    CareerSegment,
     CodedValue,
+    ConsultRequest,
     ContributionPayment,
     ContributionsAnswer,
     ContributionsRequest,
@@ -39,6 +39,7 @@ from selfemployed_gateway.records import (
     SupplierOutcome,
 )
 from tests.support.aio import run
+from tests.support.records import segment
 from tests.unit.conftest import ScriptedSupplier, certificate, registers
 
 CLOCK = FixedClock.parse("2026-11-26T10:00:00+01:00")
@@ -48,14 +49,7 @@ INSPECTION_CONTEXT = "SOCIAL_INSPECTION:INVESTIGATION"
 CPAS_NAMUR = Organisation(cbe_number="0212345668")
 YEAR_2000 = DatePeriod(begin=date(2000, 1, 1), end=date(2000, 12, 31))
 CODE = CodedValue(code="100")
-
-
-def segment(begin: str, end: str) -> CareerSegment:
-    return CareerSegment(
-        period=DatePeriod(begin=date.fromisoformat(begin), end=date.fromisoformat(end)),
-        quality=CODE,
-        contribution=CodedValue(code="101"),
-    )
+TODAY = date(2026, 11, 26)
 
 
 # INASTI over-answers: one segment before, one inside and one after the year 2000.
@@ -257,21 +251,40 @@ def test_client_integration_refusal_carries_the_ssin_status(dataset: Dataset) ->
     assert supplier.calls == []
 
 
-# --- periods -------------------------------------------------------------------------------------
+# --- consulted and checked periods (R-33) ----------------------------------------------------
 
 
-def test_consulted_period_of_each_request() -> None:
-    """R-33: no period is the whole career; R-34 … R-36: quarters are their days."""
-    assert consulted_period(career(period=None)) == DatePeriod(begin=date(1956, 7, 1))
-    assert consulted_period(contributions("2024Q1", "2024Q2")) == DatePeriod(
-        begin=date(2024, 1, 1), end=date(2024, 6, 30)
-    )
-    assert consulted_period(contributions("2024Q1", None)) == DatePeriod(begin=date(2024, 1, 1))
+def period(begin: str, end: str | None = None) -> DatePeriod:
+    return DatePeriod(begin=date.fromisoformat(begin), end=date.fromisoformat(end) if end else None)
 
 
-def test_checked_period_reads_an_open_end_as_today() -> None:
-    today = date(2026, 11, 26)
-    assert checked_period(DatePeriod(begin=date(2000, 1, 1)), today) == DatePeriod(
-        begin=date(2000, 1, 1), end=today
-    )
-    assert checked_period(YEAR_2000, today) == YEAR_2000
+@pytest.mark.parametrize(
+    ("request_", "consulted"),
+    [
+        (career(period=None), period("1956-07-01")),
+        (career(period=period("2000-01-01")), period("2000-01-01")),
+        (career(period=period("2000-01-01", "2010-12-31")), period("2000-01-01", "2010-12-31")),
+        (contributions("2024Q1", "2025Q4"), period("2024-01-01", "2025-12-31")),
+        (contributions("2024Q2", "2024Q2"), period("2024-04-01", "2024-06-30")),
+        (contributions("2024Q3", "2024Q3"), period("2024-07-01", "2024-09-30")),
+        (contributions("2024Q1", "2024Q1"), period("2024-01-01", "2024-03-31")),
+        (contributions("2023Q1", "2023Q1"), period("2023-01-01", "2023-03-31")),
+        (contributions("2020Q4", None), period("2020-10-01")),
+    ],
+)
+def test_consulted_period(request_: ConsultRequest, consulted: DatePeriod) -> None:
+    """R-33: no period → from 1956-07-01, open; quarters → their first and last days."""
+    assert consulted_period(request_) == consulted
+
+
+@pytest.mark.parametrize(
+    ("consulted", "checked"),
+    [
+        (period("1956-07-01"), period("1956-07-01", "2026-11-26")),
+        (period("2000-01-01", "2010-12-31"), period("2000-01-01", "2010-12-31")),
+        (period("2026-10-01", "2026-12-31"), period("2026-10-01", "2026-12-31")),
+    ],
+)
+def test_checked_period(consulted: DatePeriod, checked: DatePeriod) -> None:
+    """R-21, R-33: for the integration checks an open end reads as today."""
+    assert checked_period(consulted, TODAY) == checked

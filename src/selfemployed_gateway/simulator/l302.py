@@ -27,6 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from selfemployed_gateway.dataset import CareerEntry, Dataset, SegmentEntry
+from selfemployed_gateway.errors import GatewayError
 from selfemployed_gateway.records import DatePeriod, Operation
 from selfemployed_gateway.simulator.answers import (
     SimulatorAnswer,
@@ -54,7 +55,7 @@ _REFUSAL_TEXTS = {
 }
 
 
-class _Unmapped(LookupError):
+class _Unmapped(GatewayError):
     """A dataset code with no L302 counterpart in the mapping."""
 
 

@@ -15,7 +15,7 @@ from lxml import etree
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.errors import SupplierError
-from selfemployed_gateway.suppliers.soap11 import MAX_CAUSE
+from selfemployed_gateway.suppliers.soap11 import MAX_CAUSE, ProtocolError
 from selfemployed_gateway.xmlsafe import XmlSchema
 
 _Read = TypeVar("_Read")
@@ -39,5 +39,5 @@ def read_checked(
         raise unexpected_response(f"schema: {error}")
     try:
         return read(payload)
-    except ValueError as exc:  # ProtocolError, or a record that refuses a value
+    except (ProtocolError, ValueError) as exc:  # or a record that refuses a value
         raise unexpected_response(str(exc)) from exc

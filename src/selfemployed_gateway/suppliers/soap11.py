@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from selfemployed_gateway.errors import ExternalResourceRefused
+from selfemployed_gateway.errors import ExternalResourceRefused, GatewayError
 from selfemployed_gateway.namespaces import SOAP_ENV
 from selfemployed_gateway.xmlsafe import hardened_parser
 
@@ -25,11 +25,11 @@ CONTENT_TYPE = "text/xml; charset=utf-8"
 MAX_CAUSE = 200
 
 
-class ProtocolError(ValueError):
+class ProtocolError(GatewayError):
     """A message that is not a usable message of a supplier protocol (R-66).
 
-    A ValueError, like the errors of the records a message is read into: an adapter turns
-    both into MSG00002 "Unexpected response from supplier".
+    An adapter turns it, like the ValueError of a record that refuses a value, into
+    MSG00002 "Unexpected response from supplier".
     """
 
 

@@ -92,7 +92,7 @@ class L302Supplier:
             return CareerAnswer(outcome=SupplierOutcome.NO_DATA_FOR_PERIOD)
         try:
             career = self._conversion.career(answer)
-        except ValueError as exc:  # UnmappedCode, or a record refusing a value
+        except (ProtocolError, ValueError) as exc:  # UnmappedCode, or a record refusing a value
             raise unexpected_response(str(exc)) from exc
         return CareerAnswer(outcome=SupplierOutcome.FOUND, career=career)
 

@@ -213,8 +213,8 @@ def _read_attestation(element: etree._Element) -> Attestation:
 
 
 def read_l302_response(payload: etree._Element) -> L302Answer:
-    """A schema-valid `L302Response` as a value; ProtocolError (a ValueError) when a date is
-    impossible or a line ends before it begins."""
+    """A schema-valid `L302Response` as a value; ProtocolError when a line ends before it
+    begins (and the ValueError of `date` when a date is impossible)."""
     attestation: etree._Element | None = payload.find("L302")
     if attestation is not None:
         return _read_attestation(attestation)

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from lxml import etree
-from twisted.internet.task import Clock
-from twisted.python.failure import Failure
-from twisted.web.server import NOT_DONE_YET
-from twisted.web.test.requesthelper import DummyRequest
 
 from selfemployed_gateway.dataset import Dataset, SimulatorBehaviour, load_dataset
 from selfemployed_gateway.records import (
@@ -30,7 +25,7 @@ from selfemployed_gateway.simulator.final import (
     answer_request,
     in_unavailable_window,
 )
-from selfemployed_gateway.simulator.resource import InastiSimulatorResource, simulator_clock
+from selfemployed_gateway.simulator.resource import simulator_clock
 from selfemployed_gateway.suppliers.final.protocol import (
     SCHEMA,
     career_request,
@@ -45,8 +40,9 @@ from selfemployed_gateway.suppliers.soap11 import (
     is_fault,
     parse_document,
 )
+from tests.support.paths import PROJECT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT
 BRUSSELS = ZoneInfo("Europe/Brussels")
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=BRUSSELS)
 WHOLE_CAREER = DatePeriod(begin=date(1956, 7, 1))
@@ -363,71 +359,3 @@ def test_unreadable_request_is_a_client_fault(dataset: Dataset, body: bytes) -> 
     assert answer.status == 500
     fault = body_payload(parse_document(answer.body))
     assert fault.findtext("faultcode") == "soapenv:Client"
-
-
-# --- the Twisted resource -----------------------------------------------------------------
-
-
-def post(resource: InastiSimulatorResource, body: bytes) -> tuple[DummyRequest, object]:
-    request = DummyRequest([b""])
-    request.method = b"POST"
-    request.content = BytesIO(body)
-    return request, resource.render(request)
-
-
-def test_resource_answers_at_once(dataset: Dataset, tmp_path: Path) -> None:
-    settings = SimulatorSettings(dataset=tmp_path / "d.json")
-    resource = InastiSimulatorResource(dataset, settings, Clock(), now=lambda: NOON)
-    request, result = post(resource, envelope(career_request(MULTI, WHOLE_CAREER)))
-    assert request.responseCode == 200
-    assert isinstance(result, bytes) and b"RGTI0000000101" in result
-
-
-def test_resource_delays_without_blocking_and_adds_latency(
-    dataset: Dataset, tmp_path: Path
-) -> None:
-    clock = Clock()
-    settings = SimulatorSettings(dataset=tmp_path / "d.json", latency_ms=250)
-    resource = InastiSimulatorResource(dataset, settings, clock, now=lambda: NOON)
-    request, result = post(resource, envelope(career_request(MULTI, WHOLE_CAREER)))
-    assert result == NOT_DONE_YET and not request.finished
-    clock.advance(0.2)
-    assert not request.finished
-    clock.advance(0.05)
-    assert request.finished == 1 and b"RGTI0000000101" in b"".join(request.written)
-
-
-def test_resource_drops_a_delayed_answer_when_the_client_goes_away(
-    dataset: Dataset, tmp_path: Path
-) -> None:
-    clock = Clock()
-    settings = SimulatorSettings(dataset=tmp_path / "d.json")
-    resource = InastiSimulatorResource(dataset, settings, clock, now=lambda: NOON)
-    slow = next(e for e in dataset.simulator_behaviours if e.behaviour == "slow")
-    request, result = post(resource, envelope(career_request(slow.ssin, WHOLE_CAREER)))
-    assert result == NOT_DONE_YET
-    request.processingFailed(Failure(ConnectionError("client went away")))
-    assert clock.getDelayedCalls() == []
-    clock.advance(1000)
-    assert request.written == [] and not request.finished
-
-
-def test_resource_refuses_other_methods(dataset: Dataset, tmp_path: Path) -> None:
-    from twisted.web.error import UnsupportedMethod
-
-    resource = InastiSimulatorResource(
-        dataset, SimulatorSettings(dataset=tmp_path / "d.json"), Clock()
-    )
-    request = DummyRequest([b""])
-    request.method = b"GET"
-    with pytest.raises(UnsupportedMethod):  # the Site turns this into 405
-        resource.render(request)
-
-
-def test_resource_refuses_a_huge_request(dataset: Dataset, tmp_path: Path) -> None:
-    resource = InastiSimulatorResource(
-        dataset, SimulatorSettings(dataset=tmp_path / "d.json"), Clock()
-    )
-    request, result = post(resource, b"<" + b"x" * 100_000)
-    assert request.responseCode == 500
-    assert isinstance(result, bytes) and b"request too large" in result

@@ -24,9 +24,9 @@ from selfemployed_gateway.audit.postgresql import APPLICATION_NAME
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
 from selfemployed_gateway.errors import AuditError
 from selfemployed_gateway.settings import AuditBackend, AuditSettings, ConfigurationError
+from tests.support.paths import PROJECT
 from tests.support.postgres import postgresql_dsn_fixture  # noqa: F401  (session fixture)
 
-PROJECT = Path(__file__).resolve().parents[1]
 T0 = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
 SECRET = b"85073100145"  # a NISS-like marker: must never appear in an error message
 

@@ -6,29 +6,15 @@ from datetime import date
 
 import pytest
 
-from selfemployed_gateway import codes
 from selfemployed_gateway.records import (
     Affiliation,
     Career,
-    CareerSegment,
     CodedValue,
     DatePeriod,
     Fund,
-    SupplierOutcome,
 )
 from selfemployed_gateway.stages.filtering import apply_filters, data_filters, keep_overlapping
-from selfemployed_gateway.stages.interpretation import status_of
-
-
-def seg(begin: str, end: str | None) -> CareerSegment:
-    return CareerSegment(
-        period=DatePeriod(
-            begin=date.fromisoformat(begin), end=date.fromisoformat(end) if end else None
-        ),
-        quality=CodedValue(code="100"),
-        contribution=CodedValue(code="101"),
-    )
-
+from tests.support.records import segment
 
 CAREER = Career(
     nisse_reference="RGTI1",
@@ -37,9 +23,9 @@ CAREER = Career(
         Affiliation(
             fund=Fund(code="010"),
             signature_date=date(1989, 12, 15),
-            segments=(seg("1990-01-01", "1999-12-31"), seg("2000-01-01", "2000-06-30")),
+            segments=(segment("1990-01-01", "1999-12-31"), segment("2000-01-01", "2000-06-30")),
         ),
-        Affiliation(fund=Fund(code="002"), segments=(seg("2000-07-01", None),)),
+        Affiliation(fund=Fund(code="002"), segments=(segment("2000-07-01", None),)),
     ),
 )
 
@@ -99,32 +85,3 @@ def test_data_filters_lists_every_filter_of_the_client(
 ) -> None:
     """R-51: listed whether or not the element was present."""
     assert data_filters(filters) == listed
-
-
-@pytest.mark.parametrize(
-    ("outcome", "code", "information"),
-    [
-        (SupplierOutcome.FOUND, codes.DATA_FOUND, ()),
-        (SupplierOutcome.FUND_TIMEOUT, codes.FUND_TIMEOUT, ()),
-        (SupplierOutcome.UNDER_INVESTIGATION, codes.UNDER_INVESTIGATION, ()),
-        (
-            SupplierOutcome.NO_DATA_FOR_PERSON,
-            codes.NO_DATA_FOUND,
-            (("Reason", "No data for requested person"),),
-        ),
-        (
-            SupplierOutcome.NO_DATA_FOR_PERIOD,
-            codes.NO_DATA_FOUND,
-            (("Reason", "No data for requested period"),),
-        ),
-    ],
-)
-def test_supplier_outcome_becomes_a_status(
-    outcome: SupplierOutcome,
-    code: codes.StatusCode,
-    information: tuple[tuple[str, str], ...],
-) -> None:
-    """R-22 (SES00005/SES00006 passed on as-is), R-23 (interpretation), R-25."""
-    status, found = status_of(outcome)
-    assert status is code
-    assert tuple((i.field_name, i.field_value) for i in found) == information

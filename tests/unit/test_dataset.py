@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from selfemployed_gateway.dataset import DatasetError, PeriodCheck, load_dataset
+from tests.support.paths import PROJECT
 
-PROJECT = Path(__file__).resolve().parents[1]
 COPY = PROJECT / "config" / "reference-dataset.json"
 
 

@@ -157,19 +157,6 @@ def test_exchange_log_line_is_json_without_niss(dataset: Dataset) -> None:
     assert lines[-1]["who"] == privacy.ssin_tag("65031510159")
 
 
-def test_ssin_tags_are_keyed() -> None:
-    """An unkeyed hash of 11 digits is reversed by brute force: the tag needs the key."""
-    privacy.set_key("key-one")
-    one = privacy.ssin_tag("65031510159")
-    privacy.set_key("key-two")
-    two = privacy.ssin_tag("65031510159")
-    assert one != two
-    assert one.startswith("ssin:") and len(one) == len("ssin:") + 12
-    assert privacy.redact("a 65031510159 b 123456789012 c 1234567890") == (
-        f"a {two} b 123456789012 c 1234567890"
-    )
-
-
 def test_the_audit_write_runs_beside_the_event_loop_in_its_writer(dataset: Dataset) -> None:
     """A store may wait (PostgreSQL on the network, SQLite on another process's write lock):
     the write runs in the handler's `audit_writer` threads, never on the loop itself."""

@@ -18,11 +18,13 @@ from lxml import etree
 from zeep.exceptions import Fault
 from zeep.transports import Transport
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import PROJECT
+
+ROOT = PROJECT
 XSD_DIR = ROOT / "xsd"
 MAIN_XSD = XSD_DIR / "SelfEmployedV2.xsd"
 WSDL_PATH = ROOT / "wsdl" / "SelfEmployedV2.wsdl"
-SAMPLES = Path(__file__).resolve().parent / "contract" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 
 SES_NS = "http://kszbcss.fgov.be/intf/SelfEmployedService/v2"
 COMMON_NS = "http://kszbcss.fgov.be/types/common/v3"
@@ -51,7 +53,7 @@ FAULT_TYPE = "CBSSFaultType"
 
 
 def _shared_dir() -> Path:
-    default = Path(__file__).resolve().parents[2] / "shared"
+    default = PROJECT.parent / "shared"
     env = os.environ.get("SEG_SHARED_DIR")
     if not default.is_dir() and env:
         return Path(env)

@@ -1,4 +1,4 @@
-"""End-to-end: INASTI's answers and failures, final phase (issue #4).
+"""End-to-end: INASTI's answers and failures, final phase.
 
 R-22 (MSG00002 details, SES00005/SES00006 passed on), R-64 (fund night window), R-65 (time
 budget: answered within budget + 0.5 s), R-66 (a bad answer is never DATA_FOUND).

@@ -30,15 +30,12 @@ from selfemployed_gateway.records import (
     ContributionsAnswer,
     DatePeriod,
     Description,
-    ExchangeTrace,
     Fund,
-    GatewayFault,
     Language,
     SupplierOutcome,
 )
 from selfemployed_gateway.settings import SupplierSettings
 from selfemployed_gateway.simulator.final import answer_career, answer_request
-from selfemployed_gateway.stages import supplier_call
 from selfemployed_gateway.suppliers.final.adapter import InastiFinalSupplier
 from selfemployed_gateway.suppliers.final.protocol import (
     SCHEMA,
@@ -56,9 +53,10 @@ from selfemployed_gateway.suppliers.soap11 import (
 )
 from tests.support.aio import run
 from tests.support.mock_supplier import Handler, failure_of, fixed, raising, serving
+from tests.support.paths import PROJECT
 from tests.support.simulator import simulator_on_free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=ZoneInfo("Europe/Brussels"))
 URL = "http://inasti.test/inasti/SelfEmployedService"
 YEAR_2000 = DatePeriod(begin=date(2000, 1, 1), end=date(2000, 12, 31))
@@ -435,37 +433,7 @@ def test_total_deadline_cuts_a_trickling_answer() -> None:
     assert time.monotonic() - started < 1.0
 
 
-# --- timing and logging of a call (stages/supplier_call.py), reachability ----------------
-
-
-def test_each_call_is_timed_once_in_the_trace(dataset: Dataset) -> None:
-    """One timing per call, by the pipeline's supplier-call stage (R-22): outcome and seconds."""
-    supplier = supplier_with(simulator_handler(dataset))
-    outcomes: list[tuple[str | None, float | None]] = []
-    found = ExchangeTrace(ticket_cbss="t1", received=NOON)
-    run(supplier_call.call_career(supplier, MULTI, YEAR_2000, found))
-    outcomes.append((found.supplier_outcome, found.supplier_seconds))
-    failed = ExchangeTrace(ticket_cbss="t2", received=NOON)
-    with pytest.raises(GatewayFault) as fault:
-        run(supplier_call.call_career(supplier, GARBAGE, YEAR_2000, failed))
-    outcomes.append((failed.supplier_outcome, failed.supplier_seconds))
-    assert fault.value.code is codes.SUPPLIER_ERROR
-    assert [outcome for outcome, _ in outcomes] == ["FOUND", codes.SUPPLIER_UNEXPECTED_RESPONSE]
-    assert all(seconds is not None and 0 <= seconds < 1 for _, seconds in outcomes)
-
-
-def test_a_failed_call_is_logged_with_its_cause_and_no_niss(
-    dataset: Dataset, caplog: pytest.LogCaptureFixture
-) -> None:
-    supplier = supplier_with(simulator_handler(dataset))
-    trace = ExchangeTrace(ticket_cbss="t", received=NOON)
-    with pytest.raises(GatewayFault):
-        run(supplier_call.call_career(supplier, GARBAGE, YEAR_2000, trace))
-    warnings = [r.getMessage() for r in caplog.records if r.name.endswith("supplier_call")]
-    assert len(warnings) == 1
-    assert codes.SUPPLIER_UNEXPECTED_RESPONSE in warnings[0]
-    assert "not well-formed XML" in warnings[0]
-    assert GARBAGE not in warnings[0]
+# --- reachability ---------------------------------------------------------------------------
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""End-to-end: the foundation over real mutual TLS (issue #2).
+"""End-to-end: the SOAP service over real mutual TLS: contract, operations, faults.
 
 R-01 … R-08 (contract, WSDL served), R-10 (MSG00004), R-11/R-12 (MSG00015, TLS refusal),
 R-25 (DATA_FOUND / NO_DATA_FOUND), R-52 … R-55 (response content), §8 (faults).

@@ -11,14 +11,9 @@ from hypothesis import strategies as st
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.dataset import ClientEntry, Dataset, IntegrationRule, PeriodCheck
-from selfemployed_gateway.pipeline import checked_period, consulted_period
 from selfemployed_gateway.records import (
-    CareerRequest,
-    ConsultRequest,
-    ContributionsRequest,
     DatePeriod,
     Information,
-    Organisation,
     Reply,
 )
 from selfemployed_gateway.registry import IntegrationPeriod
@@ -370,60 +365,6 @@ def test_msg00021_reply_exactly() -> None:
         "The SSIN is not sufficiently integrated for the provider of the data"
     )
     assert reply.information == ()
-
-
-# --- consulted and checked periods (R-33) ----------------------------------------------------
-
-
-def career_request(criteria_period: DatePeriod | None) -> ConsultRequest:
-    return CareerRequest(
-        customer=Organisation(cbe_number="0212345668"),
-        legal_context="PCSA:SOCIAL_INQUIRY",
-        ssin="65031510159",
-        period=criteria_period,
-    )
-
-
-def contributions_request(begin: str, end: str | None) -> ConsultRequest:
-    return ContributionsRequest(
-        customer=Organisation(cbe_number="0212345668"),
-        legal_context="PCSA:SOCIAL_INQUIRY",
-        ssin="65031510159",
-        begin_quarter=begin,
-        end_quarter=end,
-    )
-
-
-@pytest.mark.parametrize(
-    ("request_", "consulted"),
-    [
-        (career_request(None), period("1956-07-01")),
-        (career_request(period("2000-01-01")), period("2000-01-01")),
-        (career_request(period("2000-01-01", "2010-12-31")), period("2000-01-01", "2010-12-31")),
-        (contributions_request("2024Q1", "2025Q4"), period("2024-01-01", "2025-12-31")),
-        (contributions_request("2024Q2", "2024Q2"), period("2024-04-01", "2024-06-30")),
-        (contributions_request("2024Q3", "2024Q3"), period("2024-07-01", "2024-09-30")),
-        (contributions_request("2024Q1", "2024Q1"), period("2024-01-01", "2024-03-31")),
-        (contributions_request("2023Q1", "2023Q1"), period("2023-01-01", "2023-03-31")),
-        (contributions_request("2020Q4", None), period("2020-10-01")),
-    ],
-)
-def test_consulted_period(request_: ConsultRequest, consulted: DatePeriod) -> None:
-    """R-33: no period → from 1956-07-01, open; quarters → their first and last days."""
-    assert consulted_period(request_) == consulted
-
-
-@pytest.mark.parametrize(
-    ("consulted", "checked"),
-    [
-        (period("1956-07-01"), period("1956-07-01", "2026-11-26")),
-        (period("2000-01-01", "2010-12-31"), period("2000-01-01", "2010-12-31")),
-        (period("2026-10-01", "2026-12-31"), period("2026-10-01", "2026-12-31")),
-    ],
-)
-def test_checked_period(consulted: DatePeriod, checked: DatePeriod) -> None:
-    """R-21, R-33: for the integration checks an open end reads as today."""
-    assert checked_period(consulted, TODAY) == checked
 
 
 # --- properties -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""End-to-end: the transitional phase through L302, switched by environment alone (issue #4).
+"""End-to-end: the transitional phase through L302, switched by environment alone.
 
 R-60 (no consultContributions: MSG00025), R-62 (phase switch without code change), R-63
 (L302 conversion: attestationID, qualities 100/300/400, descriptions from the gateway's code

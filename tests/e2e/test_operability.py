@@ -1,4 +1,4 @@
-"""End-to-end operations (issue #5): audit by ticket, /metrics, JSON logs, SIGHUP reload.
+"""End-to-end operability: audit by ticket, /metrics, JSON logs, SIGHUP reload.
 
 R-73: any exchange can be found by the BCSS ticket or the client's own ticket.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import ssl
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 
 from selfemployed_gateway.devpki import DevPki
 from tests.e2e.conftest import DATASET, CallerFactory, gateway_config
+from tests.support.admin import metric, sighup_and_wait
 from tests.support.processes import PROJECT, Server, start, write_config
 from tests.support.soap import career_request, customer, payload, status
 
@@ -65,20 +65,6 @@ def test_audit_show_by_either_ticket(as_client: CallerFactory, gateway: Server) 
     found = cli(config, "audit", "find", "--client", "onss-inspection", "--code", "MSG00000")
     assert ticket_cbss in found.stdout
     assert cli(config, "audit", "show", "no-such-ticket").returncode == 1
-
-
-def metric(admin: str, name: str, **labels: str) -> float:
-    text = httpx.get(admin + "/metrics").text
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        series, _, value = line.rpartition(" ")
-        metric_name, _, label_text = series.partition("{")
-        found = ",".join(sorted(label_text.rstrip("}").split(","))) if label_text else ""
-        if metric_name == name and found == wanted:
-            return float(value)
-    return 0.0
 
 
 def test_metrics_after_a_few_requests(
@@ -148,16 +134,6 @@ def reloadable(
     server = start(path, "serve", env={"SEG_LOG_LEVEL": "info"})
     yield server, dataset, path, config
     server.stop()
-
-
-def sighup_and_wait(server: Server, result: str) -> None:
-    admin = server.urls["admin"]
-    before = metric(admin, "seg_configuration_reloads_total", result=result)
-    server.process.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while metric(admin, "seg_configuration_reloads_total", result=result) == before:
-        assert time.monotonic() < deadline, "".join(server.output)
-        time.sleep(0.05)
 
 
 def test_sighup_reloads_annex_and_refuses_a_bad_one(

@@ -13,8 +13,8 @@ from selfemployed_gateway.settings import (
     load_settings,
     load_simulator_settings,
 )
+from tests.support.paths import PROJECT
 
-PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT = PROJECT / "config" / "gateway.toml"
 
 

@@ -29,8 +29,9 @@ from selfemployed_gateway.tls import (
     peer_certificate,
     server_tls_options,
 )
+from tests.support.paths import PROJECT
 
-SERVER_SCRIPT = Path(__file__).parent / "support" / "tls_echo_server.py"
+SERVER_SCRIPT = PROJECT / "tests" / "support" / "tls_echo_server.py"
 STARTUP_TIMEOUT = 15.0
 
 

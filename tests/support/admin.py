@@ -1,0 +1,36 @@
+"""The admin listener of a running gateway, as end-to-end tests read it."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import httpx
+
+from tests.support.processes import Server
+
+
+def metric(admin: str, name: str, **labels: str) -> float:
+    """The value of one series of `/metrics` (0 when absent)."""
+    text = httpx.get(admin + "/metrics").text
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        metric_name, _, label_text = series.partition("{")
+        found = ",".join(sorted(label_text.rstrip("}").split(","))) if label_text else ""
+        if metric_name == name and found == wanted:
+            return float(value)
+    return 0.0
+
+
+def sighup_and_wait(server: Server, result: str) -> None:
+    """SIGHUP, then wait until the reload is counted with `result` (applied or refused)."""
+    admin = server.urls["admin"]
+    before = metric(admin, "seg_configuration_reloads_total", result=result)
+    server.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while metric(admin, "seg_configuration_reloads_total", result=result) == before:
+        assert time.monotonic() < deadline, "".join(server.output)
+        time.sleep(0.05)
