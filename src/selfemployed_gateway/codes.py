@@ -85,7 +85,7 @@ NOT_INTEGRATED_FOR_CLIENT = StatusCode(
 ACCESS_NOT_ALLOWED = StatusCode(
     "MSG00013",
     StatusValue.NO_RESULT,
-    "Access to this operation is not allowed with the given legalcontext and credentials",
+    "Access to this operation is not allowed with the given legalcontext and credentials.",
 )
 NOT_INTEGRATED_AT_SUPPLIER = StatusCode(
     "MSG00021",

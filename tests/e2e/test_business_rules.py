@@ -247,7 +247,7 @@ def test_msg00013(
     element = payload(as_client(client).post(request).content)
     assert status(element) == no_result(
         "MSG00013",
-        "Access to this operation is not allowed with the given legalcontext and credentials",
+        "Access to this operation is not allowed with the given legalcontext and credentials.",
     )
     assert ssin_element(element) is None
 

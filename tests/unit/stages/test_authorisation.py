@@ -125,5 +125,5 @@ def test_operation_legal_context_and_identification(
         assert reply is not None
         assert (reply.status.value, reply.status.code) == ("NO_RESULT", "MSG00013")
         assert reply.status.description == (
-            "Access to this operation is not allowed with the given legalcontext and credentials"
+            "Access to this operation is not allowed with the given legalcontext and credentials."
         )
