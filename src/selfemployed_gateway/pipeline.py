@@ -92,8 +92,8 @@ class Pipeline:
             client, request.ssin, checked, day, self.repertory
         ):
             return _with_ssin(refusal, ssin)
-        if refusal := integration.check_supplier_integration(  # R-21
-            request.ssin, checked, self.repertory
+        if refusal := integration.check_supplier_integration(  # R-21: the consulted period
+            request.ssin, period, self.repertory
         ):
             return _with_ssin(refusal, ssin)
         if isinstance(request, CareerRequest):
@@ -147,7 +147,13 @@ def consulted_period(request: ConsultRequest) -> DatePeriod:
 
 
 def checked_period(period: DatePeriod, day: date) -> DatePeriod:
-    """For the integration checks an open end means today (R-21, R-33)."""
+    """For the client's integration checks (R-20, R-40 … R-46) an open end means today: a
+    client may know a person up to now, not for activities yet to come.
+
+    INASTI's check (R-21) takes the consulted period itself: an open consultation returns
+    segments that start in the future (R-33), so a person whose activity is declared to start
+    after today is known to INASTI for it.
+    """
     return period if period.end is not None else DatePeriod(begin=period.begin, end=day)
 
 

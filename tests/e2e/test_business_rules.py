@@ -428,6 +428,31 @@ def test_supplier_integration_boundaries(
     assert status(career(as_client, "onss-inspection", "77070745630", begin, end))["code"] == (code)
 
 
+@pytest.mark.parametrize(
+    ("begin", "end"), [(None, None), ("2019-01-01", None), ("2019-03-01", None)]
+)
+def test_open_consultation_reaches_a_future_activity(
+    gateway_with: GatewayFactory, begin: str | None, end: str | None
+) -> None:
+    """R-21 [decision], R-33: on 2019-03-15, 72060120261's activity is declared to start on
+    2019-04-01 (INASTI knows the NISS from then on). A consultation without an end is open for
+    INASTI's check too: DATA_FOUND with the future segments, not MSG00021."""
+    callers = gateway_with(clock="2019-03-15T10:00:00+01:00")
+    element = career(callers, "onss-inspection", "72060120261", begin, end)
+    assert status(element)["code"] == "MSG00000"
+    begins = [b.text for b in element.iterfind("career/affiliations/affiliation//beginDate")]
+    assert begins[0] == "2019-04-01"
+
+
+def test_closed_consultation_before_the_activity_is_msg00021(
+    gateway_with: GatewayFactory,
+) -> None:
+    """R-21: a consultation that ends before INASTI knows the NISS still gets MSG00021."""
+    callers = gateway_with(clock="2019-03-15T10:00:00+01:00")
+    element = career(callers, "onss-inspection", "72060120261", "2019-01-01", "2019-03-15")
+    assert status(element)["code"] == "MSG00021"
+
+
 def test_supplier_integration_quality_102_counts(as_client: CallerFactory) -> None:
     """R-21: 85111115024 is known under 102; INASTI then says the file is under
     investigation (SES00006, passed on as-is, R-22)."""

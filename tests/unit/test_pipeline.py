@@ -288,3 +288,20 @@ def test_consulted_period(request_: ConsultRequest, consulted: DatePeriod) -> No
 def test_checked_period(consulted: DatePeriod, checked: DatePeriod) -> None:
     """R-21, R-33: for the integration checks an open end reads as today."""
     assert checked_period(consulted, TODAY) == checked
+
+
+def test_an_open_consultation_asks_inasti_for_a_future_activity(dataset: Dataset) -> None:
+    """R-21 on the consulted period, not cut at today: on 2019-03-15, 72060120261 is known to
+    INASTI from 2019-04-01; the client's checks (R-40 … R-46) still read the end as today."""
+    supplier = ScriptedSupplier(career=found)
+    early = Pipeline(
+        annex=Annex.from_dataset(dataset),
+        register=registers(dataset),
+        repertory=registers(dataset),
+        supplier=supplier,
+        clock=FixedClock.parse("2019-03-15T10:00:00+01:00"),
+    )
+    request = career(ssin="72060120261", period=period("2019-01-01"))
+    reply = run(early.consult(request, certificate("onss-inspection"), trace()))
+    assert reply.status is not codes.NOT_INTEGRATED_AT_SUPPLIER
+    assert supplier.calls == [("consultCareer", "72060120261", "2019-01-01", "None")]

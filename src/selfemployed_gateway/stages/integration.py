@@ -1,7 +1,9 @@
 """R-20, R-21, R-40 … R-46: is this person known to this client, and to INASTI.
 
-Both checks work on the *checked period*: the consulted days with an open end read as today
-(R-33: no period = 1956-07-01 … today).
+The client's check (R-20, R-40 … R-46) works on the *checked period*: the consulted days with
+an open end read as today (no period = 1956-07-01 … today). INASTI's check (R-21) works on the
+consulted period as it is: an open end stays open, since an open consultation also returns
+segments that start in the future (R-33).
 """
 
 from __future__ import annotations
@@ -74,12 +76,13 @@ def check_client_integration(
 
 
 def check_supplier_integration(
-    ssin: str, checked: DatePeriod, repertory: PersonRepertory
+    ssin: str, consulted: DatePeriod, repertory: PersonRepertory
 ) -> Reply | None:
-    """R-21: INASTI (15/0) knows the NISS under quality 2 or 102 for ≥ 1 day of the period."""
+    """R-21: INASTI (15/0) knows the NISS under quality 2 or 102 for ≥ 1 day of the consulted
+    period (open end: unbounded)."""
     for integration in repertory.supplier_integrations(ssin):
         if integration.quality_code in SUPPLIER_QUALITY_CODES and integration.period.overlaps(
-            checked
+            consulted
         ):
             return None
     return Reply(status=codes.NOT_INTEGRATED_AT_SUPPLIER)
