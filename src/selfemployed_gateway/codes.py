@@ -23,6 +23,7 @@ class FaultOrigin(StrEnum):
 
     CLIENT = "soapenv:Client"
     SERVER = "soapenv:Server"
+    MUST_UNDERSTAND = "soapenv:MustUnderstand"
 
 
 class Severity(StrEnum):
@@ -50,6 +51,8 @@ class FaultCode:
     origin: FaultOrigin
     diagnostic: str
     severity: Severity = Severity.FATAL
+    #: False: SOAP's own fault for the envelope, without `detail` (SOAP 1.1 §4.4, R-27).
+    detail: bool = True
 
     @property
     def faultstring(self) -> str:
@@ -110,6 +113,16 @@ INVALID_STRUCTURE = FaultCode(
 AUTHORIZATION_REFUSED = FaultCode("MSG00015", FaultOrigin.CLIENT, "AAAPolicy Authorization Refused")
 NOT_AVAILABLE = FaultCode("MSG00025", FaultOrigin.SERVER, "This functionality is not available")
 
+# R-27 [decision]: a header block with mustUnderstand="1" that the gateway does not process
+# (it processes none). SOAP 1.1's own fault: no reason code, no detail; the faultstring names
+# the block (information `header`, its {namespace}name).
+MUST_UNDERSTAND = FaultCode(
+    "MustUnderstand",
+    FaultOrigin.MUST_UNDERSTAND,
+    "A mandatory SOAP header block was not understood",
+    detail=False,
+)
+
 # Information field names and fixed values used with these codes.
 REASON = "Reason"
 REASON_NO_DATA_FOR_PERSON = "No data for requested person"
@@ -124,6 +137,7 @@ AUTHORIZATION_INCONSISTENT = (
 OPERATION_NOT_SUPPORTED = "operation not supported"
 INVALID_PERIOD = "Invalid Period"
 INVALID_QUARTER_PERIOD = "Invalid Quarter Period"
+HEADER = "header"
 
 # MSG00002 `details` values (R-22).
 SUPPLIER_UNEXPECTED_RETURN_CODE = "Unexpected return code from supplier"

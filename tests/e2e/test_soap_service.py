@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import re
 import ssl
+import tomllib
 import warnings
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ import zeep
 from lxml import etree
 from zeep.transports import Transport
 
+from selfemployed_gateway.audit.sqlite import SqliteAuditStore
 from selfemployed_gateway.dataset import load_dataset
 from selfemployed_gateway.devpki import DevPki
 from selfemployed_gateway.xmlsafe import XmlSchema
@@ -290,6 +293,101 @@ def test_soap_action_naming_another_operation_is_msg00004(as_client: CallerFacto
     answer = fault(response.content)
     assert answer["details"][0]["reasonCode"] == "MSG00004"  # type: ignore[index]
     assert "SOAPAction" in answer["details"][0]["information"][0][1]  # type: ignore[index]
+
+
+# --- R-27: SOAP 1.1 envelope rules -------------------------------------------------------
+
+SOAPENV = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def with_header(request: str, header: str, *, after_body: bool = False) -> str:
+    """`request` (an envelope from tests.support.soap) with `header` before or after its Body."""
+    opening = f'<soapenv:Envelope xmlns:soapenv="{SOAPENV}">'
+    assert request.startswith(opening) and request.endswith("</soapenv:Envelope>")
+    if after_body:
+        return request.replace("</soapenv:Envelope>", header + "</soapenv:Envelope>")
+    return request.replace(opening, opening + header)
+
+
+def audited_outcomes(gateway: Server) -> list[str]:
+    arguments = gateway.process.args
+    assert isinstance(arguments, list)
+    config = tomllib.loads(Path(arguments[arguments.index("--config") + 1]).read_text())
+    store = SqliteAuditStore(Path(config["audit"]["sqlite_path"]))
+    try:
+        return [record.outcome for record in store.find(client_id=None, limit=1000)]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("header", "after_body", "message"),
+    [
+        ("<soapenv:Header/>", True, "The Header must be the first child of the Envelope"),
+        ("<soapenv:Header/><soapenv:Header/>", False, "At most one Header"),
+    ],
+    ids=["header-after-body", "two-headers"],
+)
+def test_a_broken_soap_envelope_is_msg00004(
+    as_client: CallerFactory, header: str, after_body: bool, message: str
+) -> None:
+    """R-27: a Header after the Body, or twice, is not a SOAP 1.1 envelope."""
+    request = with_header(
+        career_request(CPAS, "PCSA:SOCIAL_INQUIRY", "65031510159"), header, after_body=after_body
+    )
+    response = as_client("cpas-namur").post(request)
+    assert response.status_code == 500
+    answer = fault(response.content)
+    (detail,) = answer["details"]  # type: ignore[misc]
+    assert detail["reasonCode"] == "MSG00004"
+    assert message in detail["information"][0][1]
+
+
+@pytest.mark.parametrize("value", ["1", "true"])
+def test_a_mandatory_header_block_is_a_must_understand_fault(
+    as_client: CallerFactory, gateway: Server, value: str
+) -> None:
+    """R-27: mustUnderstand="1" on a block the gateway does not process: soapenv:MustUnderstand,
+    HTTP 500, faultactor, no detail (SOAP 1.1 §4.4); audited like any exchange."""
+    header = (
+        "<soapenv:Header>"
+        f'<wsse:Security xmlns:wsse="urn:test:wsse" soapenv:mustUnderstand="{value}"/>'
+        "</soapenv:Header>"
+    )
+    before = audited_outcomes(gateway).count("MustUnderstand")
+    request = with_header(career_request(CPAS, "PCSA:SOCIAL_INQUIRY", "65031510159"), header)
+    response = as_client("cpas-namur").post(request)
+    assert response.status_code == 500
+    assert response.headers["Content-Type"].startswith("text/xml")
+    envelope = etree.fromstring(response.content)
+    (found,) = envelope.findall(f"{{{SOAPENV}}}Body/{{{SOAPENV}}}Fault")
+    assert [child.tag for child in found] == ["faultcode", "faultstring", "faultactor"]
+    assert found.findtext("faultcode") == "soapenv:MustUnderstand"
+    assert found.findtext("faultstring") == (
+        "A mandatory SOAP header block was not understood: {urn:test:wsse}Security"
+    )
+    assert found.findtext("faultactor") == "http://www.ksz-bcss.fgov.be"
+    assert audited_outcomes(gateway).count("MustUnderstand") == before + 1
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        '<wsa:Action xmlns:wsa="http://www.w3.org/2005/08/addressing">'
+        "http://kszbcss.fgov.be/intf/SelfEmployedService/consultCareer</wsa:Action>",
+        '<wsse:Security xmlns:wsse="urn:test:wsse" soapenv:mustUnderstand="0"/>',
+    ],
+    ids=["ws-addressing", "must-understand-0"],
+)
+def test_optional_header_blocks_are_ignored(as_client: CallerFactory, block: str) -> None:
+    """R-27: header blocks without mustUnderstand (WS-Addressing) do not break calls."""
+    request = with_header(
+        career_request(ONSS, "SOCIAL_INSPECTION:INVESTIGATION", "65031510159"),
+        f"<soapenv:Header>{block}</soapenv:Header>",
+    )
+    response = as_client("onss-inspection").post(request)
+    assert response.status_code == 200
+    assert status(payload(response.content))["code"] == "MSG00000"
 
 
 def test_stranger_certificate_is_msg00015(as_client: CallerFactory) -> None:

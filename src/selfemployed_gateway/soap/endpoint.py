@@ -82,6 +82,7 @@ class SoapEndpoint:
             trace.operation = request.operation
             if refusal is not None:
                 raise refusal
+            envelope.check_must_understand(request)
             envelope.check_soap_action(call.soap_action, request.operation)
             self._validate(payload)
             return await self._answer(request, call.certificate, trace)

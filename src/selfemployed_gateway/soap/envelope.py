@@ -39,13 +39,14 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from selfemployed_gateway import codes
 from selfemployed_gateway.namespaces import (
     REQUEST_ELEMENTS,
     SOAP12_ENV,
     SOAP_ENV,
     soap_action,
 )
-from selfemployed_gateway.records import Operation
+from selfemployed_gateway.records import GatewayFault, Operation, information
 from selfemployed_gateway.soap.faults import invalid_structure
 from selfemployed_gateway.xmlsafe import ExternalResourceRefused, hardened_parser
 
@@ -59,6 +60,7 @@ class RequestEnvelope:
     envelope: etree._Element
     payload: etree._Element
     operation: Operation
+    header: etree._Element | None = None
 
 
 def parse_request(body: bytes) -> etree._Element:
@@ -87,8 +89,13 @@ def open_envelope(root: etree._Element) -> RequestEnvelope:
         raise invalid_structure(f"Not a SOAP 1.1 envelope: root element is {root.tag}")
     parts = [child for child in root if isinstance(child.tag, str)]
     bodies = [child for child in parts if child.tag == _BODY]
+    headers = [child for child in parts if child.tag == _HEADER]
     if len(bodies) != 1 or any(p.tag not in (_BODY, _HEADER) for p in parts):
         raise invalid_structure("The envelope must hold one Body (and at most a Header)")
+    if len(headers) > 1:  # R-27
+        raise invalid_structure("At most one Header is allowed in a SOAP 1.1 envelope")
+    if headers and parts[0] is not headers[0]:  # R-27
+        raise invalid_structure("The Header must be the first child of the Envelope")
     payloads = [child for child in bodies[0] if isinstance(child.tag, str)]
     if len(payloads) != 1:
         raise invalid_structure(
@@ -98,7 +105,31 @@ def open_envelope(root: etree._Element) -> RequestEnvelope:
     operation = REQUEST_ELEMENTS.get(payload.tag)
     if operation is None:
         raise invalid_structure(f"Unknown request element {payload.tag}")
-    return RequestEnvelope(envelope=root, payload=payload, operation=operation)
+    return RequestEnvelope(
+        envelope=root,
+        payload=payload,
+        operation=operation,
+        header=headers[0] if headers else None,
+    )
+
+
+_MUST_UNDERSTAND = f"{{{SOAP_ENV}}}mustUnderstand"
+# SOAP 1.1 writes "1"; stacks that follow SOAP 1.2's xs:boolean write "true".
+_MANDATORY = ("1", "true")
+
+
+def check_must_understand(request: RequestEnvelope) -> None:
+    """R-27: the gateway processes no header block, so one marked mustUnderstand is a
+    soapenv:MustUnderstand fault; blocks without it (WS-Addressing…) are ignored."""
+    if request.header is None:
+        return
+    for block in request.header:
+        if not isinstance(block.tag, str):
+            continue
+        if (block.get(_MUST_UNDERSTAND) or "").strip() in _MANDATORY:
+            raise GatewayFault(
+                codes.MUST_UNDERSTAND, information(codes.HEADER, str(block.tag)[:200])
+            )
 
 
 def check_content_type(header: str | None) -> None:

@@ -42,8 +42,10 @@ def fault_envelope(
     information_customer: etree._Element | None,
     cbss: etree._Element,
 ) -> bytes:
-    """The whole response envelope of `fault` (§8)."""
+    """The whole response envelope of `fault` (§8; R-27 for SOAP's own faults)."""
     code = fault.code
+    if not code.detail:
+        return _envelope(_soap_fault(code.origin.value, _faultstring(fault)))
     detail = _PLAIN.detail(
         _PLAIN.severity(code.severity.value),
         _PLAIN.reasonCode(code.code),
@@ -59,14 +61,24 @@ def fault_envelope(
         fault_detail.append(information_customer)
     fault_detail.append(cbss)
     fault_detail.append(detail)
-    envelope = _SOAP.Envelope(
-        _SOAP.Body(
-            _SOAP.Fault(
-                _PLAIN.faultcode(code.origin.value),
-                _PLAIN.faultstring(code.faultstring),
-                _PLAIN.faultactor(codes.FAULT_ACTOR),
-                _PLAIN.detail(fault_detail),
-            )
-        )
+    return _envelope(_soap_fault(code.origin.value, code.faultstring, _PLAIN.detail(fault_detail)))
+
+
+def _faultstring(fault: GatewayFault) -> str:
+    """The diagnostic, followed by what the information names (e.g. the header block)."""
+    named = ", ".join(i.field_value for i in fault.information if i.field_value)
+    return f"{fault.code.diagnostic}: {named}" if named else fault.code.diagnostic
+
+
+def _soap_fault(faultcode: str, faultstring: str, *detail: etree._Element) -> etree._Element:
+    return _SOAP.Fault(
+        _PLAIN.faultcode(faultcode),
+        _PLAIN.faultstring(faultstring),
+        _PLAIN.faultactor(codes.FAULT_ACTOR),
+        *detail,
     )
+
+
+def _envelope(fault: etree._Element) -> bytes:
+    envelope = _SOAP.Envelope(_SOAP.Body(fault))
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from selfemployed_gateway import codes
 from selfemployed_gateway.records import GatewayFault, Operation
 from selfemployed_gateway.soap.envelope import (
+    check_must_understand,
     check_soap_action,
     open_envelope,
     operation_guess,
@@ -120,3 +122,54 @@ def test_operation_guess_for_fault_element() -> None:
     assert operation_guess(None) is Operation.CONSULT_CAREER
     root = parse_request(envelope(f'<x:consultContributionsRequest xmlns:x="{SES}"/><y/>'))
     assert operation_guess(root) is Operation.CONSULT_CONTRIBUTIONS
+
+
+# --- SOAP 1.1 envelope rules ---------------------------------------------------------
+
+CAREER = f'<x:consultCareerRequest xmlns:x="{SES}"/>'
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            f'<s:Envelope xmlns:s="{SOAP}"><s:Body>{CAREER}</s:Body><s:Header/></s:Envelope>',
+            "The Header must be the first child of the Envelope",
+        ),
+        (
+            f'<s:Envelope xmlns:s="{SOAP}"><s:Header/><s:Header/><s:Body>{CAREER}</s:Body>'
+            "</s:Envelope>",
+            "At most one Header",
+        ),
+    ],
+)
+def test_a_header_after_the_body_or_twice_is_msg00004(document: str, message: str) -> None:
+    with pytest.raises(GatewayFault) as raised:
+        open_envelope(parse_request(document.encode()))
+    assert message in error_message(raised.value)
+
+
+@pytest.mark.parametrize("value", ["1", "true", " 1 "])
+def test_a_mandatory_header_block_is_a_must_understand_fault(value: str) -> None:
+    header = f'<s:Header><w:Security xmlns:w="urn:wsse" s:mustUnderstand="{value}"/></s:Header>'
+    request = open_envelope(parse_request(envelope(CAREER, header=header)))
+    with pytest.raises(GatewayFault) as raised:
+        check_must_understand(request)
+    assert raised.value.code is codes.MUST_UNDERSTAND
+    assert [(i.field_name, i.field_value) for i in raised.value.information] == [
+        ("header", "{urn:wsse}Security")
+    ]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        '<a:Action xmlns:a="http://www.w3.org/2005/08/addressing">urn:x</a:Action>',
+        '<w:Security xmlns:w="urn:wsse" s:mustUnderstand="0"/>',
+        '<w:Security xmlns:w="urn:wsse" s:mustUnderstand="false"/>',
+        '<w:Security xmlns:w="urn:wsse" mustUnderstand="1"/>',  # not the SOAP attribute
+    ],
+)
+def test_other_header_blocks_are_ignored(block: str) -> None:
+    request = open_envelope(parse_request(envelope(CAREER, header=f"<s:Header>{block}</s:Header>")))
+    check_must_understand(request)
