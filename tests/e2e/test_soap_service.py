@@ -390,6 +390,118 @@ def test_optional_header_blocks_are_ignored(as_client: CallerFactory, block: str
     assert status(payload(response.content))["code"] == "MSG00000"
 
 
+# --- R-10: each simple type's whiteSpace facet ------------------------------------------
+
+
+def padded_career(
+    begin: str = "2000-01-01", end: str = "2010-12-31", timestamp: str = "", ssin: str = ""
+) -> str:
+    """A consultCareer of onss-inspection for 65031510159 with values padded as given."""
+    information_customer = (
+        "<informationCustomer><ticket>t-1</ticket>"
+        + (f"<timestampSent>{timestamp}</timestampSent>" if timestamp else "")
+        + "<customerIdentification><sector>\n21\n</sector><institution> 0 </institution>"
+        "</customerIdentification></informationCustomer>"
+    )
+    return career_request(
+        information_customer,
+        "SOCIAL_INSPECTION:INVESTIGATION",
+        ssin or "65031510159",
+        begin,
+        end,
+    )
+
+
+@pytest.mark.parametrize(
+    ("begin", "end", "timestamp"),
+    [
+        (" 2000-01-01 ", "2010-12-31", ""),  # xs:date (beginDate)
+        ("2000-01-01", "\n\t2010-12-31\n", ""),  # xs:date (endDate), tabs and newlines
+        ("2000-01-01", "2010-12-31", " 2026-11-26T09:00:00.000Z "),  # xs:dateTime
+        ("2000-01-01", "2010-12-31", ""),  # xs:unsignedShort (sector, institution) alone
+    ],
+    ids=["beginDate", "endDate", "timestampSent", "sector-institution"],
+)
+def test_collapsing_types_are_accepted_padded_and_copied_as_sent(
+    as_client: CallerFactory, begin: str, end: str, timestamp: str
+) -> None:
+    """R-10: xs:date, xs:dateTime and xs:unsignedShort collapse white space (a fixed facet):
+    schema-valid padded, read collapsed; the copied blocks come back exactly as sent (R-53)."""
+    response = as_client("onss-inspection").post(padded_career(begin, end, timestamp))
+    assert response.status_code == 200, response.text
+    element = payload(response.content)
+    assert status(element)["code"] == "MSG00000"
+    assert element.findtext("criteria/period/beginDate") == begin
+    assert element.findtext("criteria/period/endDate") == end
+    assert element.findtext("informationCustomer/customerIdentification/sector") == "\n21\n"
+    if timestamp:
+        assert element.findtext("informationCustomer/timestampSent") == timestamp
+    segments = element.findall("career/affiliations/affiliation/careerSegments/careerSegment")
+    assert segments, "the collapsed period was consulted"
+
+
+def test_quarters_are_accepted_padded(as_client: CallerFactory) -> None:
+    """R-10: common:YearQuarterType declares whiteSpace collapse itself."""
+    request = contributions_request(
+        ONSS, "SOCIAL_INSPECTION:INVESTIGATION", "65031510159", " 2024Q1 ", "\n2025Q4\n"
+    )
+    response = as_client("onss-inspection").post(request)
+    assert response.status_code == 200, response.text
+    element = payload(response.content)
+    assert element.findtext("criteria/period/beginQuarter") == " 2024Q1 "
+
+
+INSPECTION = ("SOCIAL_INSPECTION:INVESTIGATION", "65031510159", "2000-01-01", "2010-12-31")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code"),
+    [
+        ("<sector>21</sector>", "<sector>21</sector>", "MSG00000"),  # unchanged: the baseline
+        ("<ticket>t-1</ticket>", "<ticket> t-1 </ticket>", "MSG00000"),  # TicketType: kept
+        (
+            "<legalContext>SOCIAL_INSPECTION:INVESTIGATION</legalContext>",
+            "<legalContext> SOCIAL_INSPECTION:INVESTIGATION </legalContext>",
+            "MSG00013",  # LegalContextType preserves: not one of the client's contexts
+        ),
+        (
+            "</informationCustomer>",
+            "</informationCustomer><informationCBSS><ticketCBSS> "
+            "0b6f2f0e-5d0c-4a53-9d7e-3f1c2b9a8e41 </ticketCBSS><timestampReceive>"
+            "2026-11-26T09:00:00Z</timestampReceive><timestampReply>2026-11-26T09:00:00Z"
+            "</timestampReply></informationCBSS>",
+            "MSG00004",  # UUIDType: a pattern over xs:string
+        ),
+        ("<ssin>65031510159</ssin>", "<ssin>\n65031510159</ssin>", "MSG00004"),  # SsinType
+    ],
+    ids=["baseline", "TicketType", "LegalContextType", "UUIDType", "SsinType"],
+)
+def test_string_types_preserve_white_space(
+    as_client: CallerFactory, old: str, new: str, code: str
+) -> None:
+    """R-10: types restricting xs:string stay strict — a pattern refuses padding (MSG00004),
+    other values are used and copied as sent."""
+    request = career_request(ONSS, *INSPECTION)
+    assert old in request
+    response = as_client("onss-inspection").post(request.replace(old, new, 1))
+    if code == "MSG00004":
+        assert response.status_code == 500
+        assert fault(response.content)["details"][0]["reasonCode"] == code  # type: ignore[index]
+        return
+    element = payload(response.content)
+    assert status(element)["code"] == code
+    assert element.findtext("informationCustomer/ticket") == (" t-1 " if "> t-1 " in new else "t-1")
+
+
+def test_a_padded_cbe_number_is_msg00004(as_client: CallerFactory) -> None:
+    """R-10: common:CbeNumberType is a pattern over xs:string."""
+    request = career_request(CPAS, "PCSA:SOCIAL_INQUIRY", "65031510159", "2000-01-01")
+    request = request.replace("<cbeNumber>0212345668", "<cbeNumber> 0212345668 ", 1)
+    response = as_client("cpas-namur").post(request)
+    assert response.status_code == 500
+    assert fault(response.content)["details"][0]["reasonCode"] == "MSG00004"  # type: ignore[index]
+
+
 def test_stranger_certificate_is_msg00015(as_client: CallerFactory) -> None:
     """R-11/R-12: a trusted certificate that no client entry names: MSG00015."""
     response = as_client("stranger").post(

@@ -20,7 +20,7 @@ from selfemployed_gateway import codes
 from selfemployed_gateway.clock import Clock, wire_timestamp
 from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.records import ClientCertificate, ExchangeTrace, GatewayFault
-from selfemployed_gateway.soap import envelope, faults, writer
+from selfemployed_gateway.soap import envelope, faults, whitespace, writer
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.reader import RequestReader
 from selfemployed_gateway.xmlsafe import XmlSchema, hardened_parser
@@ -72,6 +72,7 @@ class SoapEndpoint:
         """The answer to `call`; what the exchange learns goes into `trace`."""
         root: etree._Element | None = None
         payload: etree._Element | None = None
+        readable: etree._Element | None = None
         # A wrong Content-Type wins, but the body is still read (safely) to choose the fault
         # element and copy a readable informationCustomer (§8, §10).
         refusal = _refusal(envelope.check_content_type, call.content_type)
@@ -80,17 +81,20 @@ class SoapEndpoint:
             request = envelope.open_envelope(root)
             payload = request.payload
             trace.operation = request.operation
+            read = whitespace.collapsed(request)  # R-10: each type's whiteSpace facet
+            readable = read.payload
             if refusal is not None:
                 raise refusal
             envelope.check_must_understand(request)  # R-27
             envelope.check_soap_action(call.soap_action, request.operation)
-            self._validate(payload)
-            return await self._answer(request, call.certificate, trace)
+            self._validate(read.payload)
+            return await self._answer(request, read, call.certificate, trace)
         except GatewayFault as fault:
             answered = refusal if refusal is not None else fault
-            return self.fault_answer(answered, trace, root, payload)
+            return self.fault_answer(answered, trace, root, payload, readable)
         except Exception as error:
-            return self.fault_answer(self.internal_error(trace, error), trace, root, payload)
+            internal = self.internal_error(trace, error)
+            return self.fault_answer(internal, trace, root, payload, readable)
 
     def internal_error(self, trace: ExchangeTrace, error: Exception) -> GatewayFault:
         """R-26: MSG00003, the error logged with the ticketCBSS, never shown to the client."""
@@ -106,10 +110,12 @@ class SoapEndpoint:
     async def _answer(
         self,
         request: envelope.RequestEnvelope,
+        read: envelope.RequestEnvelope,
         certificate: ClientCertificate | None,
         trace: ExchangeTrace,
     ) -> SoapAnswer:
-        consult = self.reader.read(request.envelope, request.operation)
+        """`read` is what spyne reads (values collapsed); the response copies `request`."""
+        consult = self.reader.read(read.envelope, read.operation)
         trace.client_ticket = consult.customer_ticket
         trace.legal_context = consult.legal_context
         reply = await self.pipeline.consult(consult, certificate, trace)
@@ -133,6 +139,7 @@ class SoapEndpoint:
         """Tests and acceptance: every emitted response must conform to the contract."""
         root = etree.fromstring(body, hardened_parser())
         payload = root[0][0]
+        whitespace.collapse(payload)  # the copied blocks are as the client sent them (R-10)
         error = self.schema.first_error(payload)
         if error is not None:
             raise RuntimeError(f"the response breaks the contract: {error.message}")
@@ -143,25 +150,30 @@ class SoapEndpoint:
         trace: ExchangeTrace,
         root: etree._Element | None = None,
         payload: etree._Element | None = None,
+        readable: etree._Element | None = None,
     ) -> SoapAnswer:
-        """The fault envelope of `fault` for this exchange (§8)."""
+        """The fault envelope of `fault` for this exchange (§8). `readable` is `payload` with
+        its values collapsed (R-10), when there is one."""
         trace.outcome = fault.code.code
         operation = trace.operation or envelope.operation_guess(root)
         cbss = self._information_cbss(trace)
-        body = faults.fault_envelope(fault, operation, self._readable_customer(payload), cbss)
+        customer = self._readable_customer(payload, readable)
+        body = faults.fault_envelope(fault, operation, customer, cbss)
         return SoapAnswer(500, body)
 
-    def _readable_customer(self, payload: etree._Element | None) -> etree._Element | None:
-        """§8: informationCustomer is copied into a fault when it could be read."""
+    def _readable_customer(
+        self, payload: etree._Element | None, readable: etree._Element | None
+    ) -> etree._Element | None:
+        """§8: informationCustomer is copied, as sent, into a fault when it could be read."""
         if payload is None:
             return None
         found = payload.find("informationCustomer")
-        if found is None:
+        checked = (readable if readable is not None else payload).find("informationCustomer")
+        if found is None or checked is None:
             return None
-        candidate = copy.deepcopy(found)
-        if self.customer_schema.first_error(candidate) is not None:
+        if self.customer_schema.first_error(copy.deepcopy(checked)) is not None:
             return None
-        return candidate
+        return copy.deepcopy(found)
 
 
 def _refusal(check: Callable[[str | None], None], value: str | None) -> GatewayFault | None:
