@@ -56,7 +56,7 @@ class ExchangeHandler:
         started = time.monotonic()
         trace = self.begin()
         answer = await self.endpoint.answer(call, trace)
-        answer = await self._store(trace, call.body, answer, started)
+        answer = await self._store(trace, call, answer, started)
         seconds = time.monotonic() - started
         self.metrics.exchange(trace, seconds)
         log.info(
@@ -78,7 +78,7 @@ class ExchangeHandler:
         return answer
 
     async def _store(
-        self, trace: ExchangeTrace, body: bytes, answer: SoapAnswer, started: float
+        self, trace: ExchangeTrace, call: IncomingCall, answer: SoapAnswer, started: float
     ) -> SoapAnswer:
         try:
             record = ExchangeRecord(
@@ -91,7 +91,7 @@ class ExchangeHandler:
                 replied=self.clock.now(),
                 outcome=trace.outcome or "unknown",
                 duration_ms=(time.monotonic() - started) * 1000,
-                request_xml=body,
+                request_xml=call.body,
                 response_xml=answer.body,
             )
             loop = asyncio.get_running_loop()
@@ -103,5 +103,5 @@ class ExchangeHandler:
                 exc_info=error,
                 extra={"ticketCBSS": trace.ticket_cbss},
             )
-            return self.endpoint.fault_answer(GatewayFault(codes.INTERNAL_ERROR), trace)
+            return self.endpoint.refuse(call, GatewayFault(codes.INTERNAL_ERROR), trace)
         return answer

@@ -114,6 +114,28 @@ def test_an_audit_failure_answers_msg00003_and_is_counted(
     assert any("audit write failed" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize(
+    ("body", "copied"),
+    [(REQUEST, True), (b"not xml", False)],
+    ids=["readable", "unreadable"],
+)
+def test_the_msg00003_of_an_audit_failure_copies_a_readable_information_customer(
+    dataset: Dataset, body: bytes, copied: bool
+) -> None:
+    """§8: like every fault, the MSG00003 of a failed audit write carries the request's
+    informationCustomer when it can be read, and the exchange's own ticketCBSS."""
+    call = IncomingCall(body, certificate=INSPECTOR)
+    answer = asyncio.run(
+        handler(dataset, MemoryAudit(fail=True), GatewayMetrics("final")).handle(call)
+    )
+    found = fault(answer.body)
+    assert found["details"][0]["reasonCode"] == "MSG00003"  # type: ignore[index]
+    assert found["informationCustomer"] is copied
+    element = payload(answer.body)
+    if copied:
+        assert element.findtext(".//informationCustomer/ticket") == "t-1"
+
+
 def test_metrics_count_exchanges_and_supplier_calls(dataset: Dataset) -> None:
     metrics = GatewayMetrics("final")
     exchanges = handler(dataset, MemoryAudit(), metrics)

@@ -96,6 +96,22 @@ class SoapEndpoint:
             internal = self.internal_error(trace, error)
             return self.fault_answer(internal, trace, root, payload, readable)
 
+    def refuse(self, call: IncomingCall, fault: GatewayFault, trace: ExchangeTrace) -> SoapAnswer:
+        """`fault` as the answer to `call`, whatever its body (e.g. MSG00003 when the audit
+        write failed). The envelope is read only to choose the fault element and to copy a
+        readable informationCustomer, as for every fault (§8)."""
+        root: etree._Element | None = None
+        payload: etree._Element | None = None
+        readable: etree._Element | None = None
+        try:
+            root = envelope.parse_request(call.body)
+            request = envelope.open_envelope(root)
+            payload = request.payload
+            readable = whitespace.collapsed(request).payload
+        except GatewayFault:
+            pass  # what could be read is used; the answer is `fault` anyway
+        return self.fault_answer(fault, trace, root, payload, readable)
+
     def internal_error(self, trace: ExchangeTrace, error: Exception) -> GatewayFault:
         """R-26: MSG00003, the error logged with the ticketCBSS, never shown to the client."""
         log.error("internal error", exc_info=error, extra={"ticketCBSS": trace.ticket_cbss})
