@@ -127,12 +127,15 @@ class Pipeline:
     ) -> Reply:
         answer = await supplier_call.call_contributions(self.supplier, request, trace)
         outcome = answer.outcome
-        if outcome is SupplierOutcome.FOUND and not answer.payments:
+        payments = filtering.keep_consulted_quarters(  # §6
+            answer.payments, request.begin_quarter, request.end_quarter
+        )
+        if outcome is SupplierOutcome.FOUND and not payments:
             outcome = SupplierOutcome.NO_DATA_FOR_PERIOD
         status, information = interpretation.status_of(outcome)
         if status is not codes.DATA_FOUND:
             return Reply(status=status, information=information, ssin=ssin)
-        return Reply(status=status, ssin=ssin, payments=answer.payments)
+        return Reply(status=status, ssin=ssin, payments=payments)
 
 
 def consulted_period(request: ConsultRequest) -> DatePeriod:

@@ -305,3 +305,40 @@ def test_an_open_consultation_asks_inasti_for_a_future_activity(dataset: Dataset
     reply = run(early.consult(request, certificate("onss-inspection"), trace()))
     assert reply.status is not codes.NOT_INTEGRATED_AT_SUPPLIER
     assert supplier.calls == [("consultCareer", "72060120261", "2019-01-01", "None")]
+
+
+def paid_in(*quarters: str) -> ScriptedSupplier:
+    """A supplier that over-answers: these quarters, whatever was asked."""
+    payments = tuple(
+        ContributionPayment(quarter=q, fund=Fund(code="010"), situation=CODE) for q in quarters
+    )
+    return ScriptedSupplier(
+        contributions=lambda ssin, begin, end: ContributionsAnswer(
+            outcome=SupplierOutcome.FOUND, payments=payments
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("begin", "end", "kept"),
+    [
+        ("2024Q1", "2024Q4", ["2024Q1", "2024Q4"]),
+        ("2024Q2", "2024Q2", []),
+        ("2024Q1", None, ["2024Q1", "2024Q4", "2025Q1"]),  # open end: up to the last known
+    ],
+)
+def test_payments_outside_the_consulted_quarters_are_dropped(
+    dataset: Dataset, begin: str, end: str | None, kept: list[str]
+) -> None:
+    """§6, R-66: every payment whose quarter falls inside the consulted period, and no other."""
+    supplier = paid_in("2023Q4", "2024Q1", "2024Q4", "2025Q1")
+    reply = consult(dataset, supplier, contributions(begin, end))
+    if not kept:
+        assert reply.status is codes.NO_DATA_FOUND
+        assert [(i.field_name, i.field_value) for i in reply.information] == [
+            ("Reason", "No data for requested period")
+        ]
+        assert reply.payments is None
+        return
+    assert reply.status is codes.DATA_FOUND
+    assert [p.quarter for p in reply.payments or ()] == kept

@@ -2,6 +2,8 @@
 
 Only segments overlapping the consulted period by at least one day are kept (R-55; INASTI is
 expected to do it, the gateway enforces it); affiliations left without segments are dropped.
+Likewise only payments whose quarter lies inside the consulted quarters (§6; open end: up to
+the last known quarter) — INASTI's answers are never trusted (R-66).
 Per-client filters remove `occupation` and/or `signatureDate` (R-50); the reply's
 `dataFilters` lists every filtered element of the client, present or not (R-51).
 """
@@ -10,7 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from selfemployed_gateway.records import Affiliation, Career, DatePeriod
+from selfemployed_gateway.records import (
+    Affiliation,
+    Career,
+    ContributionPayment,
+    DatePeriod,
+    Quarter,
+)
 
 OCCUPATION = "occupation"
 SIGNATURE_DATE = "signatureDate"
@@ -27,6 +35,20 @@ def keep_overlapping(career: Career, period: DatePeriod) -> Career | None:
     if not affiliations:
         return None
     return career.model_copy(update={"affiliations": tuple(affiliations)})
+
+
+def keep_consulted_quarters(
+    payments: Sequence[ContributionPayment], begin: str, end: str | None
+) -> tuple[ContributionPayment, ...]:
+    """§6: the payments of the quarters `begin` … `end` (None: no upper bound)."""
+    first = Quarter.parse(begin)
+    last = None if end is None else Quarter.parse(end)
+    return tuple(
+        payment
+        for payment in payments
+        if first <= Quarter.parse(payment.quarter)
+        and (last is None or Quarter.parse(payment.quarter) <= last)
+    )
 
 
 def apply_filters(career: Career, filters: Sequence[str]) -> Career:

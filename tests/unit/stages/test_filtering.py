@@ -10,10 +10,16 @@ from selfemployed_gateway.records import (
     Affiliation,
     Career,
     CodedValue,
+    ContributionPayment,
     DatePeriod,
     Fund,
 )
-from selfemployed_gateway.stages.filtering import apply_filters, data_filters, keep_overlapping
+from selfemployed_gateway.stages.filtering import (
+    apply_filters,
+    data_filters,
+    keep_consulted_quarters,
+    keep_overlapping,
+)
 from tests.support.records import segment
 
 CAREER = Career(
@@ -85,3 +91,17 @@ def test_data_filters_lists_every_filter_of_the_client(
 ) -> None:
     """R-51: listed whether or not the element was present."""
     assert data_filters(filters) == listed
+
+
+def test_only_payments_of_the_consulted_quarters_are_kept() -> None:
+    """§6: quarters compared as quarters (2024Q4 < 2025Q1), both ends included."""
+    payments = tuple(
+        ContributionPayment(quarter=q, fund=Fund(code="010"), situation=CodedValue(code="01"))
+        for q in ("2024Q3", "2024Q4", "2025Q1", "2025Q2")
+    )
+    kept = keep_consulted_quarters(payments, "2024Q4", "2025Q1")
+    assert [p.quarter for p in kept] == ["2024Q4", "2025Q1"]
+    assert [p.quarter for p in keep_consulted_quarters(payments, "2025Q1", None)] == [
+        "2025Q1",
+        "2025Q2",
+    ]
