@@ -12,11 +12,19 @@ of `max_connections`: httpcore's pool re-examines every connection and every que
 on each request and release (encode/httpcore#1035), which measured here 22.7 ms of CPU per
 call at 100 concurrent calls against 1.6 ms this way (docs/performance.md). Connections
 belong to the loop that opened them: the gateway's.
+
+A connection goes back on the idle stack only after a call that ended well (an answer read
+whole, whatever its HTTP status). One whose call failed, was cut at the budget or was
+cancelled is closed and discarded: httpcore can leave such a connection opened but never
+usable again (encode/httpcore#1093), and handing it to the next call made every later call
+wait out its budget until a restart. Before reuse, httpcore itself checks that an idle
+connection was not closed by the peer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +36,8 @@ from selfemployed_gateway import codes
 from selfemployed_gateway.errors import SupplierError
 from selfemployed_gateway.settings import SupplierSettings
 from selfemployed_gateway.suppliers.soap11 import CONTENT_TYPE
+
+log = logging.getLogger(__name__)
 
 # An answer larger than this is not a plausible career or contribution list (R-66).
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
@@ -62,6 +72,8 @@ class SupplierHttp:
         self._slots = asyncio.Semaphore(settings.max_connections)
         self._idle: list[httpx.AsyncClient] = []  # a stack: the most recently used on top
         self._clients: list[httpx.AsyncClient] = []
+        self._closing: set[asyncio.Task[None]] = set()
+        self.discarded = 0  # connections closed after a failed, cut or cancelled call
 
     def _new_client(self) -> httpx.AsyncClient:
         budget = self.settings.timeout_seconds
@@ -80,13 +92,28 @@ class SupplierHttp:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[httpx.AsyncClient]:
-        """A client with one connection, for one call; waits while all are in use."""
+        """A client with one connection, for one call; waits while all are in use. Back on
+        the idle stack only if the call ended well; else closed and discarded."""
         async with self._slots:
             client = self._idle.pop() if self._idle else self._new_client()
+            ended_well = False
             try:
                 yield client
+                ended_well = True
             finally:
-                self._idle.append(client)
+                if ended_well:
+                    self._idle.append(client)
+                else:
+                    self._discard(client)
+
+    def _discard(self, client: httpx.AsyncClient) -> None:
+        """Close `client` beside the call (which may be being cancelled) and forget it."""
+        self.discarded += 1
+        if client in self._clients:
+            self._clients.remove(client)
+        task = asyncio.get_running_loop().create_task(_close_quietly(client))
+        self._closing.add(task)  # a task nobody refers to may be collected before it ends
+        task.add_done_callback(self._closing.discard)
 
     async def post(self, soap_action: str, content: bytes) -> HttpAnswer:
         """The supplier's answer (any HTTP status), or SupplierError: time budget spent,
@@ -151,3 +178,13 @@ class SupplierHttp:
         clients, self._clients, self._idle = self._clients, [], []
         for client in clients:
             await client.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+async def _close_quietly(client: httpx.AsyncClient) -> None:
+    """Close a discarded client; its connection may already be broken, which is why."""
+    try:
+        await client.aclose()
+    except Exception:  # nothing to answer: the call that used it has its answer already
+        log.debug("closing a discarded supplier connection failed", exc_info=True)
