@@ -252,6 +252,12 @@ def _check_config(arguments: argparse.Namespace) -> int:
     try:
         dataset = load_dataset(settings.data.dataset)
         problems.extend(str(problem) for problem in find_problems(dataset))
+        known = {client.id for client in dataset.clients}
+        problems.extend(  # an override for nobody is a typo that limits nobody
+            f"limits.clients.{name}: no client {name!r} in the annex"
+            for name in sorted(settings.limits.clients)
+            if name not in known
+        )
     except DatasetError as error:
         problems.append(str(error))
     try:

@@ -139,12 +139,19 @@ INVALID_PERIOD = "Invalid Period"
 INVALID_QUARTER_PERIOD = "Invalid Quarter Period"
 HEADER = "header"
 
+# R-28 [decision]: a share exceeded (in flight or per second): MSG00003, information `detail`.
+TOO_MANY_FOR_CLIENT = "Too many requests in progress for this client; retry later"
+TOO_MANY_FOR_SERVICE = "Too many requests in progress for the service; retry later"
+RETRY_AFTER_SECONDS = 1
+
 # MSG00002 `details` values.
 SUPPLIER_UNEXPECTED_RETURN_CODE = "Unexpected return code from supplier"
 SUPPLIER_UNEXPECTED_RESPONSE = "Unexpected response from supplier"
 SUPPLIER_NO_L302_ELEMENT = "No L302 element in the response"
 SUPPLIER_L302_SOAP_FAULT = "SoapFault received during L302 call to supplier"
 SUPPLIER_TIME_BUDGET = "No answer from supplier within the time budget"
+# [decision] The circuit in front of INASTI is open after repeated failures: no call is made.
+SUPPLIER_SUSPENDED = "Calls to supplier suspended after repeated failures"
 
 FAULT_ACTOR = "http://www.ksz-bcss.fgov.be"
 AUTHOR_CODE = "http://www.ksz-bcss.fgov.be/"

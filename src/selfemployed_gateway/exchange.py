@@ -20,12 +20,15 @@ import logging
 import time
 import uuid
 from concurrent.futures import Executor
+from dataclasses import replace
 
 from selfemployed_gateway import codes
+from selfemployed_gateway.admission import Admission
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
 from selfemployed_gateway.clock import Clock
 from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.records import ExchangeTrace, GatewayFault
+from selfemployed_gateway.settings import LimitSettings
 from selfemployed_gateway.soap.endpoint import IncomingCall, SoapAnswer, SoapEndpoint
 
 log = logging.getLogger("selfemployed_gateway.exchange")
@@ -40,11 +43,13 @@ class ExchangeHandler:
         clock: Clock,
         *,
         audit_writer: Executor | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.audit = audit
         self.metrics = metrics
         self.clock = clock
+        self.admission = admission or Admission(LimitSettings())
         # None: the running loop's default executor.
         self.audit_writer = audit_writer
 
@@ -55,8 +60,22 @@ class ExchangeHandler:
     async def handle(self, call: IncomingCall) -> SoapAnswer:
         started = time.monotonic()
         trace = self.begin()
-        answer = await self.endpoint.answer(call, trace)
-        answer = await self._store(trace, call, answer, started)
+        client_id = self.endpoint.client_of(call.certificate)
+        refusal = self.admission.enter(client_id)  # before the pipeline
+        if refusal is not None:
+            trace.client_id = client_id
+            self.metrics.admission_refusals.labels(client_id or "unknown", refusal.scope).inc()
+            refused = self.endpoint.refuse(call, refusal.fault, trace)
+            answer = replace(refused, retry_after=codes.RETRY_AFTER_SECONDS)
+            answer = await self._store(trace, call, answer, started)
+        else:
+            self._count_client(client_id)
+            try:
+                answer = await self.endpoint.answer(call, trace)
+                answer = await self._store(trace, call, answer, started)
+            finally:
+                self.admission.leave(client_id)
+                self._count_client(client_id)
         seconds = time.monotonic() - started
         self.metrics.exchange(trace, seconds)
         log.info(
@@ -76,6 +95,11 @@ class ExchangeHandler:
             },
         )
         return answer
+
+    def _count_client(self, client_id: str | None) -> None:
+        if client_id is not None:
+            in_flight = self.admission.client_in_flight(client_id)
+            self.metrics.client_in_flight.labels(client_id).set(in_flight)
 
     async def _store(
         self, trace: ExchangeTrace, call: IncomingCall, answer: SoapAnswer, started: float

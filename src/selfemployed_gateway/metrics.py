@@ -54,6 +54,19 @@ class GatewayMetrics:
             "Exchanges that could not be stored in the audit trail (answered MSG00003).",
             registry=self.registry,
         )
+        self.admission_refusals = Counter(
+            "seg_admission_refusals_total",
+            "Exchanges refused before the pipeline for a share exceeded (R-28), by client and "
+            "limit (client_in_flight, client_rate, gateway_in_flight).",
+            ["client", "limit"],
+            registry=self.registry,
+        )
+        self.client_in_flight = Gauge(
+            "seg_client_requests_in_flight",
+            "Exchanges in flight, by client (R-28).",
+            ["client"],
+            registry=self.registry,
+        )
         self.reloads = Counter(
             "seg_configuration_reloads_total",
             "Configuration reloads (SIGHUP), by result.",

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from selfemployed_gateway.errors import ConfigurationError
 
@@ -98,6 +98,12 @@ class SupplierSettings(Section):
     timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
     max_connections: int = Field(default=64, ge=1, le=1024)
+    breaker_failures: int = Field(
+        default=10, ge=1, le=10000, description="consecutive failed calls that open the circuit"
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="open circuit: fail fast this long, then probe"
+    )
 
 
 class DataSettings(Section):
@@ -124,6 +130,47 @@ class SimulatorSettings(Section):
 class AuditBackend(StrEnum):
     SQLITE = "sqlite"
     POSTGRESQL = "postgresql"
+
+
+class ClientLimits(Section):
+    """One client's share, overriding the defaults of `[limits]` (R-28)."""
+
+    in_flight: int | None = Field(default=None, ge=1, le=100_000)
+    rate_per_second: float | None = Field(default=None, gt=0, le=100_000)
+    burst: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class LimitSettings(Section):
+    """Fair shares and admission control (R-28): beyond a limit, MSG00003 at once."""
+
+    client_in_flight: int = Field(
+        default=32, ge=1, le=100_000, description="exchanges in flight per client"
+    )
+    client_rate_per_second: float | None = Field(
+        default=None, gt=0, le=100_000, description="token bucket per client; None = no rate"
+    )
+    client_burst: int | None = Field(
+        default=None, ge=1, le=100_000, description="bucket size; None = the rate, at least 1"
+    )
+    gateway_in_flight: int = Field(
+        default=256, ge=1, le=1_000_000, description="exchanges in flight, all clients"
+    )
+    clients: dict[str, ClientLimits] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> LimitSettings:
+        limits = [("client_in_flight", self.client_in_flight)] + [
+            (f"clients.{name}.in_flight", entry.in_flight)
+            for name, entry in self.clients.items()
+            if entry.in_flight is not None
+        ]
+        for name, value in limits:
+            if value > self.gateway_in_flight:
+                raise ValueError(
+                    f"{name} = {value} exceeds gateway_in_flight = {self.gateway_in_flight}: "
+                    "one client could take the whole gateway"
+                )
+        return self
 
 
 class AuditSettings(Section):
@@ -160,6 +207,7 @@ class Settings(Section):
     contract: ContractSettings
     simulator: SimulatorSettings | None = None
     audit: AuditSettings = AuditSettings()
+    limits: LimitSettings = LimitSettings()
     logging: LoggingSettings = LoggingSettings()
     source: Path | None = Field(default=None, exclude=True)
 
@@ -183,6 +231,12 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_SUPPLIER_L302_URL": "supplier.l302_url",
     "SEG_SUPPLIER_L302_MAPPING": "supplier.l302_mapping",
     "SEG_SUPPLIER_TIMEOUT": "supplier.timeout_seconds",
+    "SEG_SUPPLIER_BREAKER_FAILURES": "supplier.breaker_failures",
+    "SEG_SUPPLIER_BREAKER_COOLDOWN": "supplier.breaker_cooldown_seconds",
+    "SEG_LIMIT_CLIENT_IN_FLIGHT": "limits.client_in_flight",
+    "SEG_LIMIT_CLIENT_RATE": "limits.client_rate_per_second",
+    "SEG_LIMIT_CLIENT_BURST": "limits.client_burst",
+    "SEG_LIMIT_GATEWAY_IN_FLIGHT": "limits.gateway_in_flight",
     "SEG_DATASET": "data.dataset",
     "SEG_TLS_CERTIFICATE": "tls.certificate",
     "SEG_TLS_PRIVATE_KEY": "tls.private_key",

@@ -14,6 +14,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.web import resource, server
 
 from selfemployed_gateway import tls
+from selfemployed_gateway.admission import Admission
 from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.trail import AuditStore
@@ -85,7 +86,14 @@ class Gateway:
             contract=contract,
             supplier=supplier,
             endpoint=endpoint,
-            exchanges=ExchangeHandler(endpoint, audit, metrics, clock, audit_writer=audit_writer),
+            exchanges=ExchangeHandler(
+                endpoint,
+                audit,
+                metrics,
+                clock,
+                audit_writer=audit_writer,
+                admission=Admission(settings.limits),
+            ),
             metrics=metrics,
             audit=audit,
             audit_writer=audit_writer,
@@ -158,6 +166,7 @@ class Gateway:
             log.warning("listen addresses changed: they take effect at the next restart")
         old_supplier = self.supplier
         self.endpoint.pipeline = pipeline  # one assignment: a request sees old or new
+        self.exchanges.admission.configure(settings.limits)
         self.supplier = supplier
         self.tls.replace(tls_options)
         self.settings = settings

@@ -139,6 +139,8 @@ class ConsultResource(resource.Resource):
             return
         request.setResponseCode(answer.status)
         request.setHeader(b"Content-Type", answer.content_type.encode())
+        if answer.retry_after is not None:
+            request.setHeader(b"Retry-After", str(answer.retry_after).encode())
         request.write(answer.body)
         request.finish()
 

@@ -23,6 +23,7 @@ from selfemployed_gateway.records import ClientCertificate, ExchangeTrace, Gatew
 from selfemployed_gateway.soap import envelope, faults, whitespace, writer
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.reader import RequestReader
+from selfemployed_gateway.stages import authorisation
 from selfemployed_gateway.xmlsafe import XmlSchema, hardened_parser
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class SoapAnswer:
     status: int
     body: bytes
     content_type: str = SOAP_CONTENT_TYPE
+    retry_after: int | None = None  # seconds, for a refusal of R-28
 
 
 class SoapEndpoint:
@@ -96,6 +98,10 @@ class SoapEndpoint:
             internal = self.internal_error(trace, error)
             return self.fault_answer(internal, trace, root, payload, readable)
 
+    def client_of(self, certificate: ClientCertificate | None) -> str | None:
+        """The client id the certificate names in the annex in force, if exactly one."""
+        return authorisation.client_id_of(self.pipeline.annex, certificate)
+
     def refuse(self, call: IncomingCall, fault: GatewayFault, trace: ExchangeTrace) -> SoapAnswer:
         """`fault` as the answer to `call`, whatever its body (e.g. MSG00003 when the audit
         write failed). The envelope is read only to choose the fault element and to copy a
@@ -107,6 +113,7 @@ class SoapEndpoint:
             root = envelope.parse_request(call.body)
             request = envelope.open_envelope(root)
             payload = request.payload
+            trace.operation = request.operation
             readable = whitespace.collapsed(request).payload
         except GatewayFault:
             pass  # what could be read is used; the answer is `fault` anyway

@@ -30,6 +30,13 @@ def identify_client(annex: Annex, certificate: ClientCertificate | None) -> Clie
     return clients[0]
 
 
+def client_id_of(annex: Annex, certificate: ClientCertificate | None) -> str | None:
+    """The client this certificate names, or None (unknown or ambiguous: R-11 answers later).
+    For admission control (R-28), before the pipeline."""
+    clients = annex.presented_by(certificate) if certificate is not None else []
+    return clients[0].id if len(clients) == 1 else None
+
+
 def check_consistency(annex: Annex, client: ClientEntry) -> None:
     """R-14: a client whose entry contradicts the configuration gets MSG00003."""
     if client.id in annex.inconsistent_clients:

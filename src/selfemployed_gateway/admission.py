@@ -1,0 +1,118 @@
+"""Fair shares and admission control (R-28): each institution keeps its share.
+
+Per client, a limit on exchanges in flight and an optional rate (a token bucket); for the
+whole gateway, a limit on exchanges in flight. An exchange beyond a limit is refused at once,
+before the pipeline (no supplier call, no queueing into the time budget): MSG00003 with the
+R-28 information. Defaults come from `[limits]`, overrides per client from
+`[limits.clients.<id>]`. A caller whose certificate names no client is counted against the
+gateway's limit only (the pipeline then refuses it, R-11).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.records import GatewayFault, information
+from selfemployed_gateway.settings import LimitSettings
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an exchange was not admitted: `scope` names the limit, for the metrics."""
+
+    scope: str  # "client_in_flight", "client_rate" or "gateway_in_flight"
+    fault: GatewayFault
+
+
+CLIENT_REFUSAL = GatewayFault(
+    codes.INTERNAL_ERROR, information(codes.DETAIL, codes.TOO_MANY_FOR_CLIENT)
+)
+SERVICE_REFUSAL = GatewayFault(
+    codes.INTERNAL_ERROR, information(codes.DETAIL, codes.TOO_MANY_FOR_SERVICE)
+)
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class Admission:
+    """Counts exchanges in flight per client and in all; one instance per gateway process,
+    used from the event loop only (no lock needed)."""
+
+    def __init__(self, limits: LimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._clock = clock
+        self.in_flight = 0
+        self._per_client: dict[str, int] = {}
+        self._buckets: dict[str, _Bucket] = {}
+
+    def configure(self, limits: LimitSettings) -> None:
+        """SIGHUP: new limits; exchanges in flight stay counted."""
+        self.limits = limits
+        self._buckets.clear()
+
+    def enter(self, client_id: str | None) -> Refusal | None:
+        """Admit one exchange of `client_id` (then `leave` it), or say why not."""
+        if self.in_flight >= self.limits.gateway_in_flight:
+            return Refusal("gateway_in_flight", SERVICE_REFUSAL)
+        if client_id is not None:
+            if self._per_client.get(client_id, 0) >= self._in_flight_limit(client_id):
+                return Refusal("client_in_flight", CLIENT_REFUSAL)
+            if not self._take_token(client_id):
+                return Refusal("client_rate", CLIENT_REFUSAL)
+            self._per_client[client_id] = self._per_client.get(client_id, 0) + 1
+        self.in_flight += 1
+        return None
+
+    def leave(self, client_id: str | None) -> None:
+        self.in_flight -= 1
+        if client_id is not None:
+            left = self._per_client.get(client_id, 1) - 1
+            if left:
+                self._per_client[client_id] = left
+            else:
+                self._per_client.pop(client_id, None)
+
+    def client_in_flight(self, client_id: str) -> int:
+        return self._per_client.get(client_id, 0)
+
+    def _in_flight_limit(self, client_id: str) -> int:
+        override = self.limits.clients.get(client_id)
+        if override is not None and override.in_flight is not None:
+            return override.in_flight
+        return self.limits.client_in_flight
+
+    def _rate(self, client_id: str) -> tuple[float, float] | None:
+        """(tokens per second, bucket size) of the client, or None without a rate."""
+        override = self.limits.clients.get(client_id)
+        rate = self.limits.client_rate_per_second
+        burst = self.limits.client_burst
+        if override is not None:
+            rate = override.rate_per_second if override.rate_per_second is not None else rate
+            burst = override.burst if override.burst is not None else burst
+        if rate is None:
+            return None
+        return rate, float(burst if burst is not None else max(1, math.ceil(rate)))
+
+    def _take_token(self, client_id: str) -> bool:
+        rate = self._rate(client_id)
+        if rate is None:
+            return True
+        per_second, size = rate
+        now = self._clock()
+        bucket = self._buckets.get(client_id)
+        if bucket is None:
+            bucket = self._buckets[client_id] = _Bucket(tokens=size, updated=now)
+        bucket.tokens = min(size, bucket.tokens + (now - bucket.updated) * per_second)
+        bucket.updated = now
+        if bucket.tokens < 1:
+            return False
+        bucket.tokens -= 1
+        return True
