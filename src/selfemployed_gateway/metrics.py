@@ -67,12 +67,31 @@ class GatewayMetrics:
             ["client"],
             registry=self.registry,
         )
+        self.circuit_state = Gauge(
+            "seg_supplier_circuit_state",
+            "The circuit in front of INASTI: 1 for the state it is in (closed, open, half_open).",
+            ["state"],
+            registry=self.registry,
+        )
+        self.circuit_transitions = Counter(
+            "seg_supplier_circuit_transitions_total",
+            "Changes of the circuit in front of INASTI, by the state entered.",
+            ["state"],
+            registry=self.registry,
+        )
+        self.circuit_changed("closed", counted=False)
         self.reloads = Counter(
             "seg_configuration_reloads_total",
             "Configuration reloads (SIGHUP), by result.",
             ["result"],
             registry=self.registry,
         )
+
+    def circuit_changed(self, state: str, *, counted: bool = True) -> None:
+        for known in ("closed", "open", "half_open"):
+            self.circuit_state.labels(known).set(1 if known == state else 0)
+        if counted:
+            self.circuit_transitions.labels(state).inc()
 
     def exchange(self, trace: ExchangeTrace, seconds: float) -> None:
         """Count one answered exchange (and its supplier call, if any)."""

@@ -59,7 +59,8 @@ class GatewaySettings(Section):
         default=False, description="validate every response against the XSD (tests, acceptance)"
     )
     max_request_bytes: int = Field(
-        default=1024 * 1024,
+        # Real requests are 1-2 KB; 64 KiB leaves room for WS-Addressing headers and such.
+        default=64 * 1024,
         ge=1024,
         le=64 * 1024 * 1024,
         description="larger request bodies are refused before they are read whole",
@@ -140,6 +141,17 @@ class ClientLimits(Section):
     burst: int | None = Field(default=None, ge=1, le=100_000)
 
 
+class XmlLimitSettings(Section):
+    """XML threat limits of a request, checked while it is parsed (MSG00004 beyond them)."""
+
+    elements: int = Field(default=512, ge=32, le=1_000_000)
+    children: int = Field(default=64, ge=8, le=1_000_000, description="per element")
+    attributes: int = Field(default=16, ge=4, le=10_000, description="per element")
+    attribute_length: int = Field(default=1024, ge=64, le=10_000_000)
+    text_length: int = Field(default=4096, ge=256, le=10_000_000)
+    header_bytes: int = Field(default=16 * 1024, ge=1024, le=10_000_000)
+
+
 class LimitSettings(Section):
     """Fair shares and admission control (R-28): beyond a limit, MSG00003 at once."""
 
@@ -156,6 +168,7 @@ class LimitSettings(Section):
         default=256, ge=1, le=1_000_000, description="exchanges in flight, all clients"
     )
     clients: dict[str, ClientLimits] = Field(default_factory=dict)
+    xml: XmlLimitSettings = XmlLimitSettings()
 
     @model_validator(mode="after")
     def _shares_fit(self) -> LimitSettings:

@@ -18,10 +18,22 @@ from pathlib import Path
 
 from lxml import etree
 
-from selfemployed_gateway.errors import ExternalResourceRefused
+from selfemployed_gateway.errors import ExternalResourceRefused, GatewayError
 from selfemployed_gateway.namespaces import COMMON, XSD
 
-__all__ = ["ExternalResourceRefused", "SchemaError", "XmlSchema", "hardened_parser"]
+__all__ = [
+    "ExternalResourceRefused",
+    "SchemaError",
+    "XmlLimitExceeded",
+    "XmlLimits",
+    "XmlSchema",
+    "hardened_parser",
+    "parse_limited",
+]
+
+# A document is fed to the parser this many bytes at a time; the limits are checked after
+# each piece, so an element bomb costs at most one piece of parsing.
+_FEED_BYTES = 8 * 1024
 
 
 class _NoExternalResources(etree.Resolver):  # type: ignore[misc]  # lxml: untyped
@@ -32,25 +44,120 @@ class _NoExternalResources(etree.Resolver):  # type: ignore[misc]  # lxml: untyp
         raise ExternalResourceRefused(system_url or public_id or "?")
 
 
+_HARDENED: dict[str, bool] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "attribute_defaults": False,
+    "huge_tree": False,
+    "remove_pis": True,
+    "remove_comments": True,
+    "strip_cdata": True,
+    "collect_ids": False,
+    "decompress": False,
+}
+
+
 def hardened_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
     """A parser that never expands entities, loads a DTD, reads a file or touches the network
     (R-10). One per document: lxml parsers are not thread-safe."""
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        attribute_defaults=False,
-        huge_tree=False,
-        remove_pis=True,
-        remove_comments=True,
-        strip_cdata=True,
-        collect_ids=False,
-        decompress=False,
-        remove_blank_text=remove_blank_text,
-    )
+    parser = etree.XMLParser(**_HARDENED, remove_blank_text=remove_blank_text)
     parser.resolvers.add(_NoExternalResources())
     return parser
+
+
+class XmlLimitExceeded(GatewayError):
+    """A document over one of the `XmlLimits`; the message names the limit."""
+
+
+@dataclass(frozen=True)
+class XmlLimits:
+    """XML threat limits (CXF's StaxUtils, WSO2's XML threat protection), checked while the
+    document is parsed. A real request has ~25 elements, a few attributes, short texts and at
+    most a WS-Addressing header."""
+
+    elements: int = 512
+    children: int = 64  # per element
+    attributes: int = 16  # per element
+    attribute_length: int = 1024
+    text_length: int = 4096  # an element's text, or the text after it
+    header_bytes: int = 16 * 1024  # names, attributes and texts inside soapenv:Header
+
+
+def parse_limited(data: bytes, limits: XmlLimits, header_tag: str) -> etree._Element:
+    """The root element of `data` read by the hardened parser, or `XmlLimitExceeded` as soon
+    as the part read so far breaks a limit (`header_tag`: the Clark name of the Header whose
+    content `header_bytes` bounds). Syntax errors raise lxml's `XMLSyntaxError`."""
+    parser = etree.XMLPullParser(events=("start", "end"), **_HARDENED)
+    parser.resolvers.add(_NoExternalResources())
+    count = _Count(limits, header_tag)
+    for offset in range(0, len(data), _FEED_BYTES):
+        parser.feed(data[offset : offset + _FEED_BYTES])
+        count.events(parser.read_events())
+    root: etree._Element = parser.close()
+    count.events(parser.read_events())
+    return root
+
+
+class _Count:
+    def __init__(self, limits: XmlLimits, header_tag: str) -> None:
+        self.limits = limits
+        self.header_tag = header_tag
+        self.elements = 0
+        self.header_bytes = 0
+        self.in_header = 0
+        self.children: list[int] = []
+
+    def events(self, events: object) -> None:
+        limits = self.limits
+        for event, element in events:  # type: ignore[attr-defined]
+            if event == "start":
+                self.elements += 1
+                if self.elements > limits.elements:
+                    raise XmlLimitExceeded(f"more than {limits.elements} elements")
+                if self.children:
+                    self.children[-1] += 1
+                    if self.children[-1] > limits.children:
+                        raise XmlLimitExceeded(
+                            f"an element with more than {limits.children} children"
+                        )
+                self.children.append(0)
+                previous = element.getprevious()  # its tail is complete now
+                if previous is not None:
+                    self._text(previous.tail)
+                attributes = element.attrib
+                if len(attributes) > limits.attributes:
+                    raise XmlLimitExceeded(
+                        f"an element with more than {limits.attributes} attributes"
+                    )
+                for value in attributes.values():
+                    if len(value) > limits.attribute_length:
+                        raise XmlLimitExceeded(
+                            f"an attribute longer than {limits.attribute_length} characters"
+                        )
+                if element.tag == self.header_tag:
+                    self.in_header += 1
+                if self.in_header:
+                    self._header(len(str(element.tag)) + sum(map(len, attributes.values())))
+            else:
+                self.children.pop()
+                self._text(element.text)
+                last_tail = element[-1].tail if len(element) else None
+                self._text(last_tail)
+                if self.in_header:
+                    self._header(len(element.text or "") + len(last_tail or ""))
+                if element.tag == self.header_tag:
+                    self.in_header -= 1
+
+    def _text(self, text: str | None) -> None:
+        if text is not None and len(text) > self.limits.text_length:
+            raise XmlLimitExceeded(f"a text longer than {self.limits.text_length} characters")
+
+    def _header(self, size: int) -> None:
+        self.header_bytes += size
+        if self.header_bytes > self.limits.header_bytes:
+            raise XmlLimitExceeded(f"a Header larger than {self.limits.header_bytes} bytes")
 
 
 @dataclass(frozen=True)

@@ -82,9 +82,23 @@ CASES = [
     # Schema-location hints are legal and ignored (nothing fetched): a normal answer.
     Case("schema-location-outside", corpus("schema-location-outside.xml"), 200, code="MSG00000"),
     # Size and shape.
-    Case("deep-nesting-20000", generate.deep_nesting, 500, message=("Excessive depth",)),
-    Case("siblings-50000", generate.many_siblings, 500, message=("Element 'x'",)),
-    Case("attribute-900KB", generate.huge_attribute, 500, message=("attribute 'note'",)),
+    Case("deep-nesting-300", generate.deep_nesting, 500, message=("Excessive depth",)),
+    # XML threat limits, checked while parsing (xmlsafe.XmlLimits).
+    Case("siblings-5000", generate.many_siblings, 500, message=("more than 64 children",)),
+    Case(
+        "attribute-60KB",
+        generate.huge_attribute,
+        500,
+        message=("an attribute longer than 1024 characters",),
+    ),
+    Case(
+        "header-element-bomb",
+        generate.header_element_bomb,
+        500,
+        message=("exceeds the XML limits: an element with more than 64 children",),
+    ),
+    Case("large-header", generate.large_header, 500, message=("a Header larger than 16384",)),
+    Case("long-text", generate.long_text, 500, message=("a text longer than 4096 characters",)),
     Case("body-over-limit", generate.over_limit, 413),
     Case("empty-body", corpus("empty.xml"), 500, message=("Empty request",)),
     # Encodings: invalid UTF-8 is not XML; UTF-16 with a BOM is XML like any other.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parent
 KNOWN_REQUEST = CORPUS / "known-request.xml"
-DEFAULT_LIMIT = 1024 * 1024  # gateway.max_request_bytes by default
+DEFAULT_LIMIT = 64 * 1024  # gateway.max_request_bytes by default
 _LEGAL_CONTEXT = b"<legalContext>PCSA:SOCIAL_INQUIRY</legalContext>"
 _DECLARATION_END = b"?>\n"
 
@@ -39,25 +39,49 @@ def _with_doctype(internal_subset: bytes, body: bytes) -> bytes:
 
 
 def quadratic_blowup() -> bytes:
-    """One 50,000-character entity referenced 20,000 times (1 GB if it were expanded)."""
-    entity = b'<!ENTITY a "' + b"a" * 50_000 + b'">'
-    references = b"<legalContext>" + b"&a;" * 20_000 + b"</legalContext>"
+    """One 30,000-character entity referenced 10,000 times (300 MB if it were expanded),
+    under the body limit."""
+    entity = b'<!ENTITY a "' + b"a" * 30_000 + b'">'
+    references = b"<legalContext>" + b"&a;" * 10_000 + b"</legalContext>"
     return _with_doctype(entity, known_request().replace(_LEGAL_CONTEXT, references))
 
 
-def deep_nesting(depth: int = 20_000) -> bytes:
-    """20,000 nested elements inside the criteria."""
+def deep_nesting(depth: int = 300) -> bytes:
+    """300 nested elements inside the criteria: deeper than libxml2's 256."""
     return known_request().replace(b"<criteria>", b"<criteria>" + b"<a>" * depth + b"</a>" * depth)
 
 
-def many_siblings(count: int = 50_000) -> bytes:
-    """50,000 empty sibling elements inside the request element."""
+def many_siblings(count: int = 5_000) -> bytes:
+    """5,000 empty sibling elements inside the request element."""
     return known_request().replace(_LEGAL_CONTEXT, _LEGAL_CONTEXT + b"<x/>" * count)
 
 
-def huge_attribute(size: int = 900_000) -> bytes:
-    """A 900,000-character attribute value (under the 1 MiB body limit)."""
+def huge_attribute(size: int = 60_000) -> bytes:
+    """A 60,000-character attribute value (under the 64 KiB body limit)."""
     return known_request().replace(b"<criteria>", b'<criteria note="' + b"A" * size + b'">')
+
+
+def header_element_bomb(count: int = 10_000) -> bytes:
+    """10,000 empty elements in the SOAP Header."""
+    return known_request().replace(
+        b"<soapenv:Body>",
+        b"<soapenv:Header>" + b"<a/>" * count + b"</soapenv:Header><soapenv:Body>",
+    )
+
+
+def large_header(blocks: int = 60, size: int = 400) -> bytes:
+    """A Header of 60 blocks with a 400-character attribute each (24 KB)."""
+    block = b'<h:b xmlns:h="urn:x" v="' + b"v" * size + b'"/>'
+    return known_request().replace(
+        b"<soapenv:Body>", b"<soapenv:Header>" + block * blocks + b"</soapenv:Header><soapenv:Body>"
+    )
+
+
+def long_text(size: int = 20_000) -> bytes:
+    """A 20,000-character legal context (a text far over any real value)."""
+    return known_request().replace(
+        _LEGAL_CONTEXT, b"<legalContext>" + b"L" * size + b"</legalContext>"
+    )
 
 
 def over_limit(limit: int = DEFAULT_LIMIT) -> bytes:
@@ -72,6 +96,9 @@ GENERATED: dict[str, Callable[[], bytes]] = {
     "deep-nesting.xml": deep_nesting,
     "many-siblings.xml": many_siblings,
     "huge-attribute.xml": huge_attribute,
+    "header-element-bomb.xml": header_element_bomb,
+    "large-header.xml": large_header,
+    "long-text.xml": long_text,
     "over-limit.xml": over_limit,
 }
 

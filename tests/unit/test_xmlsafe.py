@@ -9,7 +9,14 @@ import pytest
 from lxml import etree
 
 from selfemployed_gateway.errors import ExternalResourceRefused
-from selfemployed_gateway.xmlsafe import SchemaError, XmlSchema, hardened_parser
+from selfemployed_gateway.xmlsafe import (
+    SchemaError,
+    XmlLimitExceeded,
+    XmlLimits,
+    XmlSchema,
+    hardened_parser,
+    parse_limited,
+)
 from tests.support.paths import PROJECT
 
 INT_XSD = (
@@ -76,3 +83,54 @@ def test_the_parser_loads_no_external_resource(tmp_path: Path) -> None:
     document = f'<!DOCTYPE r SYSTEM "{secret.as_uri()}"><r/>'.encode()
     with pytest.raises(ExternalResourceRefused):
         etree.fromstring(document, hardened_parser())
+
+
+# --- XML threat limits, checked while parsing ------------------------------------------------
+
+HEADER = "{http://schemas.xmlsoap.org/soap/envelope/}Header"
+ENVELOPE = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">{}</s:Envelope>'
+
+
+def envelope(inside: str) -> bytes:
+    return ENVELOPE.format(inside).encode()
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            envelope("<s:Body>" + ("<a>" + "<b/>" * 30 + "</a>") * 20 + "</s:Body>"),
+            "more than 512 elements",
+        ),
+        (envelope("<s:Body>" + "<a/>" * 65 + "</s:Body>"), "more than 64 children"),
+        (
+            envelope("<s:Body><a " + " ".join(f'x{i}="1"' for i in range(17)) + "/></s:Body>"),
+            "more than 16 attributes",
+        ),
+        (envelope('<s:Body><a x="' + "v" * 1025 + '"/></s:Body>'), "longer than 1024 characters"),
+        (envelope("<s:Body><a>" + "t" * 4097 + "</a></s:Body>"), "a text longer than 4096"),
+        (envelope("<s:Body><a/>" + "t" * 4097 + "<b/></s:Body>"), "a text longer than 4096"),
+        (
+            envelope("<s:Header>" + ('<h x="' + "v" * 1000 + '"/>') * 17 + "</s:Header><s:Body/>"),
+            "a Header larger than 16384 bytes",
+        ),
+    ],
+    ids=["elements", "children", "attributes", "attribute", "text", "tail", "header"],
+)
+def test_each_limit_is_refused_with_its_name(document: bytes, message: str) -> None:
+    with pytest.raises(XmlLimitExceeded, match=message):
+        parse_limited(document, XmlLimits(), HEADER)
+
+
+def test_a_bomb_is_refused_before_it_is_read_whole() -> None:
+    """The limit stops the parse: a syntax error after the bomb is never reached."""
+    bomb = envelope("<s:Header>" + "<a/>" * 250_000 + "</s:Header><s:Body/>")[:-5] + b"<oops"
+    with pytest.raises(XmlLimitExceeded):
+        parse_limited(bomb, XmlLimits(), HEADER)
+
+
+def test_a_real_request_is_read_like_the_hardened_parser_reads_it() -> None:
+    request = (PROJECT / "tests" / "hostile" / "known-request.xml").read_bytes()
+    limited = parse_limited(request, XmlLimits(), HEADER)
+    plain = etree.fromstring(request, hardened_parser())
+    assert etree.tostring(limited) == etree.tostring(plain)

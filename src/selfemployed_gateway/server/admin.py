@@ -2,6 +2,12 @@
 
 `/healthz` says the process answers; `/readyz` says the configuration is loaded and the
 supplier accepts connections now (checked in the event loop's executor, never on the loop).
+
+While the circuit in front of INASTI is open (or half-open), `/readyz` answers **200** with
+`"status": "degraded"` and the circuit's state: the replica still answers every call as the
+specification says (MSG00002, at once). A 503 there would make a load balancer drain every
+replica at the same moment, since INASTI is the same for all of them, and turn coded answers
+into connection errors. Alert on `seg_supplier_circuit_state{state="open"}` instead.
 """
 
 from __future__ import annotations
@@ -34,28 +40,45 @@ class Readiness(resource.Resource):
     isLeaf = True
 
     def __init__(
-        self, supplier_reachable: Callable[[], bool], loop: asyncio.AbstractEventLoop
+        self,
+        supplier_reachable: Callable[[], bool],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        circuit: Callable[[], str] = lambda: "closed",
     ) -> None:
         super().__init__()
         self.supplier_reachable = supplier_reachable
         self.loop = loop
+        self.circuit = circuit
 
     def render_GET(self, request: server.Request) -> int:
+        circuit = str(self.circuit())
+        if circuit != "closed":
+            return self._answer(request, 200, "degraded", circuit, None)
         check: Deferred[bool] = Deferred.fromFuture(
             self.loop.run_in_executor(None, self.supplier_reachable)
         )
 
         def done(reachable: bool) -> None:
             status = 200 if reachable else 503
-            body = {
-                "status": "ready" if reachable else "not ready",
-                "configuration": "loaded",
-                "supplier": "reachable" if reachable else "unreachable",
-            }
-            request.write(_json(request, status, body))
-            request.finish()
+            self._answer(request, status, "ready" if reachable else "not ready", circuit, reachable)
 
         check.addCallbacks(done, lambda _failure: done(False))
+        return server.NOT_DONE_YET
+
+    @staticmethod
+    def _answer(
+        request: server.Request, status: int, state: str, circuit: str, reachable: bool | None
+    ) -> int:
+        body: dict[str, Any] = {
+            "status": state,
+            "configuration": "loaded",
+            "supplier_circuit": circuit,
+        }
+        if reachable is not None:
+            body["supplier"] = "reachable" if reachable else "unreachable"
+        request.write(_json(request, status, body))
+        request.finish()
         return server.NOT_DONE_YET
 
 

@@ -40,7 +40,7 @@ from selfemployed_gateway.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+DEFAULT_MAX_REQUEST_BYTES = 64 * 1024
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
 # How long a kept-alive connection may wait, idle, for its next request.
 KEEP_ALIVE_IDLE_SECONDS = 60.0

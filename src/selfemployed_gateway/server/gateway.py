@@ -37,9 +37,11 @@ from selfemployed_gateway.settings import (
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.endpoint import SoapEndpoint
 from selfemployed_gateway.suppliers import Supplier
+from selfemployed_gateway.suppliers.breaker import CircuitBreaker, GuardedSupplier
 from selfemployed_gateway.suppliers.final.adapter import InastiFinalSupplier
 from selfemployed_gateway.suppliers.l302.adapter import L302Supplier
 from selfemployed_gateway.suppliers.l302.mapping import load_l302_mapping
+from selfemployed_gateway.xmlsafe import XmlLimits
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class Gateway:
     audit: AuditStore
     audit_writer: ThreadPoolExecutor
     tls: tls.ReloadableServerTls
+    breaker: CircuitBreaker
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
@@ -68,15 +71,21 @@ class Gateway:
         """Load and check everything; any problem raises before a port is opened."""
         dataset = load_dataset(settings.data.dataset)
         contract = Contract.load(settings.contract.wsdl, settings.contract.xsd_dir)
-        supplier = build_supplier(settings, dataset)
+        metrics = GatewayMetrics(phase=settings.gateway.phase.value)
+        breaker = CircuitBreaker(
+            settings.supplier.breaker_failures,
+            settings.supplier.breaker_cooldown_seconds,
+            on_change=metrics.circuit_changed,
+        )
+        supplier = GuardedSupplier(build_supplier(settings, dataset), breaker)
         clock = clock_from_setting(settings.gateway.clock)
         endpoint = SoapEndpoint(
             build_pipeline(settings, dataset, supplier),
             contract,
             clock,
             validate_responses=settings.gateway.validate_responses,
+            xml_limits=XmlLimits(**settings.limits.xml.model_dump()),
         )
-        metrics = GatewayMetrics(phase=settings.gateway.phase.value)
         audit = open_audit_store(settings.audit)
         # SQLite takes one writer at a time anyway; PostgreSQL writes in parallel.
         writers = 1 if settings.audit.backend is AuditBackend.SQLITE else settings.gateway.threads
@@ -98,6 +107,7 @@ class Gateway:
             audit=audit,
             audit_writer=audit_writer,
             tls=tls.ReloadableServerTls(server_tls(settings)),
+            breaker=breaker,
         )
 
     def listen(self, reactor: Any) -> tuple[Any, Any]:
@@ -132,7 +142,9 @@ class Gateway:
         reactor.addSystemEventTrigger("after", "shutdown", self.audit_writer.shutdown)
         reactor.addSystemEventTrigger("after", "shutdown", self.audit.close)
 
-        readiness = Readiness(lambda: self.supplier.is_reachable(), loop)
+        readiness = Readiness(
+            lambda: self.supplier.is_reachable(), loop, circuit=lambda: self.breaker.state
+        )
         admin = admin_root(readiness, Metrics(self.metrics.registry))
         admin_site = server.Site(admin)
         admin_site.displayTracebacks = False
@@ -150,7 +162,7 @@ class Gateway:
             settings = load_settings(self.settings.source)
             dataset = load_dataset(settings.data.dataset)
             tls_options = server_tls(settings)
-            supplier = build_supplier(settings, dataset)
+            supplier = GuardedSupplier(build_supplier(settings, dataset), self.breaker)
             pipeline = build_pipeline(settings, dataset, supplier)
         except RELOAD_ERRORS as error:
             log.error(
@@ -167,6 +179,9 @@ class Gateway:
         old_supplier = self.supplier
         self.endpoint.pipeline = pipeline  # one assignment: a request sees old or new
         self.exchanges.admission.configure(settings.limits)
+        self.breaker.configure(
+            settings.supplier.breaker_failures, settings.supplier.breaker_cooldown_seconds
+        )
         self.supplier = supplier
         self.tls.replace(tls_options)
         self.settings = settings

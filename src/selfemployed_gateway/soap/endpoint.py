@@ -24,7 +24,7 @@ from selfemployed_gateway.soap import envelope, faults, whitespace, writer
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.reader import RequestReader
 from selfemployed_gateway.stages import authorisation
-from selfemployed_gateway.xmlsafe import XmlSchema, hardened_parser
+from selfemployed_gateway.xmlsafe import XmlLimits, XmlSchema, hardened_parser
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,12 @@ class SoapEndpoint:
         clock: Clock,
         *,
         validate_responses: bool = False,
+        xml_limits: XmlLimits = envelope.DEFAULT_LIMITS,
     ) -> None:
         self.pipeline = pipeline
         self.clock = clock
         self.validate_responses = validate_responses
+        self.xml_limits = xml_limits
         self.reader = RequestReader()
         self.schema = XmlSchema.from_file(contract.service_xsd)
         # §8: the request's informationCustomer goes into a fault only when it is valid.
@@ -79,7 +81,7 @@ class SoapEndpoint:
         # element and copy a readable informationCustomer (§8, §10).
         refusal = _refusal(envelope.check_content_type, call.content_type)
         try:
-            root = envelope.parse_request(call.body)
+            root = envelope.parse_request(call.body, self.xml_limits)
             request = envelope.open_envelope(root)
             payload = request.payload
             trace.operation = request.operation
@@ -110,7 +112,7 @@ class SoapEndpoint:
         payload: etree._Element | None = None
         readable: etree._Element | None = None
         try:
-            root = envelope.parse_request(call.body)
+            root = envelope.parse_request(call.body, self.xml_limits)
             request = envelope.open_envelope(root)
             payload = request.payload
             trace.operation = request.operation

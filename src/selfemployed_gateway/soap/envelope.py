@@ -48,11 +48,17 @@ from selfemployed_gateway.namespaces import (
 )
 from selfemployed_gateway.records import GatewayFault, Operation, information
 from selfemployed_gateway.soap.faults import invalid_structure
-from selfemployed_gateway.xmlsafe import ExternalResourceRefused, hardened_parser
+from selfemployed_gateway.xmlsafe import (
+    ExternalResourceRefused,
+    XmlLimitExceeded,
+    XmlLimits,
+    parse_limited,
+)
 
 _ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
 _BODY = f"{{{SOAP_ENV}}}Body"
 _HEADER = f"{{{SOAP_ENV}}}Header"
+DEFAULT_LIMITS = XmlLimits()
 
 
 @dataclass(frozen=True)
@@ -63,13 +69,17 @@ class RequestEnvelope:
     header: etree._Element | None = None
 
 
-def parse_request(body: bytes) -> etree._Element:
-    """The envelope element of `body`; MSG00004 when it is not well-formed XML."""
+def parse_request(body: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
+    """The envelope element of `body`; MSG00004 when it is not well-formed XML or breaks one
+    of the XML threat limits (checked while parsing: an element bomb is refused after the
+    first piece that crosses a limit, far cheaper than an exchange)."""
     if not body.strip():
         raise invalid_structure("Empty request: a SOAP 1.1 envelope is expected")
     try:
         # lxml parsers are not thread-safe; one per call is cheap.
-        root = etree.fromstring(body, hardened_parser())
+        root = parse_limited(body, limits, _HEADER)
+    except XmlLimitExceeded as error:
+        raise invalid_structure(f"The request exceeds the XML limits: {error}") from error
     except ExternalResourceRefused as error:
         raise invalid_structure(
             "A document type declaration (DTD) is not allowed: external resources are never loaded"

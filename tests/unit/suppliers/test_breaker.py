@@ -1,0 +1,116 @@
+"""The circuit breaker in front of INASTI (suppliers/breaker.py), with a hand-driven clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from selfemployed_gateway import codes
+from selfemployed_gateway.errors import SupplierError
+from selfemployed_gateway.records import CareerAnswer, DatePeriod, SupplierOutcome
+from selfemployed_gateway.suppliers.breaker import CircuitBreaker, CircuitState, GuardedSupplier
+from tests.support.aio import run
+from tests.unit.conftest import ScriptedSupplier
+
+PERIOD = DatePeriod.model_validate({"begin": "2000-01-01"})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Inasti:
+    """A supplier that is up or down, and counts the calls it receives."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.supplier = ScriptedSupplier(career=self.answer)
+
+    def answer(self, ssin: str, period: DatePeriod) -> CareerAnswer:
+        if not self.up:
+            raise SupplierError(codes.SUPPLIER_TIME_BUDGET, "ReadTimeout")
+        return CareerAnswer(outcome=SupplierOutcome.NO_DATA_FOR_PERSON)
+
+
+def details(supplier: GuardedSupplier) -> str:
+    try:
+        run(supplier.consult_career("65031510159", PERIOD))
+    except SupplierError as error:
+        return error.details
+    return "answered"
+
+
+def test_open_after_n_failures_then_one_probe_decides() -> None:
+    clock, inasti, changes = Clock(), Inasti(), []
+    breaker = CircuitBreaker(3, 10.0, clock=clock, on_change=changes.append)
+    guarded = GuardedSupplier(inasti.supplier, breaker)
+    assert [details(guarded) for _ in range(3)] == [codes.SUPPLIER_TIME_BUDGET] * 3
+    assert breaker.state is CircuitState.OPEN
+    assert details(guarded) == codes.SUPPLIER_SUSPENDED  # fast: INASTI not called
+    assert len(inasti.supplier.calls) == 3
+    clock.now = 10.0  # cool-down over: one probe, which fails
+    assert details(guarded) == codes.SUPPLIER_TIME_BUDGET
+    assert breaker.state is CircuitState.OPEN and len(inasti.supplier.calls) == 4
+    assert details(guarded) == codes.SUPPLIER_SUSPENDED
+    clock.now = 20.0
+    inasti.up = True
+    assert details(guarded) == "answered"  # the probe succeeds: closed again
+    assert breaker.state is CircuitState.CLOSED
+    assert details(guarded) == "answered"
+    assert changes == [
+        CircuitState.OPEN,
+        CircuitState.HALF_OPEN,
+        CircuitState.OPEN,
+        CircuitState.HALF_OPEN,
+        CircuitState.CLOSED,
+    ]
+
+
+def test_a_success_resets_the_count() -> None:
+    inasti = Inasti()
+    breaker = CircuitBreaker(3, 10.0, clock=Clock())
+    guarded = GuardedSupplier(inasti.supplier, breaker)
+    for up in (False, False, True, False, False):
+        inasti.up = up
+        details(guarded)
+    assert breaker.state is CircuitState.CLOSED
+
+
+def test_while_the_probe_is_in_flight_others_fail_fast() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(1, 5.0, clock=clock)
+    breaker.failed()
+    clock.now = 5.0
+    breaker.admit()  # the probe
+    with pytest.raises(SupplierError) as raised:
+        breaker.admit()
+    assert raised.value.details == codes.SUPPLIER_SUSPENDED
+    breaker.cancelled()  # the probe was cancelled: the next call may probe
+    breaker.admit()
+
+
+def test_a_cancelled_call_is_no_failure() -> None:
+    breaker = CircuitBreaker(1, 5.0, clock=Clock())
+
+    async def hang(ssin: str, period: DatePeriod) -> CareerAnswer:
+        await asyncio.sleep(10)
+        raise AssertionError
+
+    class Hanging(ScriptedSupplier):
+        async def consult_career(self, ssin: str, period: DatePeriod) -> CareerAnswer:
+            return await hang(ssin, period)
+
+    guarded = GuardedSupplier(Hanging(), breaker)
+
+    async def cut() -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.01):
+                await guarded.consult_career("65031510159", PERIOD)
+
+    run(cut())
+    assert breaker.state is CircuitState.CLOSED
