@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.admission import Admission
-from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
+from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord, bounded
 from selfemployed_gateway.clock import Clock
 from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.records import ExchangeTrace, GatewayFault
@@ -44,12 +44,14 @@ class ExchangeHandler:
         *,
         audit_writer: Executor | None = None,
         admission: Admission | None = None,
+        max_message_bytes: int = 64 * 1024,
     ) -> None:
         self.endpoint = endpoint
         self.audit = audit
         self.metrics = metrics
         self.clock = clock
         self.admission = admission or Admission(LimitSettings())
+        self.max_message_bytes = max_message_bytes
         # None: the running loop's default executor.
         self.audit_writer = audit_writer
 
@@ -115,8 +117,8 @@ class ExchangeHandler:
                 replied=self.clock.now(),
                 outcome=trace.outcome or "unknown",
                 duration_ms=(time.monotonic() - started) * 1000,
-                request_xml=call.body,
-                response_xml=answer.body,
+                request_xml=bounded(call.body, self.max_message_bytes),
+                response_xml=bounded(answer.body, self.max_message_bytes),
             )
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self.audit_writer, self.audit.record, record)

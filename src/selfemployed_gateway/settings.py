@@ -197,6 +197,12 @@ class AuditSettings(Section):
         default=None, description="libpq connection string; required for postgresql"
     )
     retention_days: int = Field(default=400, ge=1, le=36500)
+    max_message_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="stored request/response above this: its start, SHA-256 and length",
+    )
 
 
 class LoggingSettings(Section):
@@ -259,6 +265,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_AUDIT_SQLITE_PATH": "audit.sqlite_path",
     "SEG_AUDIT_POSTGRESQL_DSN": "audit.postgresql_dsn",
     "SEG_AUDIT_RETENTION_DAYS": "audit.retention_days",
+    "SEG_AUDIT_MAX_MESSAGE_BYTES": "audit.max_message_bytes",
     "SEG_LOG_LEVEL": "logging.level",
     "SEG_LOG_SSIN_HASH_KEY": "logging.ssin_hash_key",
     "SEG_SIMULATOR_HOST": "simulator.listen.host",

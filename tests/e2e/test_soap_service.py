@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import re
 import ssl
-import tomllib
 import warnings
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,6 +23,7 @@ from selfemployed_gateway.dataset import load_dataset
 from selfemployed_gateway.devpki import DevPki
 from selfemployed_gateway.xmlsafe import XmlSchema
 from tests.e2e.conftest import DATASET, CallerFactory, tls_context
+from tests.support.admin import audit_path
 from tests.support.processes import PROJECT, Server
 from tests.support.published import PublishedCommon
 from tests.support.soap import (
@@ -310,10 +309,7 @@ def with_header(request: str, header: str, *, after_body: bool = False) -> str:
 
 
 def audited_outcomes(gateway: Server) -> list[str]:
-    arguments = gateway.process.args
-    assert isinstance(arguments, list)
-    config = tomllib.loads(Path(arguments[arguments.index("--config") + 1]).read_text())
-    store = SqliteAuditStore(Path(config["audit"]["sqlite_path"]))
+    store = SqliteAuditStore(audit_path(gateway))
     try:
         return [record.outcome for record in store.find(client_id=None, limit=1000)]
     finally:

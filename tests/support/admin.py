@@ -1,9 +1,11 @@
-"""The admin listener of a running gateway, as end-to-end tests read it."""
+"""A running gateway as end-to-end tests read it: its admin listener, its audit file."""
 
 from __future__ import annotations
 
 import signal
 import time
+import tomllib
+from pathlib import Path
 
 import httpx
 
@@ -34,3 +36,11 @@ def sighup_and_wait(server: Server, result: str) -> None:
     while metric(admin, "seg_configuration_reloads_total", result=result) == before:
         assert time.monotonic() < deadline, "".join(server.output)
         time.sleep(0.05)
+
+
+def audit_path(server: Server) -> Path:
+    """The SQLite audit file of a gateway started by tests.support.processes."""
+    arguments = server.process.args
+    assert isinstance(arguments, list)
+    config = tomllib.loads(Path(arguments[arguments.index("--config") + 1]).read_text())
+    return Path(config["audit"]["sqlite_path"])

@@ -6,6 +6,7 @@ implement `AuditStore`, `backends.open_audit_store` chooses one.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -75,6 +76,20 @@ class AuditStore(Protocol):
     def close(self) -> None:
         """Release the store's connections; further calls raise `AuditError`."""
         ...
+
+
+def bounded(message: bytes, cap: int) -> bytes:
+    """`message` as stored: whole up to `cap` bytes; above, a line that says so (original
+    length and SHA-256, so the service desk can match a client's copy) then its first `cap`
+    bytes. Bounds the size of a row, never its presence (R-73)."""
+    if len(message) <= cap:
+        return message
+    digest = hashlib.sha256(message).hexdigest()
+    note = (
+        f"<!-- selfemployed-gateway: message of {len(message)} bytes, sha256 {digest}; "
+        f"its first {cap} bytes follow -->\n"
+    )
+    return note.encode("ascii") + message[:cap]
 
 
 #: The columns of `audit_exchange` that hold an exchange, in the order of `row_from_record`

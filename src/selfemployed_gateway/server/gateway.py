@@ -102,6 +102,7 @@ class Gateway:
                 clock,
                 audit_writer=audit_writer,
                 admission=Admission(settings.limits),
+                max_message_bytes=settings.audit.max_message_bytes,
             ),
             metrics=metrics,
             audit=audit,

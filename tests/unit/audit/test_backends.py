@@ -5,6 +5,7 @@ The PostgreSQL server is started by the session fixture of tests/support/postgre
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import sqlite3
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 
 from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.postgresql import APPLICATION_NAME
-from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
+from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord, bounded
 from selfemployed_gateway.errors import AuditError
 from selfemployed_gateway.settings import AuditBackend, AuditSettings, ConfigurationError
 from tests.support.paths import PROJECT
@@ -395,3 +396,19 @@ def test_sqlite_exchanges_survive_the_process_being_killed(tmp_path: Path) -> No
         assert sorted(tickets(found)) == sorted(f"DURABLE-{n}" for n in range(count))
     finally:
         store.close()
+
+
+def test_a_large_message_is_stored_bounded() -> None:
+    """R-73: the cap bounds a row's size, never its presence: start, length and SHA-256."""
+    message = b"<x>" + b"a" * 10_000 + b"</x>"
+    stored = bounded(message, 1024)
+    note, _, start = stored.partition(b"\n")
+    assert (
+        note
+        == (
+            f"<!-- selfemployed-gateway: message of {len(message)} bytes, sha256 "
+            f"{hashlib.sha256(message).hexdigest()}; its first 1024 bytes follow -->"
+        ).encode()
+    )
+    assert start == message[:1024]
+    assert bounded(message[:1024], 1024) == message[:1024]
