@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -175,6 +176,7 @@ def _serve(arguments: argparse.Namespace) -> int:
     reactor = _reactor()
 
     settings = _settings(arguments)
+    _raise_descriptor_limit(settings)
     workers = settings.gateway.workers
     if workers > 1:
         settings = settings.model_copy(
@@ -192,6 +194,26 @@ def _serve(arguments: argparse.Namespace) -> int:
     )
     reactor.run()
     return 0
+
+
+def _raise_descriptor_limit(settings: Settings) -> None:
+    """Descriptors up to the hard limit, so that the connection bounds, not the system,
+    decide who is refused; the admin listener and the supplier keep room beside them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    wanted = settings.gateway.max_connections + settings.supplier.max_connections + 64
+    log.info(
+        "descriptor limit",
+        extra={"soft": limit, "was": soft, "hard": hard, "connections_budget": wanted},
+    )
+    if limit != resource.RLIM_INFINITY and limit < wanted:
+        log.warning(
+            "descriptor limit below gateway.max_connections + supplier.max_connections + 64: "
+            "lower max_connections or raise the hard limit (ulimit -Hn)",
+            extra={"soft": limit, "wanted": wanted},
+        )
 
 
 def _simulate(arguments: argparse.Namespace) -> int:

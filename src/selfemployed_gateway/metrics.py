@@ -49,6 +49,11 @@ class GatewayMetrics:
             "protocol version…).",
             registry=self.registry,
         )
+        self.connections_refused = Counter(
+            "seg_connections_refused_total",
+            "SOAP connections closed at once: over the limit in all or per peer address.",
+            registry=self.registry,
+        )
         self.audit_write_failures = Counter(
             "seg_audit_write_failures_total",
             "Exchanges that could not be stored in the audit trail (answered MSG00003).",

@@ -71,6 +71,19 @@ class GatewaySettings(Section):
         le=300,
         description="a request (headers and body) must arrive within this time",
     )
+    max_connections: int = Field(
+        default=1024, ge=8, le=1_000_000, description="SOAP connections open at once, in all"
+    )
+    max_connections_per_peer: int = Field(
+        default=256, ge=1, le=1_000_000, description="SOAP connections open from one IP address"
+    )
+    listen_backlog: int = Field(default=511, ge=511, le=65535, description="SOAP listen queue")
+    connection_max_age_seconds: float = Field(
+        default=300.0, gt=0, le=86400, description="a connection is closed at this age"
+    )
+    connection_max_requests: int = Field(
+        default=1000, ge=1, le=1_000_000, description="requests served on one connection"
+    )
 
 
 class AdminSettings(Section):
@@ -243,6 +256,11 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_CLOCK": "gateway.clock",
     "SEG_MAX_REQUEST_BYTES": "gateway.max_request_bytes",
     "SEG_REQUEST_TIMEOUT": "gateway.request_timeout_seconds",
+    "SEG_MAX_CONNECTIONS": "gateway.max_connections",
+    "SEG_MAX_CONNECTIONS_PER_PEER": "gateway.max_connections_per_peer",
+    "SEG_LISTEN_BACKLOG": "gateway.listen_backlog",
+    "SEG_CONNECTION_MAX_AGE": "gateway.connection_max_age_seconds",
+    "SEG_CONNECTION_MAX_REQUESTS": "gateway.connection_max_requests",
     "SEG_VALIDATE_RESPONSES": "gateway.validate_responses",
     "SEG_ADMIN_HOST": "admin.listen.host",
     "SEG_ADMIN_PORT": "admin.listen.port",

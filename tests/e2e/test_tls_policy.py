@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 import logging
 import ssl
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -446,3 +447,33 @@ def test_stale_crl_is_logged(pki: DevPki, tmp_path: Path, caplog: pytest.LogCapt
     with caplog.at_level(logging.WARNING, logger="selfemployed_gateway.tls"):
         options_with(pki, crl)
     assert "stale.crl.pem expired" in caplog.text
+
+
+def test_a_revoked_certificate_stops_working_on_open_connections_within_their_max_age(
+    pki: DevPki, simulator: Server, tmp_path: Path
+) -> None:
+    """With connection_max_age 2 s, a keep-alive connection of cpas-namur opened before the
+    CRL reload is closed by the gateway at that age; its next call reconnects, and TLS refuses
+    the revoked certificate (before, an open connection was served 40 s later)."""
+    env = {"SEG_CONNECTION_MAX_AGE": "2"}
+    server, path, config = start_gateway(tmp_path / "gateway", pki, simulator, env=env)
+    try:
+        url = server.urls["soap"]
+        namur = client_context(pki, pki.clients["cpas-namur"])
+        request = career_request(
+            customer(cbe="0212345668"), "PCSA:SOCIAL_INQUIRY", "65031510159", "2000-01-01"
+        )
+        with httpx.Client(verify=namur, timeout=5) as client:
+            opened = time.monotonic()
+            assert client.post(url, content=request).status_code == 200
+            crl = tmp_path / "dev-ca.crl.pem"
+            write_crl(pki, [pki.clients["cpas-namur"].cert], crl)
+            config["tls"]["crl"] = [str(crl)]
+            write_config(path, config)
+            sighup_and_wait(server, "applied")
+            time.sleep(max(0.0, 2.5 - (time.monotonic() - opened)))
+            with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+                client.post(url, content=request)
+        assert consult_as_onss(pki, url) == "MSG00000"
+    finally:
+        server.stop()

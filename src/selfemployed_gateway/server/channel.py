@@ -19,6 +19,11 @@ Three jobs, all below the resources (a request that breaks a limit never reaches
   connection is closed; a connection that sent nothing is closed without an answer. Between
   requests of a kept-alive connection, Twisted's idle timeout (`KEEP_ALIVE_IDLE_SECONDS`) applies.
 
+- **Header limits.** A header line over `MAX_HEADER_LINE` bytes, headers over
+  `totalHeadersSize` bytes in all or more than `maxHeaders` of them: a plain-text
+  `431 Request Header Fields Too Large` and the connection is closed (Twisted answers 400).
+- **Connection bounds** (`server/connections.py`): in all, per peer, in age and in requests.
+
 After a 413 the rest of the body is read and thrown away — at most `DRAIN_FACTOR` times the
 limit and never past the deadline — before the connection is closed ("lingering close"): a
 client that is still sending when the server closes gets a TCP reset and may lose the 413
@@ -37,6 +42,7 @@ from twisted.python.failure import Failure
 from twisted.web import http, server
 
 from selfemployed_gateway.metrics import GatewayMetrics
+from selfemployed_gateway.server.connections import ConnectionBudget
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,8 @@ KEEP_ALIVE_IDLE_SECONDS = 60.0
 DRAIN_FACTOR = 4
 # After closing (TLS close_notify), how long a peer that never closes its side is kept.
 CLOSE_GRACE_SECONDS = 2.0
+# A header line (request line included) longer than this is refused with 431.
+MAX_HEADER_LINE = 8192
 
 
 def plain_response(code: int, reason: str, text: str) -> bytes:
@@ -91,8 +99,15 @@ class CountingChannel(http.HTTPChannel):
     """HTTP/1.1 channel with the TLS-failure count, the body limit and the read deadline."""
 
     site: Any  # set by Site.buildProtocol
+    MAX_LENGTH = MAX_HEADER_LINE  # LineReceiver: longer lines go to lineLengthExceeded
+    maxHeaders = 100
+    totalHeadersSize = 16384
 
     _deadline: Any = None  # IDelayedCall of the read deadline, while a request is arriving
+    _peer_host: str | None = None  # set when the connection was counted in the budget
+    _age_call: Any = None  # IDelayedCall of the connection's maximum age
+    _too_old = False
+    _requests_served = 0
     _request_bytes = False  # some bytes of the arriving request were received
     _refused = False  # a 413 was sent: the rest of the body is drained, then we close
     _drain_left = 0
@@ -109,7 +124,67 @@ class CountingChannel(http.HTTPChannel):
 
     def connectionMade(self) -> None:
         super().connectionMade()
+        budget: ConnectionBudget = self.site.connections
+        host = self._peer_host_of()
+        if not budget.admit(host):
+            self.site.metrics.connections_refused.inc()
+            transport: Any = self.transport
+            transport.abortConnection()  # before any TLS work: nothing is owed to it
+            return
+        self._peer_host = host
+        self._age_call = self.callLater(budget.max_age_seconds, self._aged)
         self._arm_deadline()
+
+    def _peer_host_of(self) -> str:
+        transport: Any = self.transport
+        try:
+            return str(transport.getPeer().host)
+        except Exception:
+            return "unknown"
+
+    def _aged(self) -> None:
+        """The connection reached its maximum age: closed now if idle, else after its answer."""
+        self._age_call = None
+        self._too_old = True
+        if not self._handlingRequest and not self._request_bytes:
+            self._close()
+
+    def checkPersistence(self, request: Any, version: bytes) -> bool:
+        self._requests_served += 1
+        if self._too_old or self._requests_served >= self.site.connections.max_requests:
+            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+            return False
+        return bool(super().checkPersistence(request, version))
+
+    def lineReceived(self, line: bytes) -> None:
+        if self._closing:
+            return
+        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+            self._refuse_headers(
+                f"the request's headers are larger than {self.totalHeadersSize} bytes"
+            )
+            return
+        super().lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._refuse_headers(f"a header line is longer than {self.MAX_LENGTH} bytes")
+
+    def headerReceived(self, line: bytes) -> bool:
+        if self._receivedHeaderCount >= self.maxHeaders:
+            self._refuse_headers(f"more than {self.maxHeaders} header fields")
+            return False
+        return bool(super().headerReceived(line))
+
+    def _refuse_headers(self, why: str) -> None:
+        log.warning("request headers over the limits: 431", extra={"peer": self._peer()})
+        self._send(
+            plain_response(
+                431,
+                "Request Header Fields Too Large",
+                f"Request Header Fields Too Large: {why}.\n",
+            )
+        )
+        self._close()
 
     def dataReceived(self, data: bytes) -> None:
         if self._closing:
@@ -155,6 +230,11 @@ class CountingChannel(http.HTTPChannel):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._disarm_deadline()
+        if self._age_call is not None and self._age_call.active():
+            self._age_call.cancel()
+        if self._peer_host is not None:
+            self.site.connections.release(self._peer_host)
+            self._peer_host = None
         if reason.check(SSL.Error) is not None:
             self.site.metrics.tls_handshake_failures.inc()
         super().connectionLost(reason)
@@ -245,6 +325,7 @@ class GatewaySite(server.Site):
         *,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        connections: ConnectionBudget | None = None,
     ) -> None:
         # Bodies are SOAP envelopes: never parse them as form submissions (multipart parsing
         # of a hostile body would cost memory and answer 400 on its own).
@@ -252,5 +333,6 @@ class GatewaySite(server.Site):
         self.metrics = metrics
         self.max_request_bytes = max_request_bytes
         self.request_timeout_seconds = request_timeout_seconds
+        self.connections = connections or ConnectionBudget()
         self.displayTracebacks = False
         self.noisy = False

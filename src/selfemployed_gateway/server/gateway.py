@@ -27,6 +27,7 @@ from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
 from selfemployed_gateway.server.admin import Metrics, Readiness, admin_root
 from selfemployed_gateway.server.channel import GatewaySite
+from selfemployed_gateway.server.connections import ConnectionBudget
 from selfemployed_gateway.server.resource import ConsultResource
 from selfemployed_gateway.settings import (
     AuditBackend,
@@ -126,12 +127,21 @@ class Gateway:
             self.metrics,
             max_request_bytes=self.settings.gateway.max_request_bytes,
             request_timeout_seconds=self.settings.gateway.request_timeout_seconds,
+            connections=ConnectionBudget(
+                max_connections=self.settings.gateway.max_connections,
+                max_per_peer=self.settings.gateway.max_connections_per_peer,
+                max_age_seconds=self.settings.gateway.connection_max_age_seconds,
+                max_requests=self.settings.gateway.connection_max_requests,
+            ),
         )
         listen = self.settings.gateway.listen
+        backlog = self.settings.gateway.listen_backlog
         if self.settings.gateway.reuse_port:
-            soap_port = _listen_shared(reactor, listen.host, listen.port, site, self.tls)
+            soap_port = _listen_shared(reactor, listen.host, listen.port, site, self.tls, backlog)
         else:
-            soap_port = reactor.listenSSL(listen.port, site, self.tls, interface=listen.host)
+            soap_port = reactor.listenSSL(
+                listen.port, site, self.tls, backlog=backlog, interface=listen.host
+            )
 
         def drain() -> Deferred[None]:
             # Nothing new is taken in; what was taken in is answered and audited, then closes.
@@ -216,7 +226,9 @@ def event_loop(reactor: Any) -> asyncio.AbstractEventLoop:
     return loop
 
 
-def _listen_shared(reactor: Any, host: str, port: int, site: Any, creator: Any) -> Any:
+def _listen_shared(
+    reactor: Any, host: str, port: int, site: Any, creator: Any, backlog: int
+) -> Any:
     """A TLS listener bound with SO_REUSEPORT: several gateway processes share the port and
     the kernel spreads connections over them (one process per core: the GIL)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -224,7 +236,7 @@ def _listen_shared(reactor: Any, host: str, port: int, site: Any, creator: Any) 
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(1024)
+        sock.listen(backlog)
         sock.setblocking(False)
         return reactor.adoptStreamPort(
             sock.fileno(), sock.family, TLSMemoryBIOFactory(creator, False, site)

@@ -1,0 +1,39 @@
+"""Bounds on the SOAP listener's connections: in all, per peer, in age and in requests.
+
+Every connection costs a descriptor, TLS state and buffers; without bounds, 1,100 idle TCP
+connections under a 1,024-descriptor limit starved the well-behaved client and the admin
+listener alike. A connection over `max_connections` (in all) or `max_per_peer` (from one IP
+address) is closed as soon as it is accepted, before any TLS work. A connection lives at most
+`max_age_seconds` and serves at most `max_requests` requests, then closes (the response that
+reaches the limit says `Connection: close`; an idle connection at its age is closed): a
+certificate revoked by a CRL reload stops working on open connections within that age.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ConnectionBudget:
+    max_connections: int = 1024
+    max_per_peer: int = 256
+    max_age_seconds: float = 300.0
+    max_requests: int = 1000
+    open: int = 0
+    per_peer: Counter[str] = field(default_factory=Counter)
+
+    def admit(self, peer: str) -> bool:
+        """Count a new connection from `peer`, or say it must be closed at once."""
+        if self.open >= self.max_connections or self.per_peer[peer] >= self.max_per_peer:
+            return False
+        self.open += 1
+        self.per_peer[peer] += 1
+        return True
+
+    def release(self, peer: str) -> None:
+        self.open -= 1
+        self.per_peer[peer] -= 1
+        if self.per_peer[peer] <= 0:
+            del self.per_peer[peer]
