@@ -48,3 +48,9 @@ clean:
 .PHONY: bench
 bench: install
 	$(BIN)/python -m bench
+
+## soak: the abuse benchmark (60 s; ABUSE_SECONDS to change): abusive clients beside a
+## well-behaved one, with its targets (docs/performance.md)
+.PHONY: soak
+soak: install
+	$(BIN)/python -m bench.abuse

@@ -137,7 +137,11 @@ def gateway_config(
             "clock": FROZEN_NOW,
             "validate_responses": False,
             "listen": {"host": "127.0.0.1", "port": port},
+            # The load generator is one peer and one client opening up to 100 connections:
+            # the throughput rows measure the gateway, not its shares (bench/abuse.py does).
+            "max_connections_per_peer": 1024,
         },
+        "limits": {"client_in_flight": 256, "gateway_in_flight": 1024},
         "admin": {"listen": {"host": "127.0.0.1", "port": 0}},
         "tls": {
             "certificate": str(pki.server.cert),

@@ -44,14 +44,15 @@ class ExchangeHandler:
         *,
         audit_writer: Executor | None = None,
         admission: Admission | None = None,
-        max_message_bytes: int = 64 * 1024,
+        stored_bytes: tuple[int, int] = (16 * 1024, 64 * 1024),
     ) -> None:
         self.endpoint = endpoint
         self.audit = audit
         self.metrics = metrics
         self.clock = clock
         self.admission = admission or Admission(LimitSettings())
-        self.max_message_bytes = max_message_bytes
+        # The caps of a stored (request, response): the rest is its SHA-256 and length.
+        self.stored_bytes = stored_bytes
         # None: the running loop's default executor.
         self.audit_writer = audit_writer
 
@@ -117,8 +118,8 @@ class ExchangeHandler:
                 replied=self.clock.now(),
                 outcome=trace.outcome or "unknown",
                 duration_ms=(time.monotonic() - started) * 1000,
-                request_xml=bounded(call.body, self.max_message_bytes),
-                response_xml=bounded(answer.body, self.max_message_bytes),
+                request_xml=bounded(call.body, self.stored_bytes[0]),
+                response_xml=bounded(answer.body, self.stored_bytes[1]),
             )
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self.audit_writer, self.audit.record, record)

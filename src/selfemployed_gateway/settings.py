@@ -75,7 +75,7 @@ class GatewaySettings(Section):
         default=1024, ge=8, le=1_000_000, description="SOAP connections open at once, in all"
     )
     max_connections_per_peer: int = Field(
-        default=256, ge=1, le=1_000_000, description="SOAP connections open from one IP address"
+        default=64, ge=1, le=1_000_000, description="SOAP connections open from one IP address"
     )
     listen_backlog: int = Field(default=511, ge=511, le=65535, description="SOAP listen queue")
     connection_max_age_seconds: float = Field(
@@ -114,6 +114,9 @@ class SupplierSettings(Section):
     max_connections: int = Field(default=64, ge=1, le=1024)
     breaker_failures: int = Field(
         default=10, ge=1, le=10000, description="consecutive failed calls that open the circuit"
+    )
+    breaker_window_seconds: float = Field(
+        default=10.0, ge=0, le=3600, description="the failures must span this long to open it"
     )
     breaker_cooldown_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="open circuit: fail fast this long, then probe"
@@ -210,12 +213,10 @@ class AuditSettings(Section):
         default=None, description="libpq connection string; required for postgresql"
     )
     retention_days: int = Field(default=400, ge=1, le=36500)
-    max_message_bytes: int = Field(
-        default=64 * 1024,
-        ge=1024,
-        le=64 * 1024 * 1024,
-        description="stored request/response above this: its start, SHA-256 and length",
-    )
+    # Above these, a stored message keeps its start, SHA-256 and length. Real requests are
+    # 1-2 KB and responses 2-20 KB; a request near the 64 KiB body limit is an attack.
+    max_request_bytes: int = Field(default=16 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_response_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
 
 
 class LoggingSettings(Section):
@@ -270,6 +271,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_SUPPLIER_TIMEOUT": "supplier.timeout_seconds",
     "SEG_SUPPLIER_BREAKER_FAILURES": "supplier.breaker_failures",
     "SEG_SUPPLIER_BREAKER_COOLDOWN": "supplier.breaker_cooldown_seconds",
+    "SEG_SUPPLIER_BREAKER_WINDOW": "supplier.breaker_window_seconds",
     "SEG_LIMIT_CLIENT_IN_FLIGHT": "limits.client_in_flight",
     "SEG_LIMIT_CLIENT_RATE": "limits.client_rate_per_second",
     "SEG_LIMIT_CLIENT_BURST": "limits.client_burst",
@@ -283,7 +285,8 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_AUDIT_SQLITE_PATH": "audit.sqlite_path",
     "SEG_AUDIT_POSTGRESQL_DSN": "audit.postgresql_dsn",
     "SEG_AUDIT_RETENTION_DAYS": "audit.retention_days",
-    "SEG_AUDIT_MAX_MESSAGE_BYTES": "audit.max_message_bytes",
+    "SEG_AUDIT_MAX_REQUEST_BYTES": "audit.max_request_bytes",
+    "SEG_AUDIT_MAX_RESPONSE_BYTES": "audit.max_response_bytes",
     "SEG_LOG_LEVEL": "logging.level",
     "SEG_LOG_SSIN_HASH_KEY": "logging.ssin_hash_key",
     "SEG_SIMULATOR_HOST": "simulator.listen.host",

@@ -19,7 +19,7 @@ def test_large_requests_are_audited_with_their_start_digest_and_length(
 ) -> None:
     """40 requests of 300 KB at once (bodies up to 1 MiB allowed here): each answered MSG00004
     (a text over the XML limits), each in the trail, none stored whole."""
-    env = {"SEG_MAX_REQUEST_BYTES": str(1024 * 1024), "SEG_AUDIT_MAX_MESSAGE_BYTES": str(CAP)}
+    env = {"SEG_MAX_REQUEST_BYTES": str(1024 * 1024), "SEG_AUDIT_MAX_REQUEST_BYTES": str(CAP)}
     server = gateway_with.server(env=env)
     onss = gateway_with(env=env)("onss-inspection")
     request = career_request(ONSS, CONTEXT, "65031510159").replace(

@@ -44,6 +44,7 @@ def test_calls_cut_at_the_budget_do_not_poison_the_next_ones(
     env = {
         "SEG_SUPPLIER_TIMEOUT": "1",
         "SEG_LIMIT_CLIENT_IN_FLIGHT": "256",
+        "SEG_MAX_CONNECTIONS_PER_PEER": "256",
         "SEG_SUPPLIER_BREAKER_FAILURES": "10000",
     }
     callers: CallerFactory = gateway_with(env=env)
@@ -131,7 +132,11 @@ def test_the_circuit_opens_fails_fast_and_closes_after_a_good_probe(
     'Calls to supplier suspended after repeated failures', INASTI untouched; /readyz 200
     'degraded'; after the 1 s cool-down one probe decides."""
     inasti = SwitchableInasti(simulator.urls["simulator"])
-    env = {"SEG_SUPPLIER_BREAKER_FAILURES": "3", "SEG_SUPPLIER_BREAKER_COOLDOWN": "1"}
+    env = {
+        "SEG_SUPPLIER_BREAKER_FAILURES": "3",
+        "SEG_SUPPLIER_BREAKER_COOLDOWN": "1",
+        "SEG_SUPPLIER_BREAKER_WINDOW": "0",
+    }
     try:
         server = gateway_with.server(supplier_url=inasti.url, env=env)
         onss = gateway_with(supplier_url=inasti.url, env=env)("onss-inspection")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 @dataclass
 class ConnectionBudget:
     max_connections: int = 1024
-    max_per_peer: int = 256
+    max_per_peer: int = 64
     max_age_seconds: float = 300.0
     max_requests: int = 1000
     open: int = 0

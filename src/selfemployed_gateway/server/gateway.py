@@ -76,6 +76,7 @@ class Gateway:
         breaker = CircuitBreaker(
             settings.supplier.breaker_failures,
             settings.supplier.breaker_cooldown_seconds,
+            settings.supplier.breaker_window_seconds,
             on_change=metrics.circuit_changed,
         )
         supplier = GuardedSupplier(build_supplier(settings, dataset), breaker)
@@ -103,7 +104,7 @@ class Gateway:
                 clock,
                 audit_writer=audit_writer,
                 admission=Admission(settings.limits),
-                max_message_bytes=settings.audit.max_message_bytes,
+                stored_bytes=(settings.audit.max_request_bytes, settings.audit.max_response_bytes),
             ),
             metrics=metrics,
             audit=audit,
@@ -191,7 +192,9 @@ class Gateway:
         self.endpoint.pipeline = pipeline  # one assignment: a request sees old or new
         self.exchanges.admission.configure(settings.limits)
         self.breaker.configure(
-            settings.supplier.breaker_failures, settings.supplier.breaker_cooldown_seconds
+            settings.supplier.breaker_failures,
+            settings.supplier.breaker_cooldown_seconds,
+            settings.supplier.breaker_window_seconds,
         )
         self.supplier = supplier
         self.tls.replace(tls_options)

@@ -1,7 +1,11 @@
 """A circuit breaker in front of INASTI (R-22, R-65, R-70): fail fast while it is down.
 
 After `failures` consecutive failed calls (time-outs, transport errors, unusable answers:
-every `SupplierError`) the circuit opens: for `cooldown_seconds` every call fails at once with
+every `SupplierError`) spanning at least `window_seconds` without a success, the circuit
+opens. The span matters: a burst of calls for one slow file, cut at the budget together, is
+many failures in a few milliseconds while INASTI answers everybody else; the abuse benchmark
+showed such a burst opening the circuit for every client. INASTI down fails every call for
+the whole window. Once open, for `cooldown_seconds` every call fails at once with
 MSG00002 "Calls to supplier suspended after repeated failures" ([decision], codes.py), without
 touching INASTI or holding a connection slot. Then the circuit is half-open: one call goes
 through as a probe (the others still fail fast); its success closes the circuit, its failure
@@ -42,21 +46,25 @@ class CircuitBreaker:
         self,
         failures: int,
         cooldown_seconds: float,
+        window_seconds: float = 0.0,
         *,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[CircuitState], None] | None = None,
     ) -> None:
         self.failures = failures
         self.cooldown_seconds = cooldown_seconds
+        self.window_seconds = window_seconds
         self.state = CircuitState.CLOSED
+        self._streak_started = 0.0
         self._clock = clock
         self._on_change = on_change
         self._consecutive = 0
         self._opened_at = 0.0
         self._probing = False
 
-    def configure(self, failures: int, cooldown_seconds: float) -> None:
+    def configure(self, failures: int, cooldown_seconds: float, window_seconds: float) -> None:
         self.failures, self.cooldown_seconds = failures, cooldown_seconds
+        self.window_seconds = window_seconds
 
     def admit(self) -> None:
         """Before a call: raise the fast MSG00002 unless this call may go to INASTI."""
@@ -76,10 +84,16 @@ class CircuitBreaker:
             self._change(CircuitState.CLOSED)
 
     def failed(self) -> None:
+        now = self._clock()
+        if self._consecutive == 0:
+            self._streak_started = now
         self._consecutive += 1
         probe_failed = self.state is CircuitState.HALF_OPEN
         self._probing = False
-        if probe_failed or self._consecutive >= self.failures:
+        streak = (
+            self._consecutive >= self.failures and now - self._streak_started >= self.window_seconds
+        )
+        if probe_failed or streak:
             self._opened_at = self._clock()
             if self.state is not CircuitState.OPEN:
                 self._change(CircuitState.OPEN)

@@ -114,3 +114,15 @@ def test_a_cancelled_call_is_no_failure() -> None:
 
     run(cut())
     assert breaker.state is CircuitState.CLOSED
+
+
+def test_a_burst_of_failures_opens_only_if_it_spans_the_window() -> None:
+    """Many calls for one slow file cut together are no outage: the streak must last."""
+    clock = Clock()
+    breaker = CircuitBreaker(3, 10.0, 5.0, clock=clock)
+    for _ in range(30):
+        breaker.failed()  # all at t = 0
+    assert breaker.state is CircuitState.CLOSED
+    clock.now = 5.0
+    breaker.failed()
+    assert breaker.state is CircuitState.OPEN
