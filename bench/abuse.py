@@ -178,7 +178,7 @@ def main() -> int:
     simulator = start_simulator(folder, "simulator")
     gateway: Server | None = None
     try:
-        gateway = start_gateway(folder, "gateway", pki, simulator)
+        gateway = start_gateway(folder, "gateway", pki, simulator, default_limits=True)
         url = str(gateway.ready["soap"])
         audit = folder / "gateway-audit.sqlite3"
         with client(pki, "famifund-east") as warm:  # caches and pools as in steady use

@@ -129,19 +129,19 @@ def gateway_config(
     audit: Path,
     port: int = 0,
     supplier: Mapping[str, Any] | None = None,
+    *,
+    default_limits: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Production-like: responses not re-validated, info logs, supplier budget 5 s (default),
-    SQLite audit; the frozen clock of the tests."""
-    return {
+    SQLite audit; the frozen clock of the tests. Without `default_limits`, the shares and
+    connection bounds are lifted for the throughput rows (one load generator = one peer and
+    one client opening up to 100 connections: they measure the gateway, not its shares)."""
+    config: dict[str, dict[str, Any]] = {
         "gateway": {
             "clock": FROZEN_NOW,
             "validate_responses": False,
             "listen": {"host": "127.0.0.1", "port": port},
-            # The load generator is one peer and one client opening up to 100 connections:
-            # the throughput rows measure the gateway, not its shares (bench/abuse.py does).
-            "max_connections_per_peer": 1024,
         },
-        "limits": {"client_in_flight": 256, "gateway_in_flight": 1024},
         "admin": {"listen": {"host": "127.0.0.1", "port": 0}},
         "tls": {
             "certificate": str(pki.server.cert),
@@ -157,6 +157,11 @@ def gateway_config(
         "audit": {"backend": "sqlite", "sqlite_path": str(audit)},
         "logging": {"level": "info"},
     }
+    if not default_limits:
+        config["gateway"]["max_connections_per_peer"] = 1024
+        config["gateway"]["new_connections_per_peer_per_second"] = 100_000
+        config["limits"] = {"client_in_flight": 256, "gateway_in_flight": 1024}
+    return config
 
 
 def start_simulator(folder: Path, name: str, latency_ms: int = 0) -> Server:
@@ -179,11 +184,18 @@ def start_gateway(
     port: int = 0,
     supplier: Mapping[str, Any] | None = None,
     workers: int = 1,
+    *,
+    default_limits: bool = False,
 ) -> Server:
     config = write_config(
         folder / f"{name}.toml",
         gateway_config(
-            pki, simulator.ready["simulator"], folder / f"{name}-audit.sqlite3", port, supplier
+            pki,
+            simulator.ready["simulator"],
+            folder / f"{name}-audit.sqlite3",
+            port,
+            supplier,
+            default_limits=default_limits,
         ),
     )
     environment = {**(env or {}), "SEG_WORKERS": str(workers)}

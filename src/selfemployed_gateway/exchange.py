@@ -33,6 +33,9 @@ from selfemployed_gateway.soap.endpoint import IncomingCall, SoapAnswer, SoapEnd
 
 log = logging.getLogger("selfemployed_gateway.exchange")
 
+# The part of a malformed request (MSG00004) kept in the audit trail, with its SHA-256.
+REFUSED_REQUEST_BYTES = 2048
+
 
 class ExchangeHandler:
     def __init__(
@@ -99,6 +102,13 @@ class ExchangeHandler:
         )
         return answer
 
+    def _request_cap(self, trace: ExchangeTrace) -> int:
+        """A request refused as malformed (MSG00004) needs only its start, digest and length:
+        hostile bodies are the bulk of what a flood would store."""
+        if trace.outcome == codes.INVALID_STRUCTURE.code:
+            return min(self.stored_bytes[0], REFUSED_REQUEST_BYTES)
+        return self.stored_bytes[0]
+
     def _count_client(self, client_id: str | None) -> None:
         if client_id is not None:
             in_flight = self.admission.client_in_flight(client_id)
@@ -118,7 +128,7 @@ class ExchangeHandler:
                 replied=self.clock.now(),
                 outcome=trace.outcome or "unknown",
                 duration_ms=(time.monotonic() - started) * 1000,
-                request_xml=bounded(call.body, self.stored_bytes[0]),
+                request_xml=bounded(call.body, self._request_cap(trace)),
                 response_xml=bounded(answer.body, self.stored_bytes[1]),
             )
             loop = asyncio.get_running_loop()

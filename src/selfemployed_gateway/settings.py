@@ -77,6 +77,9 @@ class GatewaySettings(Section):
     max_connections_per_peer: int = Field(
         default=64, ge=1, le=1_000_000, description="SOAP connections open from one IP address"
     )
+    new_connections_per_peer_per_second: float = Field(
+        default=20.0, gt=0, le=100_000, description="new SOAP connections from one IP address"
+    )
     listen_backlog: int = Field(default=511, ge=511, le=65535, description="SOAP listen queue")
     connection_max_age_seconds: float = Field(
         default=300.0, gt=0, le=86400, description="a connection is closed at this age"
@@ -215,7 +218,7 @@ class AuditSettings(Section):
     retention_days: int = Field(default=400, ge=1, le=36500)
     # Above these, a stored message keeps its start, SHA-256 and length. Real requests are
     # 1-2 KB and responses 2-20 KB; a request near the 64 KiB body limit is an attack.
-    max_request_bytes: int = Field(default=16 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_request_bytes: int = Field(default=8 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_response_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
 
 
@@ -260,6 +263,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_MAX_CONNECTIONS": "gateway.max_connections",
     "SEG_MAX_CONNECTIONS_PER_PEER": "gateway.max_connections_per_peer",
     "SEG_LISTEN_BACKLOG": "gateway.listen_backlog",
+    "SEG_NEW_CONNECTIONS_PER_PEER": "gateway.new_connections_per_peer_per_second",
     "SEG_CONNECTION_MAX_AGE": "gateway.connection_max_age_seconds",
     "SEG_CONNECTION_MAX_REQUESTS": "gateway.connection_max_requests",
     "SEG_VALIDATE_RESPONSES": "gateway.validate_responses",

@@ -61,6 +61,9 @@ def gateway_config(
             "clock": FROZEN_NOW,
             "validate_responses": True,
             "listen": {"host": "127.0.0.1", "port": 0},
+            # Tests call from 127.0.0.1 with a new connection per call, far faster than an
+            # institution reconnects; tests/e2e/test_connections.py checks the default bound.
+            "new_connections_per_peer_per_second": 10_000,
             **gateway,
         },
         "admin": {"listen": {"host": "127.0.0.1", "port": 0}},

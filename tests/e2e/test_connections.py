@@ -144,3 +144,15 @@ def test_listen_backlog_and_descriptor_limit(gateway_with: GatewayFactory) -> No
     }
     soft, hard = limits["Max open files"][:2]
     assert soft == hard
+
+
+def test_a_peer_that_reconnects_in_a_loop_is_refused_before_tls(
+    pki: DevPki, gateway_with: GatewayFactory
+) -> None:
+    """5 new connections a second from one address (a bucket of 10): of 30 at once, 20 are
+    closed before any handshake; a keep-alive client of another address is not affected."""
+    server = gateway_with.server(env={"SEG_NEW_CONNECTIONS_PER_PEER": "5"})
+    url = server.urls["soap"]
+    with idle_connections(url, 30) as closed:
+        assert closed.count(True) == 20
+        assert consult(url, pki) == "MSG00000"

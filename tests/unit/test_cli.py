@@ -48,3 +48,33 @@ def test_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for command in ("serve", "simulate-inasti", "dev", "dev-pki"):
         assert command in result.stdout
+
+
+def test_check_config_names_limit_problems(tmp_path: Path) -> None:
+    """R-28: a share larger than the gateway's is refused; an override for a client the annex
+    does not have is reported by check-config."""
+    config = (PROJECT / "config" / "gateway.toml").read_text()
+    config = config.replace(
+        "[limits]\n", "[limits.clients.nobody-we-know]\nin_flight = 4\n\n[limits]\n"
+    )
+    assert "[limits.clients.nobody-we-know]" in config
+    path = tmp_path / "gateway.toml"
+    # Paths in the file are relative to its folder: point them back at the project's.
+    path.write_text(
+        config.replace('"../', f'"{PROJECT}/')
+        .replace('= "reference', f'= "{PROJECT}/config/reference')
+        .replace('= "l302', f'= "{PROJECT}/config/l302')
+    )
+    checked = run("--config", str(path), "check-config")
+    assert (
+        "limits.clients.nobody-we-know: no client 'nobody-we-know' in the annex" in checked.stdout
+    )
+    assert checked.returncode == 1
+    too_big = run(
+        "--config",
+        str(PROJECT / "config" / "gateway.toml"),
+        "check-config",
+        env={"SEG_LIMIT_CLIENT_IN_FLIGHT": "500"},
+    )
+    assert too_big.returncode == 1
+    assert "exceeds gateway_in_flight" in too_big.stdout + too_big.stderr

@@ -133,6 +133,7 @@ class Gateway:
                 max_per_peer=self.settings.gateway.max_connections_per_peer,
                 max_age_seconds=self.settings.gateway.connection_max_age_seconds,
                 max_requests=self.settings.gateway.connection_max_requests,
+                new_per_second_per_peer=self.settings.gateway.new_connections_per_peer_per_second,
             ),
         )
         listen = self.settings.gateway.listen
