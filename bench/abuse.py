@@ -102,29 +102,23 @@ def until(deadline: float, stop: threading.Event) -> bool:
     return time.monotonic() < deadline and not stop.is_set()
 
 
-def flood(
-    pki: DevPki, url: str, deadline: float, stop: threading.Event, tally: dict[str, int]
+def hammer(
+    pki: DevPki,
+    client_id: str,
+    url: str,
+    bodies: list[bytes],
+    deadline: float,
+    stop: threading.Event,
+    tally: dict[str, int],
 ) -> None:
-    with client(pki, "onss-inspection") as http:
-        for _ in range(MAX_CALLS):
-            if not until(deadline, stop):
-                return
-            try:
-                code = http.post(url, content=SLOW_CALL).status_code
-            except httpx.HTTPError:
-                code = -1
-            tally[str(code)] = tally.get(str(code), 0) + 1
-
-
-def hostile(
-    pki: DevPki, url: str, deadline: float, stop: threading.Event, tally: dict[str, int]
-) -> None:
-    with client(pki, "riziv-medical") as http:
+    """POST `bodies` in turn as `client_id` until the deadline; count the HTTP statuses
+    (-1: no answer, the connection refused or cut)."""
+    with client(pki, client_id) as http:
         for i in range(MAX_CALLS):
             if not until(deadline, stop):
                 return
             try:
-                code = http.post(url, content=HOSTILE[i % len(HOSTILE)]).status_code
+                code = http.post(url, content=bodies[i % len(bodies)]).status_code
             except httpx.HTTPError:
                 code = -1
             tally[str(code)] = tally.get(str(code), 0) + 1
@@ -194,8 +188,16 @@ def main() -> int:
         latencies: list[float] = []
         errors = 0
         with ThreadPoolExecutor(FLOOD + 6) as pool:
-            jobs = [pool.submit(flood, pki, url, deadline, stop, floods) for _ in range(FLOOD)]
-            jobs += [pool.submit(hostile, pki, url, deadline, stop, hostiles) for _ in range(4)]
+            jobs = [
+                pool.submit(
+                    hammer, pki, "onss-inspection", url, [SLOW_CALL], deadline, stop, floods
+                )
+                for _ in range(FLOOD)
+            ]
+            jobs += [
+                pool.submit(hammer, pki, "riziv-medical", url, HOSTILE, deadline, stop, hostiles)
+                for _ in range(4)
+            ]
             jobs.append(pool.submit(idle, url, deadline, stop, idles))
             time.sleep(min(5.0, SECONDS / 4))  # the abuse is under way
             with client(pki, "famifund-east") as good:
