@@ -9,6 +9,7 @@ client (R-26).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from collections.abc import Callable
@@ -49,6 +50,16 @@ class SoapAnswer:
     retry_after: int | None = None  # seconds, for a refusal of R-28
 
 
+@dataclass
+class _Received:
+    """What could be read of a call's body, filled in as reading goes on: a fault uses what
+    is there (root: the fault element's operation; payload: the informationCustomer)."""
+
+    root: etree._Element | None = None
+    request: envelope.RequestEnvelope | None = None
+    read: envelope.RequestEnvelope | None = None  # the request, values collapsed (R-10)
+
+
 class SoapEndpoint:
     """The SOAP edge of the pipeline: holds the reader, the contract's schemas and the pipeline."""
 
@@ -74,19 +85,12 @@ class SoapEndpoint:
 
     async def answer(self, call: IncomingCall, trace: ExchangeTrace) -> SoapAnswer:
         """The answer to `call`; what the exchange learns goes into `trace`."""
-        root: etree._Element | None = None
-        payload: etree._Element | None = None
-        readable: etree._Element | None = None
+        received = _Received()
         # A wrong Content-Type wins, but the body is still read (safely) to choose the fault
         # element and copy a readable informationCustomer (§8, §10).
         refusal = _refusal(envelope.check_content_type, call.content_type)
         try:
-            root = envelope.parse_request(call.body, self.xml_limits)
-            request = envelope.open_envelope(root)
-            payload = request.payload
-            trace.operation = request.operation
-            read = whitespace.collapsed(request)  # R-10: each type's whiteSpace facet
-            readable = read.payload
+            request, read = self._receive(call, trace, received)
             if refusal is not None:
                 raise refusal
             envelope.check_must_understand(request)  # R-27
@@ -94,11 +98,20 @@ class SoapEndpoint:
             self._validate(read.payload)
             return await self._answer(request, read, call.certificate, trace)
         except GatewayFault as fault:
-            answered = refusal if refusal is not None else fault
-            return self.fault_answer(answered, trace, root, payload, readable)
+            return self._fault(refusal if refusal is not None else fault, trace, received)
         except Exception as error:
-            internal = self.internal_error(trace, error)
-            return self.fault_answer(internal, trace, root, payload, readable)
+            return self._fault(self.internal_error(trace, error), trace, received)
+
+    def _receive(
+        self, call: IncomingCall, trace: ExchangeTrace, received: _Received
+    ) -> tuple[envelope.RequestEnvelope, envelope.RequestEnvelope]:
+        """Parse and open the envelope (R-10, R-80), collapse its values where their type
+        says so (R-10); `received` keeps what was read if a step raises."""
+        received.root = envelope.parse_request(call.body, self.xml_limits)
+        request = received.request = envelope.open_envelope(received.root)
+        trace.operation = request.operation
+        read = received.read = whitespace.collapsed(request)
+        return request, read
 
     def client_of(self, certificate: ClientCertificate | None) -> str | None:
         """The client id the certificate names in the annex in force, if exactly one."""
@@ -108,18 +121,10 @@ class SoapEndpoint:
         """`fault` as the answer to `call`, whatever its body (e.g. MSG00003 when the audit
         write failed). The envelope is read only to choose the fault element and to copy a
         readable informationCustomer, as for every fault (§8)."""
-        root: etree._Element | None = None
-        payload: etree._Element | None = None
-        readable: etree._Element | None = None
-        try:
-            root = envelope.parse_request(call.body, self.xml_limits)
-            request = envelope.open_envelope(root)
-            payload = request.payload
-            trace.operation = request.operation
-            readable = whitespace.collapsed(request).payload
-        except GatewayFault:
-            pass  # what could be read is used; the answer is `fault` anyway
-        return self.fault_answer(fault, trace, root, payload, readable)
+        received = _Received()
+        with contextlib.suppress(GatewayFault):  # what could be read is used either way
+            self._receive(call, trace, received)
+        return self._fault(fault, trace, received)
 
     def internal_error(self, trace: ExchangeTrace, error: Exception) -> GatewayFault:
         """R-26: MSG00003, the error logged with the ticketCBSS, never shown to the client."""
@@ -169,31 +174,22 @@ class SoapEndpoint:
         if error is not None:
             raise RuntimeError(f"the response breaks the contract: {error.message}")
 
-    def fault_answer(
-        self,
-        fault: GatewayFault,
-        trace: ExchangeTrace,
-        root: etree._Element | None = None,
-        payload: etree._Element | None = None,
-        readable: etree._Element | None = None,
-    ) -> SoapAnswer:
-        """The fault envelope of `fault` for this exchange (§8). `readable` is `payload` with
-        its values collapsed (R-10), when there is one."""
+    def _fault(self, fault: GatewayFault, trace: ExchangeTrace, received: _Received) -> SoapAnswer:
+        """The fault envelope of `fault` for this exchange (§8)."""
         trace.outcome = fault.code.code
-        operation = trace.operation or envelope.operation_guess(root)
+        operation = trace.operation or envelope.operation_guess(received.root)
         cbss = self._information_cbss(trace)
-        customer = self._readable_customer(payload, readable)
+        customer = self._readable_customer(received)
         body = faults.fault_envelope(fault, operation, customer, cbss)
         return SoapAnswer(500, body)
 
-    def _readable_customer(
-        self, payload: etree._Element | None, readable: etree._Element | None
-    ) -> etree._Element | None:
-        """§8: informationCustomer is copied, as sent, into a fault when it could be read."""
-        if payload is None:
+    def _readable_customer(self, received: _Received) -> etree._Element | None:
+        """§8: informationCustomer is copied, as sent, into a fault when it could be read
+        (checked with its values collapsed, R-10)."""
+        if received.request is None or received.read is None:
             return None
-        found = payload.find("informationCustomer")
-        checked = (readable if readable is not None else payload).find("informationCustomer")
+        found = received.request.payload.find("informationCustomer")
+        checked = received.read.payload.find("informationCustomer")
         if found is None or checked is None:
             return None
         if self.customer_schema.first_error(copy.deepcopy(checked)) is not None:

@@ -17,6 +17,7 @@ derives the same list from the XSDs.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 
 from lxml import etree
 
@@ -35,17 +36,27 @@ COLLAPSED = (
 )
 
 
-def collapse(message: etree._Element) -> None:
-    """Collapse, in place, the white space of `message`'s values whose type collapses it."""
+def _padded(message: etree._Element) -> Iterator[etree._Element]:
+    """The leaves of collapsing types whose value is not collapsed already."""
     for path in COLLAPSED:
         for leaf in message.iterfind(path):
-            if len(leaf) == 0 and leaf.text is not None:
-                leaf.text = " ".join(leaf.text.split())
+            text = leaf.text
+            if len(leaf) == 0 and text is not None and text != " ".join(text.split()):
+                yield leaf
+
+
+def collapse(message: etree._Element) -> None:
+    """Collapse, in place, the white space of `message`'s values whose type collapses it."""
+    for leaf in list(_padded(message)):
+        leaf.text = " ".join((leaf.text or "").split())
 
 
 def collapsed(request: RequestEnvelope) -> RequestEnvelope:
     """The same request over a copy of its envelope, its values collapsed where their type
-    says so: what the schema validates and spyne reads."""
+    says so: what the schema validates and spyne reads. Nearly every request has nothing to
+    collapse: it is then returned as it is, without a copy."""
+    if next(_padded(request.payload), None) is None:
+        return request
     twin = open_envelope(copy.deepcopy(request.envelope))
     collapse(twin.payload)
     return twin
