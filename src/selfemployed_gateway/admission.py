@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from selfemployed_gateway import codes
+from selfemployed_gateway.rates import TokenBuckets
 from selfemployed_gateway.records import GatewayFault, information
 from selfemployed_gateway.settings import LimitSettings
 
@@ -36,22 +37,15 @@ SERVICE_REFUSAL = GatewayFault(
 )
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
 class Admission:
     """Counts exchanges in flight per client and in all; one instance per gateway process,
     used from the event loop only (no lock needed)."""
 
     def __init__(self, limits: LimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
-        self._clock = clock
         self.in_flight = 0
         self._per_client: dict[str, int] = {}
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets = TokenBuckets(clock)
 
     def configure(self, limits: LimitSettings) -> None:
         """SIGHUP: new limits; exchanges in flight stay counted."""
@@ -103,16 +97,4 @@ class Admission:
 
     def _take_token(self, client_id: str) -> bool:
         rate = self._rate(client_id)
-        if rate is None:
-            return True
-        per_second, size = rate
-        now = self._clock()
-        bucket = self._buckets.get(client_id)
-        if bucket is None:
-            bucket = self._buckets[client_id] = _Bucket(tokens=size, updated=now)
-        bucket.tokens = min(size, bucket.tokens + (now - bucket.updated) * per_second)
-        bucket.updated = now
-        if bucket.tokens < 1:
-            return False
-        bucket.tokens -= 1
-        return True
+        return rate is None or self._buckets.take(client_id, *rate)

@@ -11,13 +11,10 @@ certificate revoked by a CRL reload stops working on open connections within tha
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# Peers whose connection rate is remembered; beyond, the table starts afresh (a bound).
-_RATE_TABLE = 4096
+from selfemployed_gateway.rates import TokenBuckets
 
 
 @dataclass
@@ -30,32 +27,19 @@ class ConnectionBudget:
     # that reconnects in a loop costs a TLS handshake each time; keep-alive clients never
     # come near it.
     new_per_second_per_peer: float = 20.0
-    clock: Callable[[], float] = time.monotonic
     open: int = 0
     per_peer: Counter[str] = field(default_factory=Counter)
-    _tokens: dict[str, tuple[float, float]] = field(default_factory=dict)
+    new_connections: TokenBuckets = field(default_factory=TokenBuckets)
 
     def admit(self, peer: str) -> bool:
         """Count a new connection from `peer`, or say it must be closed at once."""
         if self.open >= self.max_connections or self.per_peer[peer] >= self.max_per_peer:
             return False
-        if not self._take_token(peer):
+        rate = self.new_per_second_per_peer
+        if not self.new_connections.take(peer, rate, 2 * rate):
             return False
         self.open += 1
         self.per_peer[peer] += 1
-        return True
-
-    def _take_token(self, peer: str) -> bool:
-        rate, size = self.new_per_second_per_peer, 2 * self.new_per_second_per_peer
-        now = self.clock()
-        if peer not in self._tokens and len(self._tokens) >= _RATE_TABLE:
-            self._tokens.clear()
-        tokens, updated = self._tokens.get(peer, (size, now))
-        tokens = min(size, tokens + (now - updated) * rate)
-        if tokens < 1:
-            self._tokens[peer] = (tokens, now)
-            return False
-        self._tokens[peer] = (tokens - 1, now)
         return True
 
     def release(self, peer: str) -> None:
