@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -25,6 +27,7 @@ from tests.support.aio import run
 from tests.support.l302 import MAPPING, SupplierFactory, settings
 from tests.support.mock_supplier import Handler
 from tests.support.paths import PROJECT
+from tests.support.simulator import simulator_on_free_port
 
 
 @pytest.fixture(scope="session")
@@ -114,3 +117,16 @@ def supplier_with(dataset: Dataset) -> Iterator[SupplierFactory]:
     yield make
     for supplier in made:
         run(supplier.aclose())
+
+
+# --- the real simulator -------------------------------------------------------------------
+
+# The simulator's clock for the adapters' tests against it.
+SIMULATOR_NOON = datetime(2026, 11, 26, 12, 0, tzinfo=ZoneInfo("Europe/Brussels"))
+
+
+@pytest.fixture()
+def simulator_port(tmp_path: Path) -> Iterator[int]:
+    """The Twisted simulator in a subprocess, on a free port of 127.0.0.1."""
+    with simulator_on_free_port(tmp_path, SIMULATOR_NOON) as port:
+        yield port

@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -54,7 +53,6 @@ from selfemployed_gateway.suppliers.soap11 import (
 from tests.support.aio import run
 from tests.support.mock_supplier import Handler, failure_of, fixed, raising, serving
 from tests.support.paths import PROJECT
-from tests.support.simulator import simulator_on_free_port
 
 ROOT = PROJECT
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=ZoneInfo("Europe/Brussels"))
@@ -458,13 +456,6 @@ def test_is_reachable() -> None:
 
 
 # --- the real simulator -------------------------------------------------------------------
-
-
-@pytest.fixture()
-def simulator_port(tmp_path: Path) -> Iterator[int]:
-    """The Twisted simulator in a subprocess, on a free port of 127.0.0.1."""
-    with simulator_on_free_port(tmp_path, NOON) as port:
-        yield port
 
 
 def test_against_the_real_simulator(dataset: Dataset, simulator_port: int) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 
 import httpx
 import pytest
@@ -69,7 +68,6 @@ from tests.support.l302 import (
     simulator_handler,
 )
 from tests.support.mock_supplier import Handler, failure_of, fixed, raising
-from tests.support.simulator import simulator_on_free_port
 
 # --- outcomes -----------------------------------------------------------------------------
 
@@ -372,13 +370,6 @@ def test_round_trip_turns_aidant_into_100(calm: Dataset, supplier_with: Supplier
 
 
 # --- the real simulator over HTTP ---------------------------------------------------------
-
-
-@pytest.fixture()
-def simulator_port(tmp_path: Path) -> Iterator[int]:
-    """The Twisted simulator in a subprocess, on a free port of 127.0.0.1."""
-    with simulator_on_free_port(tmp_path, NOON) as port:
-        yield port
 
 
 def test_against_the_real_simulator(dataset: Dataset, simulator_port: int) -> None:
