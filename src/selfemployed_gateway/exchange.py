@@ -28,13 +28,14 @@ from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord, bounded
 from selfemployed_gateway.clock import Clock
 from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.records import ExchangeTrace, GatewayFault
-from selfemployed_gateway.settings import LimitSettings
+from selfemployed_gateway.settings import AuditSettings, LimitSettings
 from selfemployed_gateway.soap.endpoint import IncomingCall, SoapAnswer, SoapEndpoint
 
 log = logging.getLogger("selfemployed_gateway.exchange")
 
 # The part of a malformed request (MSG00004) kept in the audit trail, with its SHA-256.
 REFUSED_REQUEST_BYTES = 2048
+_AUDIT = AuditSettings()  # the defaults, defined once in settings.py
 
 
 class ExchangeHandler:
@@ -47,7 +48,10 @@ class ExchangeHandler:
         *,
         audit_writer: Executor | None = None,
         admission: Admission | None = None,
-        stored_bytes: tuple[int, int] = (16 * 1024, 64 * 1024),
+        stored_bytes: tuple[int, int] = (
+            _AUDIT.max_request_bytes,
+            _AUDIT.max_response_bytes,
+        ),
     ) -> None:
         self.endpoint = endpoint
         self.audit = audit

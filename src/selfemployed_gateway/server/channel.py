@@ -323,9 +323,9 @@ class GatewaySite(server.Site):
         resource: Any,
         metrics: GatewayMetrics,
         *,
+        connections: ConnectionBudget,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
-        connections: ConnectionBudget | None = None,
     ) -> None:
         # Bodies are SOAP envelopes: never parse them as form submissions (multipart parsing
         # of a hostile body would cost memory and answer 400 on its own).
@@ -333,6 +333,6 @@ class GatewaySite(server.Site):
         self.metrics = metrics
         self.max_request_bytes = max_request_bytes
         self.request_timeout_seconds = request_timeout_seconds
-        self.connections = connections or ConnectionBudget()
+        self.connections = connections
         self.displayTracebacks = False
         self.noisy = False

@@ -19,14 +19,16 @@ from selfemployed_gateway.rates import TokenBuckets
 
 @dataclass
 class ConnectionBudget:
-    max_connections: int = 1024
-    max_per_peer: int = 64
-    max_age_seconds: float = 300.0
-    max_requests: int = 1000
+    """The bounds come from `[gateway]` (settings.GatewaySettings, where the defaults are)."""
+
+    max_connections: int
+    max_per_peer: int
+    max_age_seconds: float
+    max_requests: int
     # New connections per second from one address (a token bucket of twice that): a client
     # that reconnects in a loop costs a TLS handshake each time; keep-alive clients never
     # come near it.
-    new_per_second_per_peer: float = 20.0
+    new_per_second_per_peer: float
     open: int = 0
     per_peer: Counter[str] = field(default_factory=Counter)
     new_connections: TokenBuckets = field(default_factory=TokenBuckets)
