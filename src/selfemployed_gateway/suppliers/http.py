@@ -73,7 +73,6 @@ class SupplierHttp:
         self._idle: list[httpx.AsyncClient] = []  # a stack: the most recently used on top
         self._clients: list[httpx.AsyncClient] = []
         self._closing: set[asyncio.Task[None]] = set()
-        self.discarded = 0  # connections closed after a failed, cut or cancelled call
 
     def _new_client(self) -> httpx.AsyncClient:
         budget = self.settings.timeout_seconds
@@ -108,7 +107,6 @@ class SupplierHttp:
 
     def _discard(self, client: httpx.AsyncClient) -> None:
         """Close `client` beside the call (which may be being cancelled) and forget it."""
-        self.discarded += 1
         if client in self._clients:
             self._clients.remove(client)
         task = asyncio.get_running_loop().create_task(_close_quietly(client))
