@@ -262,7 +262,10 @@ def main() -> int:
 
 
 def _tally(counts: dict[str, int]) -> str:
-    return ", ".join(f"HTTP {code}: {n}" for code, n in sorted(counts.items())) or "none"
+    def name(code: str) -> str:
+        return "no answer (connection refused or closed)" if code == "-1" else f"HTTP {code}"
+
+    return ", ".join(f"{name(code)}: {n}" for code, n in sorted(counts.items())) or "none"
 
 
 if __name__ == "__main__":

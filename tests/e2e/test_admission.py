@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import httpx
 
-from tests.e2e.conftest import GatewayFactory
+from selfemployed_gateway.devpki import DevPki
+from tests.e2e.conftest import GatewayFactory, tls_context
+from tests.support import wire
 from tests.support.admin import metric
 from tests.support.soap import career_request, customer, fault, payload, status
 
@@ -89,6 +92,29 @@ def test_a_client_over_its_rate_is_refused(gateway_with: GatewayFactory) -> None
     )
     time.sleep(0.6)  # a token back
     assert outcome(onss.post(career_request(ONSS, CONTEXT, MULTI))) == "MSG00000"
+
+
+def test_a_refusal_ends_its_connection(pki: DevPki, gateway_with: GatewayFactory) -> None:
+    """Three requests pipelined on one keep-alive connection, a bucket of 1: the first is
+    answered, the second refused (R-28) with `Connection: close`, and the gateway closes the
+    connection, so the third is never read: a client that ignores Retry-After reconnects, and
+    the per-peer rate of new connections bounds the refusals (audited rows) it can cause."""
+    env = {"SEG_LIMIT_CLIENT_RATE": "0.2", "SEG_LIMIT_CLIENT_BURST": "1"}
+    url = gateway_with.server(env=env).urls["soap"]
+    body = career_request(ONSS, CONTEXT, MULTI).encode()
+    one = (
+        f"POST {urlsplit(url).path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f'Content-Type: text/xml; charset=utf-8\r\nSOAPAction: ""\r\n'
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    started = time.monotonic()
+    received = wire.raw(tls_context(pki, "onss-inspection"), url, one * 3, timeout=8)
+    assert time.monotonic() - started < 5  # closed by the gateway, not by our time-out
+    answers = received.split(b"HTTP/1.1 ")[1:]
+    assert [answer[:3] for answer in answers] == [b"200", b"500"]
+    head, _, refusal = answers[1].partition(b"\r\n\r\n")
+    assert b"\r\nConnection: close" in head and b"\r\nRetry-After: 1" in head
+    assert b"MSG00003" in refusal
 
 
 def test_the_gateway_wide_limit_refuses_every_client(gateway_with: GatewayFactory) -> None:

@@ -8,29 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
 from selfemployed_gateway.devpki import DevPki
 from tests.e2e.conftest import GatewayFactory, tls_context
+from tests.support import wire
 from tests.support.admin import metric
 from tests.support.soap import career_request, customer, payload, status
+from tests.support.wire import address
 
 ONSS = customer(sector=21, institution=0)
 CONTEXT = "SOCIAL_INSPECTION:INVESTIGATION"
 PATH = "/SelfEmployedService/v2/consult"
-
-
-def address(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    assert parts.hostname is not None and parts.port is not None
-    return parts.hostname, parts.port
 
 
 @contextlib.contextmanager
@@ -103,15 +97,7 @@ def test_a_connection_serves_a_bounded_number_of_requests(
 
 
 def raw(pki: DevPki, url: str, data: bytes) -> bytes:
-    host, port = address(url)
-    sock = socket.create_connection((host, port), timeout=5)
-    with tls_context(pki, "onss-inspection").wrap_socket(sock, server_hostname=host) as tls:
-        tls.sendall(data)
-        received = b""
-        with contextlib.suppress(OSError, ssl.SSLError):
-            while chunk := tls.recv(65536):
-                received += chunk
-    return received
+    return wire.raw(tls_context(pki, "onss-inspection"), url, data)
 
 
 def test_oversized_header_lines_and_blocks_get_431(

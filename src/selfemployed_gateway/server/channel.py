@@ -22,7 +22,8 @@ Three jobs, all below the resources (a request that breaks a limit never reaches
 - **Header limits.** A header line over `MAX_HEADER_LINE` bytes, headers over
   `totalHeadersSize` bytes in all or more than `maxHeaders` of them: a plain-text
   `431 Request Header Fields Too Large` and the connection is closed (Twisted answers 400).
-- **Connection bounds** (`server/connections.py`): in all, per peer, in age and in requests.
+- **Connection bounds** (`server/connections.py`): in all, per peer, in age and in requests;
+  asked by `AdmittingTLSFactory` before any TLS object or channel exists.
 
 After a 413 the rest of the body is read and thrown away — at most `DRAIN_FACTOR` times the
 limit and never past the deadline — before the connection is closed ("lingering close"): a
@@ -38,6 +39,7 @@ from typing import Any
 
 from OpenSSL import SSL
 from twisted.internet.protocol import connectionDone
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from twisted.web import http, server
 
@@ -94,6 +96,16 @@ class LimitedRequest(server.Request):
             return
         super().handleContentChunk(data)
 
+    def write(self, data: bytes) -> None:
+        if not self.startedWriting and self.channel is not None:
+            said = self.responseHeaders.getRawHeaders(b"connection") or []
+            if any(b"close" in value.lower() for value in said):
+                # The resource ends the connection (a refusal of R-28, the drain): Twisted
+                # decided persistence from the request's headers; the answer decides too,
+                # and anything pipelined behind it is never read.
+                self.channel.persistent = False
+        super().write(data)
+
 
 class CountingChannel(http.HTTPChannel):
     """HTTP/1.1 channel with the TLS-failure count, the body limit and the read deadline."""
@@ -122,25 +134,15 @@ class CountingChannel(http.HTTPChannel):
         timeout = getattr(self.site, "request_timeout_seconds", DEFAULT_REQUEST_TIMEOUT_SECONDS)
         return float(timeout)
 
+    def admitted(self, peer_host: str) -> None:
+        """Counted in the site's ConnectionBudget (by AdmittingTLSFactory): released when lost."""
+        self._peer_host = peer_host
+
     def connectionMade(self) -> None:
         super().connectionMade()
         budget: ConnectionBudget = self.site.connections
-        host = self._peer_host_of()
-        if not budget.admit(host):
-            self.site.metrics.connections_refused.inc()
-            transport: Any = self.transport
-            transport.abortConnection()  # before any TLS work: nothing is owed to it
-            return
-        self._peer_host = host
         self._age_call = self.callLater(budget.max_age_seconds, self._aged)
         self._arm_deadline()
-
-    def _peer_host_of(self) -> str:
-        transport: Any = self.transport
-        try:
-            return str(transport.getPeer().host)
-        except Exception:
-            return "unknown"
 
     def _aged(self) -> None:
         """The connection reached its maximum age: closed now if idle, else after its answer."""
@@ -336,3 +338,24 @@ class GatewaySite(server.Site):
         self.connections = connections
         self.displayTracebacks = False
         self.noisy = False
+
+
+class AdmittingTLSFactory(TLSMemoryBIOFactory):
+    """TLS over the site's channels, for the connections its ConnectionBudget admits.
+
+    The budget is asked before anything is built: a refused connection is closed by the
+    listening port with no TLS object, no channel and no timer (a client reconnecting in a loop
+    costs an accept and a close, and leaves nothing behind to fragment the heap).
+    """
+
+    wrappedFactory: GatewaySite
+
+    def buildProtocol(self, addr: Any) -> Any:
+        site = self.wrappedFactory
+        host = str(getattr(addr, "host", "unknown"))
+        if not site.connections.admit(host):
+            site.metrics.connections_refused.inc()
+            return None  # twisted.internet.tcp: the port closes the socket
+        protocol = super().buildProtocol(addr)
+        protocol.wrappedProtocol.admitted(host)
+        return protocol

@@ -3,7 +3,8 @@
 Every connection costs a descriptor, TLS state and buffers; without bounds, 1,100 idle TCP
 connections under a 1,024-descriptor limit starved the well-behaved client and the admin
 listener alike. A connection over `max_connections` (in all) or `max_per_peer` (from one IP
-address) is closed as soon as it is accepted, before any TLS work. A connection lives at most
+address), or beyond the peer's rate of new connections, is closed as soon as it is accepted,
+before any TLS object exists (`channel.AdmittingTLSFactory`). A connection lives at most
 `max_age_seconds` and serves at most `max_requests` requests, then closes (the response that
 reaches the limit says `Connection: close`; an idle connection at its age is closed): a
 certificate revoked by a CRL reload stops working on open connections within that age.

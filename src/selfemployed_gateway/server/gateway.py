@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.web import resource, server
 
 from selfemployed_gateway import tls
@@ -26,7 +25,7 @@ from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
 from selfemployed_gateway.server.admin import Metrics, Readiness, admin_root
-from selfemployed_gateway.server.channel import GatewaySite
+from selfemployed_gateway.server.channel import AdmittingTLSFactory, GatewaySite
 from selfemployed_gateway.server.connections import ConnectionBudget
 from selfemployed_gateway.server.resource import ConsultResource
 from selfemployed_gateway.settings import (
@@ -141,9 +140,8 @@ class Gateway:
         if self.settings.gateway.reuse_port:
             soap_port = _listen_shared(reactor, listen.host, listen.port, site, self.tls, backlog)
         else:
-            soap_port = reactor.listenSSL(
-                listen.port, site, self.tls, backlog=backlog, interface=listen.host
-            )
+            tls_site: Any = AdmittingTLSFactory(self.tls, False, site)  # type: ignore[arg-type]
+            soap_port = reactor.listenTCP(listen.port, tls_site, backlog, listen.host)
 
         def drain() -> Deferred[None]:
             # Nothing new is taken in; what was taken in is answered and audited, then closes.
@@ -243,7 +241,7 @@ def _listen_shared(
         sock.listen(backlog)
         sock.setblocking(False)
         return reactor.adoptStreamPort(
-            sock.fileno(), sock.family, TLSMemoryBIOFactory(creator, False, site)
+            sock.fileno(), sock.family, AdmittingTLSFactory(creator, False, site)
         )
     finally:
         sock.close()  # the reactor holds its own duplicate of the descriptor

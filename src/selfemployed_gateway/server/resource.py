@@ -141,6 +141,10 @@ class ConsultResource(resource.Resource):
         request.setHeader(b"Content-Type", answer.content_type.encode())
         if answer.retry_after is not None:
             request.setHeader(b"Retry-After", str(answer.retry_after).encode())
+            # A refusal of R-28 ends the connection: a client that retries at once instead of
+            # after Retry-After reconnects, and the per-peer rate of new connections bounds how
+            # many refusals (each an audited exchange) it can cause in a second.
+            request.setHeader(b"Connection", b"close")
         request.write(answer.body)
         request.finish()
 
