@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from selfemployed_gateway.bindings import ClientBindings
 from selfemployed_gateway.dataset import ClientEntry, Dataset
 from selfemployed_gateway.records import ClientCertificate, Operation
 from selfemployed_gateway.stages.filtering import FILTERABLE_ELEMENTS
@@ -39,17 +40,35 @@ class Problem:
 class Annex:
     clients: tuple[ClientEntry, ...]
     problems: tuple[Problem, ...]
+    # Each client's certificate (bindings.py). None: the development fallback of R-11, by
+    # `certificate_subject` or common name, which production refuses (production.py).
+    bindings: ClientBindings | None = None
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset) -> Annex:
-        return cls(clients=tuple(dataset.clients), problems=tuple(find_problems(dataset)))
+    def from_dataset(cls, dataset: Dataset, bindings: ClientBindings | None = None) -> Annex:
+        return cls(
+            clients=tuple(dataset.clients),
+            problems=tuple(find_problems(dataset)),
+            bindings=bindings,
+        )
 
     @property
     def inconsistent_clients(self) -> frozenset[str]:
         return frozenset(p.client for p in self.problems if p.client is not None)
 
     def presented_by(self, certificate: ClientCertificate) -> list[ClientEntry]:
-        """R-11: the clients this certificate identifies (more than one is inconsistent)."""
+        """R-11: the clients this certificate identifies (more than one is inconsistent).
+
+        None for a certificate unfit for client authentication (a CA's, no clientAuth)."""
+        if certificate.unfit_because is not None:
+            return []
+        if self.bindings is not None:
+            bindings = self.bindings
+            return [
+                client
+                for client in self.clients
+                if (binding := bindings.get(client.id)) is not None and binding.matches(certificate)
+            ]
         subject = normalised_subject(certificate.subject)
         return [
             client

@@ -262,6 +262,7 @@ def _dev(arguments: argparse.Namespace) -> int:
 def _check_config(arguments: argparse.Namespace) -> int:
     """R-14: every inconsistency, one line each (client and field), before deployment."""
     from selfemployed_gateway.annex import find_problems
+    from selfemployed_gateway.bindings import binding_problems, load_bindings
     from selfemployed_gateway.soap.contract import Contract
     from selfemployed_gateway.tls import server_tls_options
 
@@ -275,6 +276,13 @@ def _check_config(arguments: argparse.Namespace) -> int:
         dataset = load_dataset(settings.data.dataset)
         problems.extend(str(problem) for problem in find_problems(dataset))
         known = {client.id for client in dataset.clients}
+        try:  # R-11: each client bound to exactly one certificate
+            bindings = None
+            if settings.tls.client_bindings is not None:
+                bindings = load_bindings(settings.tls.client_bindings)
+            problems.extend(binding_problems(bindings, [c.id for c in dataset.clients]))
+        except ConfigurationError as error:
+            problems.append(f"tls.client_bindings: {error}")
         problems.extend(  # R-28: an override for nobody is a typo that limits nobody
             f"limits.clients.{name}: no client {name!r} in the annex"
             for name in sorted(settings.limits.clients)

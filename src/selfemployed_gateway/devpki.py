@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from selfemployed_gateway.bindings import write_bindings
+
 __all__ = [
     "PKCS12_PASSWORD",
     "CertKey",
@@ -104,6 +106,11 @@ class DevPki:
             not_yet_valid=pair(root / "not-yet-valid"),
         )
 
+    @property
+    def bindings(self) -> Path:
+        """``client-bindings.toml``: each client bound to its certificate (tls.client_bindings)."""
+        return self.root / "client-bindings.toml"
+
     def pkcs12(self, client_id: str) -> Path:
         """The PKCS#12 bundle ``clients/<id>.p12`` of a client (password `PKCS12_PASSWORD`)."""
         return self.clients[client_id].cert.with_name(client_id + ".p12")
@@ -143,8 +150,10 @@ def ensure_dev_pki(
     for cid in client_ids:
         _check_client_id(cid)
     pki = DevPki.at(root, client_ids)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "clients").mkdir(exist_ok=True)
+    # Keys inside: only the owner may enter (an existing folder is tightened too).
+    for folder in (root, root / "clients"):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
 
     now = datetime.datetime.now(datetime.UTC)
     if pki.ca.exists():
@@ -185,6 +194,12 @@ def ensure_dev_pki(
         _store(pki.rogue, *_make_client(rogue_ca, "rogue", start, end))
     elif missing(pki.rogue):
         _store(pki.rogue, *_make_client(_load(pki.rogue_ca), "rogue", start, end))
+    # Which certificate is which client (R-11), rewritten from the files every time: the
+    # "stranger" is bound to nobody.
+    write_bindings(
+        pki.bindings,
+        {cid: _load(pair)[1] for cid, pair in pki.clients.items() if cid != STRANGER},
+    )
     return pki
 
 

@@ -148,6 +148,10 @@ class ClientCertificate(Record):
     common_name: str | None
     serial: str
     sha256: str
+    issuer: str | None = None  # RFC 4514, as the subject
+    # Why this certificate may identify no client at all: a CA certificate, no
+    # clientAuth extended key usage, no digitalSignature key usage. None: fit.
+    unfit_because: str | None = None
 
 
 # --- supplier data -----------------------------------------------------------------------

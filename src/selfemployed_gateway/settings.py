@@ -97,6 +97,10 @@ class TlsSettings(Section):
     certificate: Path
     private_key: Path
     client_ca: list[Path] = Field(min_length=1)
+    client_bindings: Path | None = Field(
+        default=None,
+        description="which certificate is which client (bindings.py); None: by common name",
+    )
     crl: list[Path] = Field(
         default_factory=list, description="PEM CRLs of the client CAs: revoked clients refused"
     )
@@ -285,6 +289,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_TLS_PRIVATE_KEY": "tls.private_key",
     "SEG_TLS_CLIENT_CA": "tls.client_ca",  # comma-separated files
     "SEG_TLS_CRL": "tls.crl",  # comma-separated files
+    "SEG_TLS_CLIENT_BINDINGS": "tls.client_bindings",
     "SEG_AUDIT_BACKEND": "audit.backend",
     "SEG_AUDIT_SQLITE_PATH": "audit.sqlite_path",
     "SEG_AUDIT_POSTGRESQL_DSN": "audit.postgresql_dsn",
@@ -302,6 +307,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
 _PATH_SETTINGS = (
     ("tls", "certificate"),
     ("tls", "private_key"),
+    ("tls", "client_bindings"),
     ("data", "dataset"),
     ("supplier", "l302_mapping"),
     ("audit", "sqlite_path"),

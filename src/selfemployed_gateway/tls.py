@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL, crypto
 from twisted.internet import ssl
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
@@ -80,7 +80,38 @@ def certificate_of(cert: crypto.X509) -> ClientCertificate:
         common_name=common_name,
         serial=format(c.serial_number, "x"),
         sha256=c.fingerprint(hashes.SHA256()).hex(),
+        issuer=c.issuer.rfc4514_string(),
+        unfit_because=unfit_for_client_auth(c),
     )
+
+
+def unfit_for_client_auth(certificate: x509.Certificate) -> str | None:
+    """Why `certificate` may not authenticate a client (R-11), or None.
+
+    An end entity (a CA certificate could mint others), with the clientAuth extended key
+    usage and the digitalSignature key usage (RFC 5280 §4.2.1.3, §4.2.1.12): what a TLS client
+    certificate of a qualified CA carries. OpenSSL's chain check does not require them."""
+    try:
+        extensions = certificate.extensions
+    except ValueError as error:  # duplicate or malformed extensions
+        return f"unreadable extensions ({error})"
+    try:
+        if extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return "a CA certificate (basicConstraints CA:TRUE)"
+    except x509.ExtensionNotFound:
+        pass  # RFC 5280: without basicConstraints, the key is not a CA's
+    try:
+        usages = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return "no extended key usage (clientAuth required)"
+    if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
+        return "no clientAuth extended key usage"
+    try:
+        if not extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature:
+            return "no digitalSignature key usage"
+    except x509.ExtensionNotFound:
+        return "no key usage (digitalSignature required)"
+    return None
 
 
 def server_tls_options(

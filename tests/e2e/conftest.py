@@ -71,6 +71,7 @@ def gateway_config(
             "certificate": str(pki.server.cert),
             "private_key": str(pki.server.key),
             "client_ca": [str(pki.ca.cert)],
+            "client_bindings": str(pki.bindings),
         },
         "supplier": {"url": supplier_url, "timeout_seconds": 2},
         "data": {"dataset": str(dataset)},

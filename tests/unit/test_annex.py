@@ -508,7 +508,8 @@ def _toml(table: dict[str, Any], prefix: str = "") -> list[str]:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pki")
-    ensure_dev_pki(root, ["cpas-namur"])
+    clients = json.loads((PROJECT / "config" / "reference-dataset.json").read_text("utf-8"))
+    ensure_dev_pki(root, [client["id"] for client in clients["clients"]])
     return root
 
 
@@ -531,6 +532,7 @@ def write_config(folder: Path, pki: Path, dataset_file: Path) -> Path:
         "certificate": pki / "server.crt",
         "private_key": pki / "server.key",
         "client_ca": [pki / "ca.crt"],
+        "client_bindings": pki / "client-bindings.toml",
     }
     raw["data"]["dataset"] = dataset_file
     if "simulator" in raw:

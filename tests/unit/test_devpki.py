@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from selfemployed_gateway.bindings import load_bindings
 from selfemployed_gateway.devpki import (
     PKCS12_PASSWORD,
     CertKey,
@@ -53,6 +54,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
 
 
 EXPECTED_FILES = {
+    "client-bindings.toml",
     "ca.crt",
     "ca.key",
     "server.crt",
@@ -86,6 +88,25 @@ def test_layout(pki: DevPki) -> None:
     )
 
 
+def test_folders_are_the_owners_only(pki: DevPki) -> None:
+    """The keys' folders are 0700 (issue #13: 0644 files in a 0755 folder were readable)."""
+    assert stat.S_IMODE(pki.root.stat().st_mode) == 0o700
+    assert stat.S_IMODE((pki.root / "clients").stat().st_mode) == 0o700
+
+
+def test_each_client_is_bound_to_its_certificate(pki: DevPki) -> None:
+    """R-11: client-bindings.toml binds each client (not the stranger) to subject, issuer and
+    fingerprint of its own certificate."""
+    bindings = load_bindings(pki.bindings)
+    assert set(bindings) == set(CLIENT_IDS)
+    for client_id in CLIENT_IDS:
+        certificate = x509.load_pem_x509_certificate(pki.clients[client_id].cert.read_bytes())
+        binding = bindings[client_id]
+        assert binding.subject == certificate.subject.rfc4514_string()
+        assert binding.issuer == certificate.issuer.rfc4514_string()
+        assert binding.sha256 == (certificate.fingerprint(hashes.SHA256()).hex(),)
+
+
 def test_keys_are_private_unencrypted_p256(pki: DevPki) -> None:
     for pair in pki.pairs():
         assert stat.S_IMODE(pair.key.stat().st_mode) == 0o600, pair.key
@@ -116,6 +137,7 @@ def test_adds_only_missing_files(tmp_path: Path) -> None:
         "clients/newcomer.crt",
         "clients/newcomer.key",
         "clients/newcomer.p12",
+        "client-bindings.toml",  # the newcomer is bound
     }
     load(pki.server.cert).verify_directly_issued_by(load(pki.ca.cert))
 

@@ -17,6 +17,7 @@ from selfemployed_gateway.admission import Admission
 from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.trail import AuditStore
+from selfemployed_gateway.bindings import load_bindings
 from selfemployed_gateway.clock import clock_from_setting
 from selfemployed_gateway.dataset import Dataset, load_dataset
 from selfemployed_gateway.errors import ConfigurationError
@@ -70,6 +71,7 @@ class Gateway:
     def build(cls, settings: Settings) -> Gateway:
         """Load and check everything; any problem raises before a port is opened."""
         dataset = load_dataset(settings.data.dataset)
+        server_tls_options = server_tls(settings)  # certificate problems first: the usual ones
         contract = Contract.load(settings.contract.wsdl, settings.contract.xsd_dir)
         metrics = GatewayMetrics(phase=settings.gateway.phase.value)
         breaker = CircuitBreaker(
@@ -108,7 +110,7 @@ class Gateway:
             metrics=metrics,
             audit=audit,
             audit_writer=audit_writer,
-            tls=tls.ReloadableServerTls(server_tls(settings)),
+            tls=tls.ReloadableServerTls(server_tls_options),
             breaker=breaker,
         )
 
@@ -263,7 +265,10 @@ def server_tls(settings: Settings) -> Any:
 def build_pipeline(settings: Settings, dataset: Dataset, supplier: Supplier) -> Pipeline:
     """The pipeline over one dataset: annex (R-14 checked), registers, supplier, clock."""
     registers = SqliteRegisters.from_dataset(dataset)
-    annex = Annex.from_dataset(dataset)
+    bindings = None
+    if settings.tls.client_bindings is not None:
+        bindings = load_bindings(settings.tls.client_bindings)
+    annex = Annex.from_dataset(dataset, bindings)
     for problem in annex.problems:
         log.warning("inconsistent annex (R-14; requests of this client get MSG00003): %s", problem)
     return Pipeline(
