@@ -23,6 +23,7 @@ from tests.support.processes import write_config  # the same TOML writer as the 
 
 from selfemployed_gateway.dataset import load_dataset
 from selfemployed_gateway.devpki import DevPki, ensure_dev_pki
+from selfemployed_gateway.devsecrets import audit_key_files
 
 PROJECT = Path(__file__).resolve().parents[1]
 DATASET = PROJECT / "config" / "reference-dataset.json"
@@ -155,7 +156,12 @@ def gateway_config(
             "wsdl": str(PROJECT / "wsdl" / "SelfEmployedV2.wsdl"),
             "xsd_dir": str(PROJECT / "xsd"),
         },
-        "audit": {"backend": "sqlite", "sqlite_path": str(audit)},
+        "audit": {
+            "backend": "sqlite",
+            "sqlite_path": str(audit),
+            "encryption_keys": [str(audit_key_files(pki.root)[0])],
+            "ssin_hash_key_file": str(audit_key_files(pki.root)[1]),
+        },
         "logging": {"level": "info"},
     }
     if not default_limits:

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from selfemployed_gateway.bindings import write_bindings
+from selfemployed_gateway.devsecrets import ensure_dev_secrets
 
 __all__ = [
     "PKCS12_PASSWORD",
@@ -194,6 +195,7 @@ def ensure_dev_pki(
         _store(pki.rogue, *_make_client(rogue_ca, "rogue", start, end))
     elif missing(pki.rogue):
         _store(pki.rogue, *_make_client(_load(pki.rogue_ca), "rogue", start, end))
+    ensure_dev_secrets(root)  # the audit trail's development keys, beside the PKI
     # Which certificate is which client, rewritten from the files every time: the
     # "stranger" is bound to nobody.
     write_bindings(

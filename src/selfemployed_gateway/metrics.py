@@ -59,6 +59,16 @@ class GatewayMetrics:
             "Exchanges that could not be stored in the audit trail (answered MSG00003).",
             registry=self.registry,
         )
+        self.audit_purged = Counter(
+            "seg_audit_purged",
+            "Exchanges deleted from the audit trail past audit.retention_days.",
+            registry=self.registry,
+        )
+        self.audit_purge_failures = Counter(
+            "seg_audit_purge_failures",
+            "Runs of the retention that failed (the next run tries again).",
+            registry=self.registry,
+        )
         self.admission_refusals = Counter(
             "seg_admission_refusals_total",
             "Exchanges refused before the pipeline for a share exceeded (R-28), by client and "

@@ -6,7 +6,7 @@ They know nothing of SOAP or XML; the SOAP edge (`soap/`) converts to and from t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from functools import total_ordering
@@ -279,3 +279,5 @@ class ExchangeTrace:
     outcome: str | None = None
     supplier_seconds: float | None = None
     supplier_outcome: str | None = None
+    # The NISS the request asks about: only ever stored as a keyed hash (audit/protection.py).
+    ssin: str | None = field(default=None, repr=False)

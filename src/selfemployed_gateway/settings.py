@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from selfemployed_gateway.errors import ConfigurationError
 
@@ -224,6 +224,14 @@ class AuditSettings(Section):
     # 1-2 KB and responses 2-20 KB; a request near the 64 KiB body limit is an attack.
     max_request_bytes: int = Field(default=8 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_response_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Protection at rest (audit/protection.py): AES-256-GCM keys, the first seals new rows.
+    encryption_keys: list[Path] = Field(default_factory=list, description="key files")
+    encryption_key: SecretStr | None = Field(default=None, description="seals before the files")
+    ssin_hash_key_file: Path | None = Field(default=None, description="HMAC key of the NISS")
+    ssin_hash_key: SecretStr | None = None
+    purge_interval_seconds: float = Field(
+        default=3600, ge=0, le=7 * 86400, description="retention applied this often; 0: never"
+    )
 
 
 class LoggingSettings(Section):
@@ -296,6 +304,11 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_AUDIT_RETENTION_DAYS": "audit.retention_days",
     "SEG_AUDIT_MAX_REQUEST_BYTES": "audit.max_request_bytes",
     "SEG_AUDIT_MAX_RESPONSE_BYTES": "audit.max_response_bytes",
+    "SEG_AUDIT_ENCRYPTION_KEYS": "audit.encryption_keys",  # comma-separated files
+    "SEG_AUDIT_ENCRYPTION_KEY": "audit.encryption_key",  # the key itself (a secret)
+    "SEG_AUDIT_SSIN_HASH_KEY_FILE": "audit.ssin_hash_key_file",
+    "SEG_AUDIT_SSIN_HASH_KEY": "audit.ssin_hash_key",
+    "SEG_AUDIT_PURGE_INTERVAL": "audit.purge_interval_seconds",
     "SEG_LOG_LEVEL": "logging.level",
     "SEG_LOG_SSIN_HASH_KEY": "logging.ssin_hash_key",
     "SEG_SIMULATOR_HOST": "simulator.listen.host",
@@ -311,6 +324,7 @@ _PATH_SETTINGS = (
     ("data", "dataset"),
     ("supplier", "l302_mapping"),
     ("audit", "sqlite_path"),
+    ("audit", "ssin_hash_key_file"),
     ("contract", "wsdl"),
     ("contract", "xsd_dir"),
     ("simulator", "dataset"),
@@ -372,7 +386,11 @@ def _read(
     return path, raw, sources
 
 
-_LIST_SETTINGS = frozenset({"tls.client_ca", "tls.crl"})
+_SECRET_SETTINGS = frozenset(
+    {"audit.encryption_key", "audit.ssin_hash_key", "logging.ssin_hash_key", "admin.token"}
+)
+_PATH_LIST_SETTINGS = (("tls", "client_ca"), ("tls", "crl"), ("audit", "encryption_keys"))
+_LIST_SETTINGS = frozenset(f"{section}.{key}" for section, key in _PATH_LIST_SETTINGS)
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: str | list[str]) -> None:
@@ -390,12 +408,12 @@ def _resolve_paths(raw: dict[str, Any], base: Path, env_overridden: Mapping[str,
         if isinstance(node, dict) and isinstance(node.get(key), str):
             origin = Path.cwd() if f"{section}.{key}" in env_overridden else base
             node[key] = (origin / node[key]).resolve()
-    tls = raw.get("tls")
-    for key in ("client_ca", "crl"):
-        if isinstance(tls, dict) and isinstance(tls.get(key), list):
-            origin = Path.cwd() if f"tls.{key}" in env_overridden else base
-            tls[key] = [
-                (origin / item).resolve() if isinstance(item, str) else item for item in tls[key]
+    for section, key in _PATH_LIST_SETTINGS:
+        node = raw.get(section)
+        if isinstance(node, dict) and isinstance(node.get(key), list):
+            origin = Path.cwd() if f"{section}.{key}" in env_overridden else base
+            node[key] = [
+                (origin / item).resolve() if isinstance(item, str) else item for item in node[key]
             ]
 
 
@@ -408,6 +426,8 @@ def _explain(path: Path, exc: ValidationError, sources: Mapping[str, str], prefi
             fix = "add this setting"
         elif error["type"] == "extra_forbidden":
             fix = "remove it or correct its spelling"
+        elif dotted in _SECRET_SETTINGS:
+            fix = "correct the value"  # a secret is never echoed
         else:
             fix = f"got {error.get('input')!r}; correct the value"
         lines.append(f"  [{dotted}]{origin}: {error['msg']}: {fix}")

@@ -20,6 +20,7 @@ import pytest
 
 from selfemployed_gateway.dataset import load_dataset
 from selfemployed_gateway.devpki import DevPki, ensure_dev_pki
+from selfemployed_gateway.devsecrets import audit_key_files
 from tests.support.processes import PROJECT, Server, start, write_config
 
 DATASET = PROJECT / "config" / "reference-dataset.json"
@@ -79,7 +80,12 @@ def gateway_config(
             "wsdl": str(PROJECT / "wsdl" / "SelfEmployedV2.wsdl"),
             "xsd_dir": str(PROJECT / "xsd"),
         },
-        "audit": {"backend": "sqlite", "sqlite_path": str(audit)},
+        "audit": {
+            "backend": "sqlite",
+            "sqlite_path": str(audit),
+            "encryption_keys": [str(audit_key_files(pki.root)[0])],
+            "ssin_hash_key_file": str(audit_key_files(pki.root)[1]),
+        },
     }
 
 

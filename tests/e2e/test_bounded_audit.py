@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from selfemployed_gateway.audit.sqlite import SqliteAuditStore
 from tests.e2e.conftest import GatewayFactory
-from tests.support.admin import audit_path
+from tests.support.admin import audit_path, audit_protection
 from tests.support.soap import career_request, customer, fault
 
 ONSS = customer(sector=21, institution=0)
@@ -31,13 +31,15 @@ def test_large_requests_are_audited_with_their_start_digest_and_length(
     tickets = {str(fault(a.content)["ticketCBSS"]) for a in answers}
     assert {a.status_code for a in answers} == {500}
     assert len(tickets) == 40
-    store = SqliteAuditStore(audit_path(server))
+    store, protection = SqliteAuditStore(audit_path(server)), audit_protection(server)
     try:
         rows = [store.by_ticket(ticket) for ticket in sorted(tickets)]
     finally:
         store.close()
     assert all(len(found) == 1 for found in rows)
-    for (row,) in rows:
+    for (sealed,) in rows:
+        assert sealed.key_id == protection.sealing_key_id  # sealed at rest (issue #13)
+        row = protection.open(sealed)
         assert row.outcome == "MSG00004"
         assert len(row.request_xml) < CAP + 200
         assert row.request_xml.startswith(b"<!-- selfemployed-gateway: message of ")

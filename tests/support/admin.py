@@ -6,9 +6,12 @@ import signal
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from selfemployed_gateway.audit.protection import AuditProtection
+from selfemployed_gateway.settings import AuditSettings
 from tests.support.processes import Server
 
 
@@ -40,7 +43,15 @@ def sighup_and_wait(server: Server, result: str) -> None:
 
 def audit_path(server: Server) -> Path:
     """The SQLite audit file of a gateway started by tests.support.processes."""
+    return Path(_config(server)["audit"]["sqlite_path"])
+
+
+def audit_protection(server: Server) -> AuditProtection:
+    """The keys of that gateway's trail, to open the messages it sealed."""
+    return AuditProtection.from_settings(AuditSettings.model_validate(_config(server)["audit"]))
+
+
+def _config(server: Server) -> dict[str, Any]:
     arguments = server.process.args
     assert isinstance(arguments, list)
-    config = tomllib.loads(Path(arguments[arguments.index("--config") + 1]).read_text())
-    return Path(config["audit"]["sqlite_path"])
+    return tomllib.loads(Path(arguments[arguments.index("--config") + 1]).read_text())

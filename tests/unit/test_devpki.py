@@ -55,6 +55,8 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
 
 EXPECTED_FILES = {
     "client-bindings.toml",
+    "audit-encryption.key",
+    "audit-ssin-hash.key",
     "ca.crt",
     "ca.key",
     "server.crt",
@@ -150,7 +152,10 @@ def test_missing_ca_regenerates_everything(tmp_path: Path) -> None:
     after = snapshot(tmp_path)
 
     assert set(after) == set(before)
-    assert all(after[name][1] != before[name][1] for name in after)
+    # Everything but the audit trail's keys: rows sealed with them must stay readable.
+    kept = {"audit-encryption.key", "audit-ssin-hash.key"}
+    assert all(after[name][1] != before[name][1] for name in set(after) - kept)
+    assert all(after[name] == before[name] for name in kept)
     ca = load(pki.ca.cert)
     for pair in [pki.server, *pki.clients.values()]:
         load(pair.cert).verify_directly_issued_by(ca)

@@ -3,9 +3,11 @@
 ``audit show TICKET`` prints every exchange whose BCSS ticket or client ticket is TICKET,
 with both messages pretty-printed (this is the one place they are shown: they hold personal
 data, so the command is for the service desk on the gateway's host, and nothing is logged);
-``audit find`` lists exchanges one per line (tab-separated); ``audit purge`` deletes the
-exchanges older than the retention period. Storage failures print one line on stderr and
-exit 2, like the other commands' errors.
+``audit find`` lists exchanges one per line (tab-separated), ``--ssin`` those about one person
+(by the keyed hash stored with each, nothing decrypted); ``audit purge`` deletes the
+exchanges older than the retention period; ``audit new-key`` prints a key. Everything printed
+from the trail is escaped (`escaped`): a stored value cannot forge a line or drive the
+terminal. Storage failures print one line on stderr and exit 2, like the other commands'.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 
 from selfemployed_gateway.audit.backends import open_audit_store
+from selfemployed_gateway.audit.protection import AuditProtection, MissingAuditKey, new_key_text
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
 from selfemployed_gateway.errors import AuditError
 from selfemployed_gateway.settings import Settings
@@ -59,6 +62,12 @@ def add_audit_commands(
         help="only exchanges received at or after this date (UTC) or ISO date-time",
     )
     find.add_argument("--code", metavar="CODE", help="only this outcome, e.g. MSG00004")
+    find.add_argument(
+        "--ssin",
+        metavar="NISS",
+        help="only exchanges about this person (the right of access): found by the keyed hash "
+        "stored with each exchange, nothing is decrypted",
+    )
     find.add_argument("--limit", metavar="N", type=_positive, default=100, help="default 100")
     find.set_defaults(command=_with_store(load_settings, _find))
 
@@ -71,6 +80,13 @@ def add_audit_commands(
         help="default: audit.retention_days of the configuration",
     )
     purge.set_defaults(command=_with_store(load_settings, _purge))
+
+    new_key = commands.add_parser(
+        "new-key",
+        help="print a new random key (base64, 32 bytes) for audit.encryption_keys or "
+        "audit.ssin_hash_key_file",
+    )
+    new_key.set_defaults(command=_new_key)
 
 
 def _with_store(
@@ -96,37 +112,59 @@ def _with_store(
 
 
 def _show(arguments: argparse.Namespace, settings: Settings, store: AuditStore) -> int:
-    del settings
+    protection = AuditProtection.from_settings(settings.audit)
     exchanges = store.by_ticket(arguments.ticket)
     if not exchanges:
-        print(f"{PROG}: no exchange with ticket {arguments.ticket!r}", file=sys.stderr)
+        print(f"{PROG}: no exchange with ticket {_text(arguments.ticket)!r}", file=sys.stderr)
         return 1
+    missing = 0
     for number, exchange in enumerate(exchanges, start=1):
         if number > 1:
             print()
         print(f"=== exchange {number} of {len(exchanges)} ===")
-        print(f"ticketCBSS:    {exchange.ticket_cbss}")
+        print(f"ticketCBSS:    {_text(exchange.ticket_cbss)}")
         print(f"client ticket: {_text(exchange.client_ticket)}")
         print(f"client:        {_text(exchange.client_id)}")
         print(f"operation:     {_text(exchange.operation)}")
         print(f"legal context: {_text(exchange.legal_context)}")
         print(f"received:      {_timestamp(exchange.received)}")
         print(f"replied:       {_timestamp(exchange.replied)}")
-        print(f"outcome:       {exchange.outcome}")
+        print(f"outcome:       {_text(exchange.outcome)}")
         print(f"duration:      {exchange.duration_ms:.1f} ms")
+        try:
+            opened = protection.open(exchange)
+        except MissingAuditKey as error:
+            missing += 1
+            print(f"--- messages not shown: {error} ---")
+            continue
         print("--- request ---")
-        print(_pretty(exchange.request_xml))
+        print(_pretty(opened.request_xml))
         print("--- response ---")
-        print(_pretty(exchange.response_xml))
+        print(_pretty(opened.response_xml))
+    if missing:
+        print(
+            f"{PROG}: {missing} exchange(s) sealed with a key not configured here", file=sys.stderr
+        )
+        return 2
     return 0
 
 
 def _find(arguments: argparse.Namespace, settings: Settings, store: AuditStore) -> int:
-    del settings
+    ssin_hash = None
+    if arguments.ssin is not None:
+        ssin_hash = AuditProtection.from_settings(settings.audit).ssin_hash(arguments.ssin.strip())
+        if ssin_hash is None:
+            print(
+                f"{PROG}: --ssin needs the NISS hash key the gateway stores with "
+                "(audit.ssin_hash_key_file or SEG_AUDIT_SSIN_HASH_KEY)",
+                file=sys.stderr,
+            )
+            return 2
     exchanges = store.find(
         client_id=arguments.client,
         since=arguments.since,
         outcome=arguments.code,
+        ssin_hash=ssin_hash,
         limit=arguments.limit,
     )
     for exchange in exchanges:
@@ -145,15 +183,24 @@ def _purge(arguments: argparse.Namespace, settings: Settings, store: AuditStore)
     return 0
 
 
+def _new_key(arguments: argparse.Namespace) -> int:
+    del arguments
+    print(new_key_text())
+    return 0
+
+
 def _line(exchange: ExchangeRecord) -> str:
+    """One exchange, tab-separated: received, ticketCBSS, client ticket, client, operation,
+    legal context, outcome, duration (ms)."""
     return "\t".join(
         (
             _timestamp(exchange.received),
-            exchange.ticket_cbss,
+            _text(exchange.ticket_cbss),
             _text(exchange.client_ticket),
             _text(exchange.client_id),
             _text(exchange.operation),
-            exchange.outcome,
+            _text(exchange.legal_context),
+            _text(exchange.outcome),
             f"{exchange.duration_ms:.1f}",
         )
     )
@@ -166,9 +213,18 @@ def _pretty(message: bytes) -> str:
     try:
         root = etree.fromstring(message, parser)
     except (etree.XMLSyntaxError, ExternalResourceRefused):
-        return message.decode("utf-8", errors="replace")
-    text: str = etree.tostring(root, pretty_print=True, encoding="unicode")
-    return text.rstrip("\n")
+        # One escaped line: a line break of its own could forge "--- response ---".
+        return escaped(message.decode("utf-8", errors="replace"))
+    for node in root.iter():
+        # Texts and attribute values escaped before indenting: the only line breaks shown
+        # are the pretty-printer's.
+        node.text = None if node.text is None else escaped(node.text)
+        node.tail = None if node.tail is None else escaped(node.tail)
+        for name, value in node.attrib.items():
+            node.attrib[name] = escaped(value)
+    text = etree.tostring(root, pretty_print=True, encoding="unicode")
+    # Names are all that is left: XML allows a few format characters in them (ZWJ…).
+    return "\n".join(escaped(line, backslash=False) for line in text.rstrip("\n").split("\n"))
 
 
 def _timestamp(moment: datetime) -> str:
@@ -176,7 +232,32 @@ def _timestamp(moment: datetime) -> str:
 
 
 def _text(value: str | None) -> str:
-    return "-" if value is None else value
+    return "-" if value is None else escaped(value)
+
+
+def escaped(text: str, *, backslash: bool = True) -> str:
+    """`text` safe to print on a terminal: control characters (C0, DEL, C1: a stored `&#10;`
+    or `&#9;` would forge a line or a column, ESC and CSI U+009B would drive the terminal)
+    and format characters (bidi overrides such as U+202E would reorder what is shown) are
+    written as escapes, e.g. ``\\u202e``; a backslash is doubled so escapes stay unambiguous."""
+    if text.isprintable() and not (backslash and "\\" in text):
+        return text
+    return "".join(_escape(character, backslash) for character in text)
+
+
+def _escape(character: str, backslash: bool) -> str:
+    if character == "\\" and backslash:
+        return "\\\\"
+    if character.isprintable() or character == " ":
+        return character
+    code = ord(character)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
 
 
 def _moment(text: str) -> datetime:

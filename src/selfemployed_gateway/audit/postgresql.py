@@ -32,6 +32,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
 from selfemployed_gateway.audit.trail import (
+    ADDED_COLUMNS,
     COLUMNS,
     ExchangeRecord,
     check_aware,
@@ -113,6 +114,7 @@ class PostgresAuditStore:
         client_id: str | None = None,
         since: datetime | None = None,
         outcome: str | None = None,
+        ssin_hash: str | None = None,
         limit: int = 100,
     ) -> list[ExchangeRecord]:
         check_limit(limit)
@@ -128,6 +130,9 @@ class PostgresAuditStore:
         if outcome is not None:
             conditions.append(sql.SQL("outcome = %s"))
             parameters.append(outcome)
+        if ssin_hash is not None:
+            conditions.append(sql.SQL("ssin_hash = %s"))
+            parameters.append(ssin_hash)
         where = (
             sql.SQL("WHERE {}").format(sql.SQL(" AND ").join(conditions))
             if conditions
@@ -269,6 +274,15 @@ def _create_schema(connection: Connection) -> None:
     connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
     for statement in _SCHEMA:
         connection.execute(statement)
+    for column, kind in ADDED_COLUMNS:  # a trail of an earlier version gains them
+        connection.execute(
+            sql.SQL("ALTER TABLE audit_exchange ADD COLUMN IF NOT EXISTS {} {}").format(
+                sql.Identifier(column), sql.SQL(kind)
+            )
+        )
+    connection.execute(
+        "CREATE INDEX IF NOT EXISTS audit_exchange_by_ssin ON audit_exchange (ssin_hash, received)"
+    )
 
 
 def _describe(error: psycopg.Error) -> str:

@@ -18,6 +18,7 @@ Timestamps are stored as ISO 8601 UTC text with microseconds (``2024-05-01T10:00
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from selfemployed_gateway.audit.trail import (
+    ADDED_COLUMNS,
     COLUMNS,
     ExchangeRecord,
     check_aware,
@@ -37,6 +39,7 @@ from selfemployed_gateway.audit.trail import (
 from selfemployed_gateway.errors import AuditError
 
 BUSY_TIMEOUT_SECONDS = 10.0
+_PLACEHOLDERS = ", ".join("?" for _ in COLUMNS.split(","))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_exchange (
@@ -58,6 +61,10 @@ CREATE INDEX IF NOT EXISTS audit_exchange_by_client_ticket ON audit_exchange (cl
 CREATE INDEX IF NOT EXISTS audit_exchange_by_client ON audit_exchange (client_id, received);
 CREATE INDEX IF NOT EXISTS audit_exchange_by_received ON audit_exchange (received);
 """
+# After the columns of ADDED_COLUMNS exist (a trail of an earlier version gains them).
+_ADDED_INDEXES = """
+CREATE INDEX IF NOT EXISTS audit_exchange_by_ssin ON audit_exchange (ssin_hash, received);
+"""
 
 
 class SqliteAuditStore:
@@ -68,7 +75,7 @@ class SqliteAuditStore:
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         with self._failures("open"):
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private(path)
             connection = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False
             )
@@ -83,6 +90,15 @@ class SqliteAuditStore:
                 connection.execute("PRAGMA synchronous = NORMAL")
                 with connection:
                     connection.executescript(_SCHEMA)
+                    present = {
+                        row[1] for row in connection.execute("PRAGMA table_info(audit_exchange)")
+                    }
+                    for column, kind in ADDED_COLUMNS:
+                        if column not in present:
+                            connection.execute(
+                                f"ALTER TABLE audit_exchange ADD COLUMN {column} {kind}"
+                            )
+                    connection.executescript(_ADDED_INDEXES)
             except BaseException:
                 connection.close()
                 raise
@@ -95,7 +111,7 @@ class SqliteAuditStore:
         row = row_from_record(exchange, _text)
         with self._failures("record"), self._locked() as connection, connection:
             connection.execute(
-                f"INSERT INTO audit_exchange ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO audit_exchange ({COLUMNS}) VALUES ({_PLACEHOLDERS})",
                 row,
             )
 
@@ -112,6 +128,7 @@ class SqliteAuditStore:
         client_id: str | None = None,
         since: datetime | None = None,
         outcome: str | None = None,
+        ssin_hash: str | None = None,
         limit: int = 100,
     ) -> list[ExchangeRecord]:
         check_limit(limit)
@@ -127,6 +144,9 @@ class SqliteAuditStore:
         if outcome is not None:
             conditions.append("outcome = ?")
             parameters.append(outcome)
+        if ssin_hash is not None:
+            conditions.append("ssin_hash = ?")
+            parameters.append(ssin_hash)
         where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
         parameters.append(limit)
         return self._select(
@@ -168,6 +188,16 @@ class SqliteAuditStore:
             raise AuditError(
                 f"audit store {self._path}: {what} failed: {type(error).__name__}: {error}"
             ) from error
+
+
+def _private(path: Path) -> None:
+    """The trail holds personal data: its folder is made 0700 when created, and the file and
+    its -wal and -shm (SQLite gives them the file's mode) 0600, an existing one tightened."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for member in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if member.exists() and member.stat().st_mode & 0o077:
+            member.chmod(0o600)
 
 
 def _text(moment: datetime) -> str:

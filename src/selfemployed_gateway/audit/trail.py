@@ -39,6 +39,10 @@ class ExchangeRecord(BaseModel):
     # repr=False: a record that ends up in a log line or a traceback never shows the messages.
     request_xml: bytes = Field(repr=False)
     response_xml: bytes = Field(repr=False)
+    # audit/protection.py: the key that sealed the messages (None: in clear), and the keyed
+    # hash of the consulted NISS (None: none was read, or no hash key), indexed.
+    key_id: str | None = None
+    ssin_hash: str | None = None
 
 
 class AuditStore(Protocol):
@@ -61,6 +65,7 @@ class AuditStore(Protocol):
         client_id: str | None = None,
         since: datetime | None = None,
         outcome: str | None = None,
+        ssin_hash: str | None = None,
         limit: int = 100,
     ) -> list[ExchangeRecord]:
         """At most ``limit`` exchanges matching every filter given, newest first.
@@ -96,8 +101,10 @@ def bounded(message: bytes, cap: int) -> bytes:
 #: and `record_from_row` (both backends).
 COLUMNS = (
     "ticket_cbss, client_ticket, client_id, operation, legal_context, received, replied, "
-    "outcome, duration_ms, request_xml, response_xml"
+    "outcome, duration_ms, request_xml, response_xml, key_id, ssin_hash"
 )
+#: Columns added since the first schema: (name, SQL type per backend), added when missing.
+ADDED_COLUMNS = (("key_id", "TEXT"), ("ssin_hash", "TEXT"))
 
 
 def row_from_record(exchange: ExchangeRecord, moment: Callable[[datetime], Any]) -> tuple[Any, ...]:
@@ -114,6 +121,8 @@ def row_from_record(exchange: ExchangeRecord, moment: Callable[[datetime], Any])
         exchange.duration_ms,
         exchange.request_xml,
         exchange.response_xml,
+        exchange.key_id,
+        exchange.ssin_hash,
     )
 
 
@@ -131,6 +140,8 @@ def record_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> Ex
         duration_ms,
         request_xml,
         response_xml,
+        key_id,
+        ssin_hash,
     ) = row
     return ExchangeRecord(
         ticket_cbss=ticket_cbss,
@@ -144,6 +155,8 @@ def record_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> Ex
         duration_ms=duration_ms,
         request_xml=bytes(request_xml),
         response_xml=bytes(response_xml),
+        key_id=key_id,
+        ssin_hash=ssin_hash,
     )
 
 

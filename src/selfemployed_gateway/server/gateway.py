@@ -16,6 +16,8 @@ from selfemployed_gateway import tls
 from selfemployed_gateway.admission import Admission
 from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.audit.backends import open_audit_store
+from selfemployed_gateway.audit.protection import AuditProtection
+from selfemployed_gateway.audit.retention import Retention
 from selfemployed_gateway.audit.trail import AuditStore
 from selfemployed_gateway.bindings import load_bindings
 from selfemployed_gateway.clock import clock_from_setting
@@ -65,7 +67,9 @@ class Gateway:
     audit_writer: ThreadPoolExecutor
     tls: tls.ReloadableServerTls
     breaker: CircuitBreaker
+    retention: Retention
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
+    _retention_task: asyncio.Task[None] | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -106,12 +110,14 @@ class Gateway:
                 audit_writer=audit_writer,
                 admission=Admission(settings.limits),
                 stored_bytes=(settings.audit.max_request_bytes, settings.audit.max_response_bytes),
+                protection=AuditProtection.from_settings(settings.audit),
             ),
             metrics=metrics,
             audit=audit,
             audit_writer=audit_writer,
             tls=tls.ReloadableServerTls(server_tls_options),
             breaker=breaker,
+            retention=Retention(audit, clock, metrics, audit_writer, settings.audit.retention_days),
         )
 
     def listen(self, reactor: Any) -> tuple[Any, Any]:
@@ -151,6 +157,9 @@ class Gateway:
             return Deferred.fromFuture(loop.create_task(self.drain(consult)))
 
         reactor.addSystemEventTrigger("before", "shutdown", drain)
+        interval = self.settings.audit.purge_interval_seconds
+        if interval > 0:
+            self._retention_task = loop.create_task(self.retention.run(interval))
         reactor.addSystemEventTrigger("after", "shutdown", blocking.shutdown)
         reactor.addSystemEventTrigger("after", "shutdown", self.audit_writer.shutdown)
         reactor.addSystemEventTrigger("after", "shutdown", self.audit.close)
@@ -177,6 +186,7 @@ class Gateway:
             tls_options = server_tls(settings)
             supplier = GuardedSupplier(build_supplier(settings, dataset), self.breaker)
             pipeline = build_pipeline(settings, dataset, supplier)
+            protection = AuditProtection.from_settings(settings.audit)
         except RELOAD_ERRORS as error:
             log.error(
                 "configuration reload refused; the running configuration stays in force",
@@ -192,6 +202,8 @@ class Gateway:
         old_supplier = self.supplier
         self.endpoint.pipeline = pipeline  # one assignment: a request sees old or new
         self.exchanges.admission.configure(settings.limits)
+        self.exchanges.protection = protection  # a new sealing key takes over (rotation)
+        self.retention.days = settings.audit.retention_days
         self.breaker.configure(
             settings.supplier.breaker_failures,
             settings.supplier.breaker_cooldown_seconds,
@@ -214,6 +226,8 @@ class Gateway:
     async def drain(self, consult: ConsultResource) -> None:
         """Shutdown: refuse new requests, wait for the exchanges in flight (at most the
         supplier's budget and a second), then close the supplier's connections."""
+        if self._retention_task is not None:
+            self._retention_task.cancel()
         await consult.drain(self.settings.supplier.timeout_seconds + 1)
         await self.supplier.aclose()
 

@@ -148,6 +148,7 @@ class SoapEndpoint:
         consult = self.reader.read(read.envelope, read.operation)
         trace.client_ticket = consult.customer_ticket
         trace.legal_context = consult.legal_context
+        trace.ssin = consult.ssin
         reply = await self.pipeline.consult(consult, certificate, trace)
         trace.outcome = reply.status.code
         body = writer.response_envelope(

@@ -9,6 +9,7 @@ import hashlib
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 
 from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.postgresql import APPLICATION_NAME
+from selfemployed_gateway.audit.sqlite import SqliteAuditStore
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord, bounded
 from selfemployed_gateway.errors import AuditError
 from selfemployed_gateway.settings import AuditBackend, AuditSettings, ConfigurationError
@@ -412,3 +414,74 @@ def test_a_large_message_is_stored_bounded() -> None:
     )
     assert start == message[:1024]
     assert bounded(message[:1024], 1024) == message[:1024]
+
+
+# --- protection at rest (issue #13), both backends ---------------------------------------
+
+
+def test_key_id_and_ssin_hash_round_trip_and_find_by_ssin_hash(store: AuditStore) -> None:
+    store.record(exchange("A").model_copy(update={"key_id": "k1", "ssin_hash": "h-person"}))
+    store.record(
+        exchange("B", at=T0 + timedelta(seconds=1)).model_copy(update={"ssin_hash": "h-other"})
+    )
+    store.record(
+        exchange("C", at=T0 + timedelta(seconds=2)).model_copy(update={"ssin_hash": "h-person"})
+    )
+    assert tickets(store.find(ssin_hash="h-person")) == ["C", "A"]
+    (a,) = store.by_ticket("A")
+    assert (a.key_id, a.ssin_hash) == ("k1", "h-person")
+
+
+FIRST_SCHEMA = """CREATE TABLE audit_exchange (
+    id {id}, ticket_cbss TEXT NOT NULL, client_ticket TEXT, client_id TEXT, operation TEXT,
+    legal_context TEXT, received {moment} NOT NULL, replied {moment} NOT NULL,
+    outcome TEXT NOT NULL, duration_ms REAL NOT NULL, request_xml {blob} NOT NULL,
+    response_xml {blob} NOT NULL)"""
+OLD_ROW = (
+    "INSERT INTO audit_exchange (ticket_cbss, received, replied, outcome, duration_ms, "
+    "request_xml, response_xml) VALUES ('OLD', '2024-05-01T10:00:00.000000+00:00', "
+    "'2024-05-01T10:00:00.000000+00:00', 'MSG00000', 1.0, {blob}, {blob})"
+)
+
+
+@pytest.mark.parametrize("backend", [AuditBackend.SQLITE, AuditBackend.POSTGRESQL])
+def test_a_trail_of_the_first_schema_gains_the_new_columns(
+    backend: AuditBackend, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A table made before key_id and ssin_hash existed: opened, it gains them; its rows stay."""
+    if backend is AuditBackend.SQLITE:
+        path = tmp_path / "a.db"
+        with sqlite3.connect(path) as connection:
+            connection.execute(
+                FIRST_SCHEMA.format(id="INTEGER PRIMARY KEY", moment="TEXT", blob="BLOB")
+            )
+            connection.execute(OLD_ROW.format(blob="x'3c612f3e'"))
+        settings = AuditSettings(backend=backend, sqlite_path=path)
+    else:
+        dsn: str = request.getfixturevalue("postgresql_dsn")
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute("DROP TABLE IF EXISTS audit_exchange")
+            identity = "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+            connection.execute(FIRST_SCHEMA.format(id=identity, moment="timestamptz", blob="bytea"))
+            connection.execute(OLD_ROW.format(blob="'\\x3c612f3e'"))
+        settings = AuditSettings(backend=backend, postgresql_dsn=dsn)
+    store = open_audit_store(settings)
+    (old,) = store.by_ticket("OLD")
+    assert (old.request_xml, old.key_id, old.ssin_hash) == (b"<a/>", None, None)
+    store.record(exchange("NEW").model_copy(update={"ssin_hash": "h"}))
+    assert tickets(store.find(ssin_hash="h")) == ["NEW"]
+    store.close()
+
+
+def test_the_sqlite_trail_is_the_owners_only(tmp_path: Path) -> None:
+    """0600 files in a 0700 folder (they were 0644 in 0755); an existing file is tightened."""
+    path = tmp_path / "var" / "audit.sqlite3"
+    store = SqliteAuditStore(path)
+    store.record(exchange("A"))
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    for member in (path, path.with_name("audit.sqlite3-wal"), path.with_name("audit.sqlite3-shm")):
+        assert stat.S_IMODE(member.stat().st_mode) == 0o600, member
+    store.close()
+    path.chmod(0o644)
+    SqliteAuditStore(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -11,6 +11,7 @@ import pytest
 
 from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.commands import add_audit_commands
+from selfemployed_gateway.audit.protection import AuditProtection, new_key_text, parse_key
 from selfemployed_gateway.audit.trail import ExchangeRecord
 from selfemployed_gateway.settings import Settings
 
@@ -145,13 +146,14 @@ def test_find_lists_newest_first(settings: Settings, capsys: pytest.CaptureFixtu
 
     rows = lines(capsys.readouterr().out)
     assert [row[1] for row in rows] == ["CBSS-C", "CBSS-B", "CBSS-A", "CBSS-OLD", "CBSS-OLDER"]
-    received, ticket, client_ticket, client, operation, outcome, duration = rows[1]
+    received, ticket, client_ticket, client, operation, context, outcome, duration = rows[1]
     assert received == (NOW - timedelta(hours=2)).isoformat(timespec="milliseconds")[:-6] + "Z"
-    assert (ticket, client_ticket, client, operation, outcome) == (
+    assert (ticket, client_ticket, client, operation, context, outcome) == (
         "CBSS-B",
         "liege-1",
         "cpas-liege",
         "consultCareer",
+        "SOCIAL_INTEGRATION_INCOME",
         "MSG00004",
     )
     assert duration == "37.5"
@@ -221,3 +223,114 @@ def test_an_unavailable_store_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     captured = capsys.readouterr()
     assert "selfemployed-gateway: audit store" in captured.err
     assert "open failed" in captured.err
+
+
+# --- sealed messages, the right of access, escaping (issue #13) --------------------------
+
+
+def sealed_settings(folder: Path, *, keys: int = 1) -> Settings:
+    """A store whose rows are sealed with the first of `keys` fresh keys, NISS hashed."""
+    paths = []
+    for number in range(keys):
+        path = folder / f"key-{number}"
+        path.write_text(new_key_text(), encoding="ascii")
+        paths.append(str(path))
+    (folder / "ssin.key").write_text(new_key_text(), encoding="ascii")
+    configured = settings_for(folder / "audit.db").model_copy(deep=True)
+    audit = configured.audit.model_copy(
+        update={
+            "encryption_keys": [Path(p) for p in paths],
+            "ssin_hash_key_file": folder / "ssin.key",
+        }
+    )
+    return configured.model_copy(update={"audit": audit})
+
+
+def store_sealed(settings: Settings, record: ExchangeRecord, ssin: str | None) -> None:
+    protection = AuditProtection.from_settings(settings.audit)
+    store = open_audit_store(settings.audit)
+    store.record(
+        protection.seal(record.model_copy(update={"ssin_hash": protection.ssin_hash(ssin)}))
+    )
+    store.close()
+
+
+def test_show_opens_sealed_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = sealed_settings(tmp_path)
+    store_sealed(settings, exchange("CBSS-S", "t-1", "cpas-namur", timedelta(0)), "85073100145")
+    raw = (tmp_path / "audit.db").read_bytes()
+    assert b"85073100145" not in raw and b"consultCareerRequest" not in raw  # sealed at rest
+    assert run(settings, "show", "CBSS-S") == 0
+    assert "<ssin>85073100145</ssin>" in capsys.readouterr().out
+
+
+def test_show_without_the_key_names_the_missing_key_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = sealed_settings(tmp_path)
+    store_sealed(settings, exchange("CBSS-S", None, "cpas-namur", timedelta(0)), None)
+    key_id = AuditProtection.from_settings(settings.audit).sealing_key_id
+    without = settings.model_copy(
+        update={"audit": settings.audit.model_copy(update={"encryption_keys": []})}
+    )
+    assert run(without, "show", "CBSS-S") == 2
+    captured = capsys.readouterr()
+    assert "ticketCBSS:    CBSS-S" in captured.out  # what is not sealed is shown
+    assert f"sealed with audit key {key_id}, which is not configured" in captured.out
+    assert "85073100145" not in captured.out
+
+
+def test_find_by_ssin_lists_who_consulted_this_person(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = sealed_settings(tmp_path)
+    person, other = "85073100145", "65031510159"
+    store_sealed(settings, exchange("CBSS-1", "n-1", "cpas-namur", timedelta(hours=2)), person)
+    store_sealed(settings, exchange("CBSS-2", None, "cpas-liege", timedelta(hours=1)), other)
+    store_sealed(settings, exchange("CBSS-3", "n-3", "onss", timedelta(0)), person)
+    assert run(settings, "find", "--ssin", person) == 0
+    rows = lines(capsys.readouterr().out)
+    assert [(row[1], row[2], row[3], row[5]) for row in rows] == [
+        ("CBSS-3", "n-3", "onss", "SOCIAL_INTEGRATION_INCOME"),
+        ("CBSS-1", "n-1", "cpas-namur", "SOCIAL_INTEGRATION_INCOME"),
+    ]
+    assert run(settings, "find", "--ssin", "90101007731") == 1
+
+
+def test_find_by_ssin_needs_the_hash_key(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(settings, "find", "--ssin", "85073100145") == 2
+    assert "NISS hash key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("fake\n2099-01-01T00:00:00.000Z\tFORGED", "fake\\x0a2099-01-01T00:00:00.000Z\\x09FORGED"),
+        ("\x1b[2J\x9b31m", "\\x1b[2J\\x9b31m"),
+        ("abc\u202edcba\u2066", "abc\\u202edcba\\u2066"),
+        ("back\\x0a", "back\\\\x0a"),  # a written-out escape stays distinguishable
+    ],
+)
+def test_stored_text_cannot_forge_rows_or_drive_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stored: str, shown: str
+) -> None:
+    settings = settings_for(tmp_path / "audit.db")
+    store = open_audit_store(settings.audit)
+    request = f"<r><t>{stored}</t></r>".encode()
+    store.record(exchange("CBSS-X", stored, "cpas-namur", timedelta(0), request=request))
+    store.close()
+    assert run(settings, "find") == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.split("\t")[2] == shown
+    assert run(settings, "show", stored) == 0
+    out = capsys.readouterr().out
+    assert f"client ticket: {shown}\n" in out and f"<t>{shown}</t>" in out
+    assert all(c.isprintable() or c == "\n" for c in out)
+
+
+def test_new_key_prints_a_usable_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert run(settings_for(tmp_path / "a.db"), "new-key") == 0
+    text = capsys.readouterr().out
+    assert len(parse_key(text, "printed")) == 32
