@@ -5,7 +5,8 @@ first 12 hex digits of HMAC-SHA256(key, NISS). Keyed, because an unkeyed hash of
 11-digit number is reversed by trying them all. The key comes from
 `logging.ssin_hash_key` (`SEG_LOG_SSIN_HASH_KEY`), so that support can compute the tag of a
 given NISS and grep for it; without a configured key each process draws a random one.
-`RedactSsin` is the safety net: it replaces any 11-digit number left in a log record.
+`RedactSsin` is the safety net: it replaces any NISS-shaped number left in a log record,
+written with or without dots, dashes or spaces.
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ import re
 import secrets
 
 _key = secrets.token_bytes(32)
-# Eleven digits not part of a longer number: the shape of a NISS.
-_SSIN = re.compile(r"(?<![0-9])[0-9]{11}(?![0-9])")
+# The shape of a NISS: eleven digits as YY MM DD XXX CC, each group boundary with or without
+# one separator (".", "-", " "), as people write it ("65.03.15-101.59" on the eID card,
+# "650315 101 59", "650315-10159"), and not part of a longer number (written the same way).
+_SEPARATOR = r"[.\- ]?"
+_SSIN = re.compile(
+    r"(?<![0-9])(?<![0-9][.\- ])"
+    + _SEPARATOR.join((r"[0-9]{2}", r"[0-9]{2}", r"[0-9]{2}", r"[0-9]{3}", r"[0-9]{2}"))
+    + r"(?![0-9])(?![.\- ][0-9])"
+)
+_NOT_DIGIT = re.compile(r"[^0-9]")
 
 
 def set_key(key: str | None) -> None:
@@ -35,8 +44,9 @@ def ssin_tag(ssin: str) -> str:
 
 
 def redact(text: str) -> str:
-    """`text` with every NISS-shaped number replaced by its tag."""
-    return _SSIN.sub(lambda match: ssin_tag(match.group(0)), text)
+    """`text` with every NISS-shaped number, however written, replaced by the tag of its
+    eleven digits (so that "65.03.15-101.59" and "65031510159" get the same tag)."""
+    return _SSIN.sub(lambda match: ssin_tag(_NOT_DIGIT.sub("", match.group(0))), text)
 
 
 class RedactSsin(logging.Filter):

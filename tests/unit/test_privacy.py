@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from selfemployed_gateway import privacy
 
 
@@ -16,3 +20,51 @@ def test_ssin_tags_are_keyed() -> None:
     assert privacy.redact("a 65031510159 b 123456789012 c 1234567890") == (
         f"a {two} b 123456789012 c 1234567890"
     )
+
+
+# --- written forms (issue #13: "65.03.15-101.59" and "650315 10159" were logged in clear) --
+
+SEPARATOR = st.sampled_from(["", ".", "-", " "])
+AROUND = st.sampled_from(["", " ", "NISS ", "ssin=", "(", ")", "'", '"', ":", ", ", "x", "\n"])
+
+
+@given(
+    digits=st.from_regex(r"[0-9]{11}", fullmatch=True),
+    separators=st.lists(SEPARATOR, min_size=4, max_size=4),
+    before=AROUND,
+    after=AROUND,
+)
+def test_a_niss_however_written_never_survives(
+    digits: str, separators: list[str], before: str, after: str
+) -> None:
+    groups = [digits[0:2], digits[2:4], digits[4:6], digits[6:9], digits[9:11]]
+    pairs = zip(separators, groups[1:], strict=True)
+    written = groups[0] + "".join(separator + group for separator, group in pairs)
+    redacted = privacy.redact(f"{before}{written}{after}")
+    assert redacted == f"{before}{privacy.ssin_tag(digits)}{after}"
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["65.03.15-101.59", "650315 10159", "650315-101-59", "65 03 15 101 59", "650315.101.59"],
+)
+def test_the_usual_written_forms_get_the_tag_of_the_number(written: str) -> None:
+    assert privacy.redact(f"ticket {written} refused") == (
+        f"ticket {privacy.ssin_tag('65031510159')} refused"
+    )
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "2026-12-02 03:24:35.123456",
+        "2026-12-02T03:24:35+01:00",
+        "07deba05-4d79-497a-9a97-4390641d9ae4",
+        "duration 1234.5 ms, 42 calls",
+        "12.345.678.901.234",  # a longer number written with separators
+        "123 456 789 012",
+        "1234567890",
+    ],
+)
+def test_what_is_not_a_niss_is_kept(kept: str) -> None:
+    assert privacy.redact(kept) == kept
