@@ -263,6 +263,7 @@ def _check_config(arguments: argparse.Namespace) -> int:
     """R-14: every inconsistency, one line each (client and field), before deployment."""
     from selfemployed_gateway.annex import find_problems
     from selfemployed_gateway.bindings import binding_problems, load_bindings
+    from selfemployed_gateway.production import unsafe_settings
     from selfemployed_gateway.soap.contract import Contract
     from selfemployed_gateway.tls import server_tls_options
 
@@ -290,6 +291,7 @@ def _check_config(arguments: argparse.Namespace) -> int:
         )
     except DatasetError as error:
         problems.append(str(error))
+    problems.extend(unsafe_settings(settings))  # R-74: what production refuses
     try:
         server_tls_options(
             settings.tls.certificate, settings.tls.private_key, settings.tls.client_ca

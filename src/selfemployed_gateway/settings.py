@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -39,10 +39,17 @@ class Listener(Section):
 
 
 class GatewaySettings(Section):
-    environment: str = Field(default="development", description="R-74")
+    environment: Literal["development", "acceptance", "production"] = Field(
+        default="development", description="R-74; production refuses unsafe settings"
+    )
     phase: Phase = Phase.FINAL
     listen: Listener = Listener()
     path: str = Field(default="/SelfEmployedService/v2/consult", pattern=r"^/")
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/[^\s?#]*$",
+        description="the endpoint as clients reach it: the WSDL's soap:address",
+    )
     # Exchanges run on the event loop; audit writes run beside it, in threads: this many for
     # PostgreSQL, one for SQLite (one writer at a time anyway).
     threads: int = Field(default=4, ge=1, le=1024, description="PostgreSQL audit writer threads")
@@ -91,6 +98,10 @@ class GatewaySettings(Section):
 
 class AdminSettings(Section):
     listen: Listener = Listener(port=9520)
+    token_file: Path | None = Field(
+        default=None,
+        description="a bearer token /metrics requires (/healthz, /readyz stay open for probes)",
+    )
 
 
 class TlsSettings(Section):
@@ -270,6 +281,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_WORKERS": "gateway.workers",
     "SEG_REUSE_PORT": "gateway.reuse_port",
     "SEG_CLOCK": "gateway.clock",
+    "SEG_PUBLIC_URL": "gateway.public_url",
     "SEG_MAX_REQUEST_BYTES": "gateway.max_request_bytes",
     "SEG_REQUEST_TIMEOUT": "gateway.request_timeout_seconds",
     "SEG_MAX_CONNECTIONS": "gateway.max_connections",
@@ -281,6 +293,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_VALIDATE_RESPONSES": "gateway.validate_responses",
     "SEG_ADMIN_HOST": "admin.listen.host",
     "SEG_ADMIN_PORT": "admin.listen.port",
+    "SEG_ADMIN_TOKEN_FILE": "admin.token_file",
     "SEG_SUPPLIER_URL": "supplier.url",
     "SEG_SUPPLIER_L302_URL": "supplier.l302_url",
     "SEG_SUPPLIER_L302_MAPPING": "supplier.l302_mapping",
@@ -321,6 +334,7 @@ _PATH_SETTINGS = (
     ("tls", "certificate"),
     ("tls", "private_key"),
     ("tls", "client_bindings"),
+    ("admin", "token_file"),
     ("data", "dataset"),
     ("supplier", "l302_mapping"),
     ("audit", "sqlite_path"),
@@ -387,7 +401,7 @@ def _read(
 
 
 _SECRET_SETTINGS = frozenset(
-    {"audit.encryption_key", "audit.ssin_hash_key", "logging.ssin_hash_key", "admin.token"}
+    {"audit.encryption_key", "audit.ssin_hash_key", "logging.ssin_hash_key"}
 )
 _PATH_LIST_SETTINGS = (("tls", "client_ca"), ("tls", "crl"), ("audit", "encryption_keys"))
 _LIST_SETTINGS = frozenset(f"{section}.{key}" for section, key in _PATH_LIST_SETTINGS)

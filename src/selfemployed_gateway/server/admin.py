@@ -8,19 +8,27 @@ While the circuit in front of INASTI is open (or half-open), `/readyz` answers *
 specification says (MSG00002, at once). A 503 there would make a load balancer drain every
 replica at the same moment, since INASTI is the same for all of them, and turn coded answers
 into connection errors. Alert on `seg_supplier_circuit_state{state="open"}` instead.
+
+With `admin.token_file`, `/metrics` requires `Authorization: Bearer <token>` (401 otherwise);
+`/healthz` and `/readyz` stay open: probes must not need a secret, and they tell nothing a
+scanner could use beyond "up".
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from twisted.internet.defer import Deferred
 from twisted.web import resource, server
+
+from selfemployed_gateway.errors import ConfigurationError
 
 
 def _json(request: server.Request, status: int, document: dict[str, Any]) -> bytes:
@@ -90,15 +98,41 @@ class Metrics(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, token: bytes | None = None) -> None:
         super().__init__()
         self.registry = registry
+        # admin.token_file: `Authorization: Bearer <token>` required (RFC 6750).
+        self.token = token
 
     def render_GET(self, request: server.Request) -> bytes:
+        if self.token is not None and not _bearer_is(request, self.token):
+            request.setResponseCode(401)
+            request.setHeader(b"WWW-Authenticate", b'Bearer realm="selfemployed-gateway admin"')
+            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+            return b"A bearer token is required (admin.token_file).\n"
         accept = request.getHeader(b"accept")
         encode, content_type = choose_encoder(accept.decode("latin-1") if accept else "")
         request.setHeader(b"Content-Type", content_type.encode())
         return encode(self.registry)
+
+
+def _bearer_is(request: server.Request, token: bytes) -> bool:
+    given = request.getHeader(b"authorization") or b""
+    scheme, _, credentials = given.partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), token)
+
+
+def read_token(path: Path) -> bytes:
+    """The admin token: the file's first line; `ConfigurationError` if unreadable or short."""
+    try:
+        token = path.read_bytes().strip()
+    except OSError as error:
+        raise ConfigurationError(f"admin.token_file: {path}: cannot be read: {error}") from error
+    if len(token) < 16 or not token.isascii() or any(c in token for c in b" \t\r\n"):
+        raise ConfigurationError(
+            f"admin.token_file: {path}: needs one line of at least 16 printable characters"
+        )
+    return token
 
 
 def admin_root(readiness: Readiness, metrics: Metrics) -> resource.Resource:

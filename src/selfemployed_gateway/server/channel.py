@@ -72,7 +72,17 @@ def plain_response(code: int, reason: str, text: str) -> bytes:
     return head.encode("ascii") + body
 
 
-class LimitedRequest(server.Request):
+class QuietRequest(server.Request):
+    """A request whose response names no server software: Twisted's `Server: TwistedWeb/…`
+    tells a scanner which stack and version to try (issue #13)."""
+
+    def write(self, data: bytes) -> None:
+        if not self.startedWriting:
+            self.responseHeaders.removeHeader(b"server")
+        super().write(data)
+
+
+class LimitedRequest(QuietRequest):
     """A request that counts its body as it arrives and stops keeping it past the limit.
 
     Twisted hands every piece of the body to `handleContentChunk` as the transfer decoder

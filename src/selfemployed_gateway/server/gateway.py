@@ -26,9 +26,10 @@ from selfemployed_gateway.errors import ConfigurationError
 from selfemployed_gateway.exchange import ExchangeHandler
 from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.pipeline import Pipeline
+from selfemployed_gateway.production import check_production
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
-from selfemployed_gateway.server.admin import Metrics, Readiness, admin_root
-from selfemployed_gateway.server.channel import AdmittingTLSFactory, GatewaySite
+from selfemployed_gateway.server.admin import Metrics, Readiness, admin_root, read_token
+from selfemployed_gateway.server.channel import AdmittingTLSFactory, GatewaySite, QuietRequest
 from selfemployed_gateway.server.connections import ConnectionBudget
 from selfemployed_gateway.server.resource import ConsultResource
 from selfemployed_gateway.settings import (
@@ -68,12 +69,15 @@ class Gateway:
     tls: tls.ReloadableServerTls
     breaker: CircuitBreaker
     retention: Retention
+    admin_token: bytes | None  # admin.token_file, read at start-up
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
     _retention_task: asyncio.Task[None] | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
         """Load and check everything; any problem raises before a port is opened."""
+        check_production(settings)  # R-74: every unsafe setting named, before anything opens
+        token_file = settings.admin.token_file
         dataset = load_dataset(settings.data.dataset)
         server_tls_options = server_tls(settings)  # certificate problems first: the usual ones
         contract = Contract.load(settings.contract.wsdl, settings.contract.xsd_dir)
@@ -118,6 +122,7 @@ class Gateway:
             tls=tls.ReloadableServerTls(server_tls_options),
             breaker=breaker,
             retention=Retention(audit, clock, metrics, audit_writer, settings.audit.retention_days),
+            admin_token=read_token(token_file) if token_file is not None else None,
         )
 
     def listen(self, reactor: Any) -> tuple[Any, Any]:
@@ -127,7 +132,13 @@ class Gateway:
         blocking = ThreadPoolExecutor(2, thread_name_prefix="blocking")
         loop.set_default_executor(blocking)
         consult = ConsultResource(
-            self.exchanges, self.metrics, self.contract, self.settings.gateway.path, loop
+            self.exchanges,
+            self.metrics,
+            self.contract,
+            self.settings.gateway.path,
+            loop,
+            public_url=self.settings.gateway.public_url,
+            echo_host=self.settings.gateway.environment == "development",
         )
 
         site = GatewaySite(
@@ -167,8 +178,8 @@ class Gateway:
         readiness = Readiness(
             lambda: self.supplier.is_reachable(), loop, circuit=lambda: self.breaker.state
         )
-        admin = admin_root(readiness, Metrics(self.metrics.registry))
-        admin_site = server.Site(admin)
+        admin = admin_root(readiness, Metrics(self.metrics.registry, self.admin_token))
+        admin_site = server.Site(admin, requestFactory=QuietRequest)
         admin_site.displayTracebacks = False
         admin_site.noisy = False
         address = self.settings.admin.listen
@@ -182,6 +193,7 @@ class Gateway:
         assert self.settings.source is not None
         try:
             settings = load_settings(self.settings.source)
+            check_production(settings)
             dataset = load_dataset(settings.data.dataset)
             tls_options = server_tls(settings)
             supplier = GuardedSupplier(build_supplier(settings, dataset), self.breaker)

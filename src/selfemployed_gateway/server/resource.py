@@ -41,7 +41,7 @@ from selfemployed_gateway.soap.endpoint import IncomingCall, SoapAnswer
 
 log = logging.getLogger(__name__)
 
-# A Host header is echoed into the served WSDL: accept only what a host[:port] can be.
+# In development a Host header is echoed into the served WSDL: only what a host[:port] can be.
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 ALLOWED_METHODS = b"GET, POST"
@@ -59,6 +59,9 @@ class ConsultResource(resource.Resource):
         contract: Contract,
         path: str,
         loop: asyncio.AbstractEventLoop,
+        *,
+        public_url: str | None = None,
+        echo_host: bool = False,
     ) -> None:
         super().__init__()
         self.exchanges = exchanges
@@ -66,6 +69,10 @@ class ConsultResource(resource.Resource):
         self.contract = contract
         self.path = path
         self.loop = loop
+        # The WSDL's address (gateway.public_url); without it, the Host header in development
+        # only (a validated one), else the listener's own address: never a stranger's Host.
+        self.public_url = public_url
+        self.echo_host = echo_host
         self.draining = False
         self._in_flight: set[asyncio.Task[SoapAnswer]] = set()
 
@@ -157,7 +164,9 @@ class ConsultResource(resource.Resource):
             request.finish()
 
     def _endpoint_url(self, request: server.Request) -> str:
-        host_header = request.getHeader(b"host")
+        if self.public_url is not None:
+            return self.public_url
+        host_header = request.getHeader(b"host") if self.echo_host else None
         host = host_header.decode("latin-1") if host_header else ""
         if not _HOST.match(host):
             address = request.getHost()

@@ -1,0 +1,136 @@
+"""What `gateway.environment = "production"` refuses (R-74, issue #13), each named at start-up.
+
+Development conveniences that are unsafe with real people's data: a supplier reached without
+TLS, a frozen clock, the development PKI and its keys, NISS hashes that do not correlate (or
+none), messages stored in clear, clients identified by common name, a WSDL address taken from
+the request, an admin listener open to the network without authentication. `unsafe_settings`
+lists every one found; `Gateway.build`, a SIGHUP reload and `check-config` refuse them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from selfemployed_gateway.devpki import CA_COMMON_NAME, ROGUE_CA_COMMON_NAME
+from selfemployed_gateway.errors import ConfigurationError
+from selfemployed_gateway.settings import Phase, Settings
+
+PRODUCTION = "production"
+_DEVELOPMENT_CAS = frozenset({CA_COMMON_NAME, ROGUE_CA_COMMON_NAME})
+# The first line dev-pki writes in its bindings file (bindings.write_bindings).
+_DEV_BINDINGS_MARK = "# Written by `selfemployed-gateway dev-pki`"
+
+
+def unsafe_settings(settings: Settings) -> list[str]:
+    """Every setting production refuses, one line each naming it; [] outside production."""
+    if settings.gateway.environment != PRODUCTION:
+        return []
+    found: list[str] = []
+    supplier = settings.supplier
+    urls = [("supplier.url", supplier.url)]
+    if settings.gateway.phase is Phase.TRANSITIONAL:  # the L302 endpoint is called (R-60)
+        urls.append(("supplier.l302_url", supplier.l302_url or ""))
+    for name, url in urls:
+        if not url.startswith("https://"):
+            found.append(f"{name}: {url!r} is not https: INASTI is called over verified TLS")
+    if settings.gateway.clock is not None:
+        found.append("gateway.clock (SEG_CLOCK): a clock override fixes the dates of R-30 … R-36")
+    if settings.gateway.public_url is None:
+        found.append(
+            "gateway.public_url (SEG_PUBLIC_URL): unset: the WSDL's address must be the "
+            "published one, never taken from a request"
+        )
+    found.extend(_development_pki(settings))
+    if settings.tls.client_bindings is None:
+        found.append(
+            "tls.client_bindings: unset: clients would be identified by common name (R-11)"
+        )
+    if settings.logging.ssin_hash_key is None:
+        found.append(
+            "logging.ssin_hash_key (SEG_LOG_SSIN_HASH_KEY): unset: each process would tag a "
+            "NISS with its own random key"
+        )
+    audit = settings.audit
+    if audit.encryption_key is None and not audit.encryption_keys:
+        found.append(
+            "audit.encryption_keys (SEG_AUDIT_ENCRYPTION_KEY): none: messages would be stored "
+            "in clear"
+        )
+    if audit.ssin_hash_key is None and audit.ssin_hash_key_file is None:
+        found.append(
+            "audit.ssin_hash_key_file (SEG_AUDIT_SSIN_HASH_KEY): unset: `audit find --ssin` "
+            "could not work"
+        )
+    admin = settings.admin
+    if not _loopback(admin.listen.host) and admin.token_file is None:
+        found.append(
+            f"admin.listen.host: {admin.listen.host!r} is reachable from the network and "
+            "admin.token_file is unset: /metrics would be open to anyone"
+        )
+    return found
+
+
+def check_production(settings: Settings) -> None:
+    """Raise `ConfigurationError` listing every unsafe setting of a production configuration."""
+    found = unsafe_settings(settings)
+    if found:
+        raise ConfigurationError(
+            f"{settings.source}: environment = production refuses {len(found)} setting(s):\n"
+            + "\n".join(f"  {line}" for line in found)
+        )
+
+
+def _development_pki(settings: Settings) -> list[str]:
+    found: list[str] = []
+    tls = settings.tls
+    for path in tls.client_ca:
+        for subject in _subjects(path):
+            if subject in _DEVELOPMENT_CAS:
+                found.append(f"tls.client_ca: {path} holds the development CA ({subject!r})")
+    issuer = _issuer(tls.certificate)
+    if issuer in _DEVELOPMENT_CAS:
+        found.append(f"tls.certificate: {tls.certificate} is issued by the development CA")
+    if tls.client_bindings is not None and _starts_with(tls.client_bindings, _DEV_BINDINGS_MARK):
+        found.append(f"tls.client_bindings: {tls.client_bindings} was written by dev-pki")
+    return found
+
+
+def _subjects(path: Path) -> list[str]:
+    try:
+        certificates = x509.load_pem_x509_certificates(path.read_bytes())
+    except (OSError, ValueError):
+        return []  # unreadable files are the TLS set-up's to report
+    return [_common_name(c.subject) for c in certificates]
+
+
+def _issuer(path: Path) -> str | None:
+    try:
+        return _common_name(x509.load_pem_x509_certificate(path.read_bytes()).issuer)
+    except (OSError, ValueError):
+        return None
+
+
+def _common_name(name: x509.Name) -> str:
+    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(values[0].value) if values else ""
+
+
+def _starts_with(path: Path, mark: str) -> bool:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return handle.read(len(mark)) == mark
+    except OSError:
+        return False
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
