@@ -96,7 +96,23 @@ def _development_pki(settings: Settings) -> list[str]:
         found.append(f"tls.certificate: {tls.certificate} is issued by the development CA")
     if tls.client_bindings is not None and _starts_with(tls.client_bindings, _DEV_BINDINGS_MARK):
         found.append(f"tls.client_bindings: {tls.client_bindings} was written by dev-pki")
+    audit = settings.audit
+    keys = [("tls.private_key", tls.private_key)]
+    keys += [("audit.encryption_keys", path) for path in audit.encryption_keys]
+    if audit.ssin_hash_key_file is not None:
+        keys.append(("audit.ssin_hash_key_file", audit.ssin_hash_key_file))
+    for name, path in keys:
+        if _in_development_pki(path):
+            found.append(f"{name}: {path} is a key of the development PKI folder")
     return found
+
+
+def _in_development_pki(path: Path) -> bool:
+    """A file beside the development CA (dev-pki writes its keys there)."""
+    folder = path.parent
+    return _starts_with(folder / "client-bindings.toml", _DEV_BINDINGS_MARK) or any(
+        subject in _DEVELOPMENT_CAS for subject in _subjects(folder / "ca.crt")
+    )
 
 
 def _subjects(path: Path) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from selfemployed_gateway.devpki import DevPki, ensure_dev_pki
+from selfemployed_gateway.devsecrets import audit_key_files
 from selfemployed_gateway.errors import ConfigurationError
 from selfemployed_gateway.production import check_production, unsafe_settings
 from selfemployed_gateway.settings import Settings
@@ -98,11 +99,16 @@ def test_the_development_pki_is_refused(tmp_path: Path, pki: DevPki) -> None:
         "client_ca": [str(pki.ca.cert)],
         "client_bindings": str(pki.bindings),
     }
-    found = unsafe_settings(production(tmp_path, tls=tls))
+    keys = audit_key_files(pki.root)
+    audit = {"encryption_keys": [str(keys[0])], "ssin_hash_key_file": str(keys[1])}
+    found = unsafe_settings(production(tmp_path, tls=tls, audit=audit))
     assert [line.split(":")[0] for line in found] == [
         "tls.client_ca",
         "tls.certificate",
         "tls.client_bindings",
+        "tls.private_key",
+        "audit.encryption_keys",
+        "audit.ssin_hash_key_file",
     ]
 
 
