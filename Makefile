@@ -1,19 +1,20 @@
 # selfemployed-gateway: two commands on a fresh machine: `make run` and `make test`.
 
-# The first interpreter that really runs and is 3.11 (pyenv shims may exist but fail).
-# spyne 2.14 imports neither on 3.12 (its bundled six: arskom/spyne#700) nor on 3.13 (cgi).
-PYTHON ?= $(shell for p in python3.11 python3; do \
-	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+# The first interpreter that really runs and is 3.11, 3.12 or 3.13 (pyenv shims may exist but
+# fail); 3.11 first, the oldest supported. spyne 2.14 needs src/selfemployed_gateway/spyne_compat.py
+# on 3.12+ and legacy-cgi on 3.13. Another one: make test PYTHON=python3.13 VENV=.venv-3.13
+PYTHON ?= $(shell for p in python3.11 python3.13 python3.12 python3; do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' \
 	2>/dev/null && { echo $$p; break; }; done)
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint typecheck pytest pki clean
 
 $(STAMP): pyproject.toml
-	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (spyne 2.14 does not import on 3.12+):" \
-		"install it, or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.11, 3.12 or 3.13 is needed:" \
+		"install one, or run make PYTHON=/path/to/python3.13"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

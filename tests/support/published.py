@@ -1,13 +1,15 @@
 """Validate the common blocks of real messages against BCSS's PUBLISHED CommonV3.xsd (R-07).
 
-A tiny wrapper schema imports the published file (from the shared folder, never copied) and
-declares one element per common type; each block is re-wrapped under its type's element.
+The project serves BCSS's file unmodified (`xsd/CommonV3.xsd`): its SHA-256 is pinned here,
+the digest of the file BCSS publishes, so the check needs nothing outside the repository. A
+tiny wrapper schema imports it and declares one element per common type; each block is
+re-wrapped under its type's element.
 """
 
 from __future__ import annotations
 
 import copy
-import os
+import hashlib
 import tempfile
 from pathlib import Path
 
@@ -25,12 +27,16 @@ BLOCKS = {
 FAULT_TYPE = "CBSSFaultType"
 
 
+#: SHA-256 of CommonV3.xsd as BCSS publishes it (kszbcss.fgov.be, types/common/v3).
+PUBLISHED_COMMON_SHA256 = "798b5eb19c2720f8b3d20f768d6616b806bfd7460c962e7be6817464a3471129"
+
+
 def published_common_xsd() -> Path:
-    project = Path(__file__).resolve().parents[2]
-    shared = Path(os.environ.get("SEG_SHARED_DIR", project.parent / "shared"))
-    path = shared / "reference" / "bcss-published" / "CommonV3.xsd"
-    if not path.is_file():
-        raise FileNotFoundError(f"published CommonV3.xsd not found at {path}: set SEG_SHARED_DIR")
+    """The project's copy of the published CommonV3.xsd, proven unmodified by its digest."""
+    path = Path(__file__).resolve().parents[2] / "xsd" / "CommonV3.xsd"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != PUBLISHED_COMMON_SHA256:
+        raise AssertionError(f"{path} is not BCSS's published CommonV3.xsd (sha256 {digest})")
     return path
 
 
