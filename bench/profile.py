@@ -212,9 +212,9 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
     from cryptography import x509
     from OpenSSL import crypto
 
+    from selfemployed_gateway.configuration import load_settings
     from selfemployed_gateway.logs import configure_logging
     from selfemployed_gateway.server.gateway import Gateway
-    from selfemployed_gateway.settings import load_settings
     from selfemployed_gateway.soap.endpoint import IncomingCall
     from selfemployed_gateway.tls import certificate_of
 

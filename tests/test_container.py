@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from selfemployed_gateway.settings import CONFIG_ENV, ENVIRONMENT_OVERRIDES, load_settings
+from selfemployed_gateway.configuration import CONFIG_ENV, ENVIRONMENT_OVERRIDES, load_settings
 from tests.support.paths import PROJECT
 
 DOCKER = PROJECT / "docker"

@@ -23,18 +23,13 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from selfemployed_gateway.audit.commands import add_audit_commands
+from selfemployed_gateway.configuration import load_settings, load_simulator_settings
 from selfemployed_gateway.dataset import DatasetError, load_dataset
 from selfemployed_gateway.errors import AuditError, ConfigurationError
 from selfemployed_gateway.logs import configure_logging
 from selfemployed_gateway.privacy import set_key as set_ssin_key
 from selfemployed_gateway.server.gateway import Gateway, event_loop
-from selfemployed_gateway.settings import (
-    Phase,
-    Settings,
-    SimulatorSettings,
-    load_settings,
-    load_simulator_settings,
-)
+from selfemployed_gateway.settings import Phase, Settings, SimulatorSettings
 from selfemployed_gateway.suppliers.l302.mapping import L302MappingError, load_l302_mapping
 from selfemployed_gateway.tls import TlsConfigurationError
 

@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from selfemployed_gateway.settings import (
-    ConfigurationError,
-    Phase,
-    load_settings,
-    load_simulator_settings,
-)
+from selfemployed_gateway.configuration import load_settings, load_simulator_settings
+from selfemployed_gateway.errors import ConfigurationError
+from selfemployed_gateway.settings import Phase
 from tests.support.paths import PROJECT
 
 DEFAULT = PROJECT / "config" / "gateway.toml"

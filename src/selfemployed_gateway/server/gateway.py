@@ -21,6 +21,7 @@ from selfemployed_gateway.audit.retention import Retention
 from selfemployed_gateway.audit.trail import AuditStore
 from selfemployed_gateway.bindings import load_bindings
 from selfemployed_gateway.clock import clock_from_setting
+from selfemployed_gateway.configuration import load_settings
 from selfemployed_gateway.dataset import Dataset, load_dataset
 from selfemployed_gateway.errors import ConfigurationError
 from selfemployed_gateway.exchange import ExchangeHandler
@@ -32,12 +33,7 @@ from selfemployed_gateway.server.admin import Metrics, Readiness, admin_root, re
 from selfemployed_gateway.server.channel import AdmittingTLSFactory, GatewaySite, QuietRequest
 from selfemployed_gateway.server.connections import ConnectionBudget
 from selfemployed_gateway.server.resource import ConsultResource
-from selfemployed_gateway.settings import (
-    AuditBackend,
-    Phase,
-    Settings,
-    load_settings,
-)
+from selfemployed_gateway.settings import AuditBackend, Phase, Settings
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.endpoint import SoapEndpoint
 from selfemployed_gateway.suppliers import Supplier

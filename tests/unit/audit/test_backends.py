@@ -25,8 +25,8 @@ from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.postgresql import APPLICATION_NAME
 from selfemployed_gateway.audit.sqlite import SqliteAuditStore
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord, bounded
-from selfemployed_gateway.errors import AuditError
-from selfemployed_gateway.settings import AuditBackend, AuditSettings, ConfigurationError
+from selfemployed_gateway.errors import AuditError, ConfigurationError
+from selfemployed_gateway.settings import AuditBackend, AuditSettings
 from tests.support.paths import PROJECT
 from tests.support.postgres import postgresql_dsn_fixture  # noqa: F401  (session fixture)
 
