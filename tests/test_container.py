@@ -598,7 +598,7 @@ def test_gateway_healthcheck_and_supplier_urls(
 
     container = load_settings(CONTAINER_CONFIG, environ={})
     assert container.simulator is not None
-    simulator = f"http://simulator:{container.simulator.listen.port}"
+    simulator = f"https://simulator:{container.simulator.listen.port}"
     final_path = default_config["supplier"]["url"].split(":4580", 1)[1]
     l302_path = default_config["supplier"]["l302_url"].split(":4580", 1)[1]
     assert f"SEG_SUPPLIER_URL: {simulator}{final_path}" in gateway

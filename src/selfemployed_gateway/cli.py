@@ -216,7 +216,7 @@ def _simulate(arguments: argparse.Namespace) -> int:
 
     settings = load_simulator_settings(arguments.config)
     port = _listen_simulator(reactor, settings)
-    _ready(simulator=_simulator_url(port))
+    _ready(simulator=_simulator_url(port, settings))
     reactor.run()
     return 0
 
@@ -235,12 +235,13 @@ def _dev(arguments: argparse.Namespace) -> int:
     soap_port, admin_port = gateway.listen(reactor)
     _reload_on_sighup(reactor, gateway)
     soap = _soap_url(settings, soap_port)
-    _ready(soap=soap, admin=_admin_url(admin_port), simulator=_simulator_url(simulator_port))
+    simulator = _simulator_url(simulator_port, settings.simulator)
+    _ready(soap=soap, admin=_admin_url(admin_port), simulator=simulator)
     pki = arguments.pki
     print(
         f"\nGateway:   {soap}\nWSDL:      {soap}?wsdl\n"
         f"Admin:     {_admin_url(admin_port)}/healthz  /readyz\n"
-        f"Simulator: {_simulator_url(simulator_port)}\n\n"
+        f"Simulator: {simulator}\n\n"
         "Call consultCareer as the CPAS of Namur:\n\n"
         f"  curl --cacert {pki}/ca.crt --cert {pki}/clients/cpas-namur.crt "
         f"--key {pki}/clients/cpas-namur.key \\\n"
@@ -341,9 +342,10 @@ def _admin_url(port: Any) -> str:
     return f"http://{address.host}:{address.port}"
 
 
-def _simulator_url(port: Any) -> str:
+def _simulator_url(port: Any, settings: SimulatorSettings) -> str:
     address = port.getHost()
-    return f"http://{address.host}:{address.port}/inasti/SelfEmployedService"
+    scheme = "https" if settings.tls is not None else "http"
+    return f"{scheme}://{address.host}:{address.port}/inasti/SelfEmployedService"
 
 
 def _ready(**urls: str) -> None:

@@ -54,6 +54,10 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_SUPPLIER_BREAKER_FAILURES": "supplier.breaker_failures",
     "SEG_SUPPLIER_BREAKER_COOLDOWN": "supplier.breaker_cooldown_seconds",
     "SEG_SUPPLIER_BREAKER_WINDOW": "supplier.breaker_window_seconds",
+    "SEG_SUPPLIER_TLS_CA": "supplier.tls.ca",  # comma-separated files
+    "SEG_SUPPLIER_TLS_CERTIFICATE": "supplier.tls.certificate",
+    "SEG_SUPPLIER_TLS_PRIVATE_KEY": "supplier.tls.private_key",
+    "SEG_SUPPLIER_TLS_PINNED_SHA256": "supplier.tls.pinned_sha256",  # comma-separated
     "SEG_LIMIT_CLIENT_IN_FLIGHT": "limits.client_in_flight",
     "SEG_LIMIT_CLIENT_RATE": "limits.client_rate_per_second",
     "SEG_LIMIT_CLIENT_BURST": "limits.client_burst",
@@ -83,19 +87,24 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_SIMULATOR_LATENCY_MS": "simulator.latency_ms",
 }
 
+# Settings that are paths, by dotted name (relative ones are resolved, see `_resolve_paths`).
 _PATH_SETTINGS = (
-    ("tls", "certificate"),
-    ("tls", "private_key"),
-    ("tls", "client_bindings"),
-    ("admin", "token_file"),
-    ("data", "dataset"),
-    ("supplier", "l302_mapping"),
-    ("audit", "sqlite_path"),
-    ("audit", "ssin_hash_key_file"),
-    ("contract", "wsdl"),
-    ("contract", "xsd_dir"),
-    ("simulator", "dataset"),
-    ("simulator", "l302_mapping"),
+    "tls.certificate",
+    "tls.private_key",
+    "tls.client_bindings",
+    "admin.token_file",
+    "data.dataset",
+    "supplier.l302_mapping",
+    "supplier.tls.certificate",
+    "supplier.tls.private_key",
+    "audit.sqlite_path",
+    "audit.ssin_hash_key_file",
+    "contract.wsdl",
+    "contract.xsd_dir",
+    "simulator.dataset",
+    "simulator.l302_mapping",
+    "simulator.tls.certificate",
+    "simulator.tls.private_key",
 )
 
 
@@ -156,8 +165,15 @@ def _read(
 _SECRET_SETTINGS = frozenset(
     {"audit.encryption_key", "audit.ssin_hash_key", "logging.ssin_hash_key"}
 )
-_PATH_LIST_SETTINGS = (("tls", "client_ca"), ("tls", "crl"), ("audit", "encryption_keys"))
-_LIST_SETTINGS = frozenset(f"{section}.{key}" for section, key in _PATH_LIST_SETTINGS)
+_PATH_LIST_SETTINGS = (
+    "tls.client_ca",
+    "tls.crl",
+    "audit.encryption_keys",
+    "supplier.tls.ca",
+    "simulator.tls.client_ca",
+)
+# Comma-separated in their SEG_ variable.
+_LIST_SETTINGS = frozenset({*_PATH_LIST_SETTINGS, "supplier.tls.pinned_sha256"})
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: str | list[str]) -> None:
@@ -170,18 +186,19 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: str | list[str]) -> Non
 
 def _resolve_paths(raw: dict[str, Any], base: Path, env_overridden: Mapping[str, str]) -> None:
     """Paths in the file are relative to the file; paths from the environment to the cwd."""
-    for section, key in _PATH_SETTINGS:
-        node = raw.get(section)
-        if isinstance(node, dict) and isinstance(node.get(key), str):
-            origin = Path.cwd() if f"{section}.{key}" in env_overridden else base
-            node[key] = (origin / node[key]).resolve()
-    for section, key in _PATH_LIST_SETTINGS:
-        node = raw.get(section)
-        if isinstance(node, dict) and isinstance(node.get(key), list):
-            origin = Path.cwd() if f"{section}.{key}" in env_overridden else base
-            node[key] = [
-                (origin / item).resolve() if isinstance(item, str) else item for item in node[key]
-            ]
+    for dotted in (*_PATH_SETTINGS, *_PATH_LIST_SETTINGS):
+        *parents, key = dotted.split(".")
+        node: Any = raw
+        for parent in parents:
+            node = node.get(parent) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            continue
+        origin = Path.cwd() if dotted in env_overridden else base
+        value = node.get(key)
+        if isinstance(value, str):
+            node[key] = (origin / value).resolve()
+        elif isinstance(value, list):
+            node[key] = [(origin / v).resolve() if isinstance(v, str) else v for v in value]
 
 
 def _explain(path: Path, exc: ValidationError, sources: Mapping[str, str], prefix: str = "") -> str:

@@ -32,15 +32,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from selfemployed_gateway.bindings import write_bindings
 from selfemployed_gateway.devsecrets import ensure_dev_secrets
 
-__all__ = [
-    "PKCS12_PASSWORD",
-    "CertKey",
-    "DevPki",
-    "ensure_dev_pki",
-    "write_crl",
-    "write_pkcs12",
-]
-
 CA_COMMON_NAME = "selfemployed-gateway development CA"
 ROGUE_CA_COMMON_NAME = "selfemployed-gateway rogue CA"
 ORGANIZATION = "selfemployed-gateway dev"
@@ -87,6 +78,9 @@ class DevPki:
     expired: CertKey
     #: Client certificate from the dev CA valid from tomorrow (at creation time).
     not_yet_valid: CertKey
+    #: Mutual TLS to INASTI (R-61): the simulator's server certificate, the gateway's client one.
+    inasti: CertKey
+    gateway_client: CertKey
 
     @classmethod
     def at(cls, root: Path, client_ids: Sequence[str]) -> DevPki:
@@ -105,6 +99,8 @@ class DevPki:
             rogue=pair(root / "rogue"),
             expired=pair(root / "expired"),
             not_yet_valid=pair(root / "not-yet-valid"),
+            inasti=pair(root / "inasti"),
+            gateway_client=pair(root / "gateway-client"),
         )
 
     @property
@@ -126,6 +122,8 @@ class DevPki:
             self.rogue,
             self.expired,
             self.not_yet_valid,
+            self.inasti,
+            self.gateway_client,
         ]
 
 
@@ -188,6 +186,10 @@ def ensure_dev_pki(
             *_make_client(ca, "not-yet-valid", tomorrow, tomorrow + LEAF_VALIDITY),
         )
 
+    if missing(pki.inasti):  # "simulator": its host name in docker/compose.yaml
+        _store(pki.inasti, *_make_server(ca, [*hosts, "simulator"], start, end))
+    if missing(pki.gateway_client):
+        _store(pki.gateway_client, *_make_client(ca, "selfemployed-gateway", start, end))
     # The rogue CA is unrelated to the dev CA, but its leaf depends on it.
     if missing(pki.rogue_ca):
         rogue_ca = _make_ca(ROGUE_CA_COMMON_NAME, now)

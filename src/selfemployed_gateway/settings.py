@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class Phase(StrEnum):
@@ -108,6 +108,35 @@ class TlsSettings(Section):
     )
 
 
+class SupplierTlsSettings(Section):
+    """Mutual TLS to INASTI (R-22, R-61): whom the gateway trusts, what it presents."""
+
+    ca: list[Path] = Field(
+        default_factory=list,
+        description="CA file(s) of INASTI's server certificate; empty: the public roots",
+    )
+    certificate: Path | None = Field(default=None, description="the gateway's, PEM (+ chain)")
+    private_key: Path | None = None
+    pinned_sha256: list[str] = Field(
+        default_factory=list, description="INASTI's server certificate(s), SHA-256 hex"
+    )
+
+    @field_validator("pinned_sha256")
+    @classmethod
+    def _fingerprints(cls, values: list[str]) -> list[str]:
+        prints = [value.replace(":", "").lower() for value in values]
+        for value in prints:
+            if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+                raise ValueError(f"{value!r} is not a SHA-256 fingerprint (64 hex digits)")
+        return prints
+
+    @model_validator(mode="after")
+    def _pair(self) -> SupplierTlsSettings:
+        if (self.certificate is None) != (self.private_key is None):
+            raise ValueError("certificate and private_key go together (the gateway's identity)")
+        return self
+
+
 class SupplierSettings(Section):
     url: str = Field(pattern=r"^https?://", description="INASTI SelfEmployedService (final)")
     l302_url: str = Field(
@@ -130,6 +159,7 @@ class SupplierSettings(Section):
     breaker_cooldown_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="open circuit: fail fast this long, then probe"
     )
+    tls: SupplierTlsSettings = SupplierTlsSettings()
 
 
 class DataSettings(Section):
@@ -141,8 +171,17 @@ class ContractSettings(Section):
     xsd_dir: Path
 
 
+class SimulatorTlsSettings(Section):
+    """HTTPS with client-certificate verification for the simulator (like INASTI's)."""
+
+    certificate: Path
+    private_key: Path
+    client_ca: list[Path] = Field(min_length=1)
+
+
 class SimulatorSettings(Section):
     listen: Listener = Listener(port=4580)
+    tls: SimulatorTlsSettings | None = None  # None: plain HTTP
     dataset: Path
     clock: str | None = Field(default=None, description="ISO datetime; None = real time")
     latency_ms: int = Field(default=0, ge=0)

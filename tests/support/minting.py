@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 from pathlib import Path
 
 from cryptography import x509
@@ -30,8 +31,12 @@ def mint(
     ca: bool = False,
     client_auth: bool = True,
     key_usage: bool = True,
+    server_for: str | None = None,
+    days: tuple[int, int] = (-1, 30),
 ) -> CertKey:
-    """A certificate for `subject` signed by `issuer` (a dev PKI pair), written to folder."""
+    """A certificate for `subject` signed by `issuer` (a dev PKI pair), written to folder:
+    a TLS server's for the IP address `server_for` (serverAuth) if given, else a client's;
+    valid from `days[0]` to `days[1]` days from now."""
     issuer_cert = x509.load_pem_x509_certificate(issuer.cert.read_bytes())
     issuer_key = serialization.load_pem_private_key(issuer.key.read_bytes(), password=None)
     assert isinstance(issuer_key, ec.EllipticCurvePrivateKey)
@@ -43,10 +48,17 @@ def mint(
         .issuer_name(issuer_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - ONE_DAY)
-        .not_valid_after(now + 30 * ONE_DAY)
+        .not_valid_before(now + days[0] * ONE_DAY)
+        .not_valid_after(now + days[1] * ONE_DAY)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
+    if server_for is not None:
+        address = x509.IPAddress(ipaddress.ip_address(server_for))
+        builder = builder.add_extension(x509.SubjectAlternativeName([address]), critical=False)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        client_auth = False
     if key_usage:
         builder = builder.add_extension(
             x509.KeyUsage(

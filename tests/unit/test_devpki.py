@@ -55,6 +55,10 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
 
 EXPECTED_FILES = {
     "client-bindings.toml",
+    "inasti.crt",
+    "inasti.key",
+    "gateway-client.crt",
+    "gateway-client.key",
     "audit-encryption.key",
     "audit-ssin-hash.key",
     "ca.crt",

@@ -82,8 +82,9 @@ def test_crl_paths_are_relative_to_the_file_or_the_cwd(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(
         DEFAULT.read_text(encoding="utf-8").replace(
-            'client_ca = ["../var/pki/ca.crt"]',
-            'client_ca = ["../var/pki/ca.crt"]\ncrl = ["pki/ca.crl"]',
+            'client_ca = ["../var/pki/ca.crt"]\n',
+            'client_ca = ["../var/pki/ca.crt"]\ncrl = ["pki/ca.crl"]\n',
+            1,  # [tls]'s, not [simulator.tls]'s
         ),
         encoding="utf-8",
     )
@@ -106,3 +107,30 @@ def test_the_simulator_needs_only_its_section(tmp_path: Path) -> None:
     config.write_text("[gateway]\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match="section missing"):
         load_simulator_settings(config, environ={})
+
+
+def test_supplier_and_simulator_tls_paths_resolve_beside_the_file() -> None:
+    """Issue #14: make run calls the simulator over mutual TLS (nested path settings)."""
+    settings = load_settings(DEFAULT, environ={})
+    pki = (DEFAULT.parent / ".." / "var" / "pki").resolve()
+    assert settings.supplier.url.startswith("https://")
+    assert settings.supplier.tls.ca == [pki / "ca.crt"]
+    assert settings.supplier.tls.certificate == pki / "gateway-client.crt"
+    assert settings.supplier.tls.private_key == pki / "gateway-client.key"
+    assert settings.simulator is not None and settings.simulator.tls is not None
+    assert settings.simulator.tls.certificate == pki / "inasti.crt"
+    assert settings.simulator.tls.client_ca == [pki / "ca.crt"]
+    pinned = load_settings(
+        DEFAULT, environ={"SEG_SUPPLIER_TLS_PINNED_SHA256": "AB:" * 31 + "AB, " + "cd" * 32}
+    )
+    assert pinned.supplier.tls.pinned_sha256 == ["ab" * 32, "cd" * 32]
+
+
+def test_a_supplier_certificate_needs_its_key(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    text = DEFAULT.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace('private_key = "../var/pki/gateway-client.key"', "", 1), encoding="utf-8"
+    )
+    with pytest.raises(ConfigurationError, match="certificate and private_key go together"):
+        load_settings(config, environ={})

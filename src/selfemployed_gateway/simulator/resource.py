@@ -32,6 +32,7 @@ from selfemployed_gateway.simulator.answers import (
 from selfemployed_gateway.simulator.final import answer_request
 from selfemployed_gateway.simulator.l302 import answer_l302
 from selfemployed_gateway.suppliers.l302.mapping import L302Mapping, load_l302_mapping
+from selfemployed_gateway.tls import server_tls_options
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,13 @@ class InastiSimulatorResource(Resource):
         self._clock = clock
         self._now = now or simulator_clock(settings)
         self._memo: dict[tuple[bool, bytes, datetime], tuple[SimulatorAnswer, str]] = {}
+
+    def render_GET(self, request: Request) -> bytes:
+        """Not a SOAP call (a readiness probe's HEAD, a browser): a plain 405."""
+        request.setResponseCode(405)
+        request.setHeader(b"Allow", b"POST")
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        return b"POST a SOAP 1.1 request here.\n"
 
     def render_POST(self, request: Request) -> bytes | int:
         body = _read_request_body(request)
@@ -207,16 +215,24 @@ def build_simulator_site(
 
 
 def listen_simulator(reactor: Any, dataset: Dataset, settings: SimulatorSettings) -> IListeningPort:
-    """Serve the simulator over plain HTTP on `settings.listen` (port 0: any free port).
+    """Serve the simulator on `settings.listen` (port 0: any free port): plain HTTP, or HTTPS
+    requiring a client certificate of `settings.tls.client_ca` when `settings.tls` is set.
 
     `reactor` is typed Any as elsewhere in the project: Twisted's zope interfaces
     (IReactorTCP + IReactorTime) do not type-check without the mypy-zope plugin.
     """
     site = build_simulator_site(dataset, settings, clock=reactor)
-    listening = reactor.listenTCP(settings.listen.port, site, interface=settings.listen.host)
+    address = settings.listen
+    if settings.tls is None:
+        listening = reactor.listenTCP(address.port, site, interface=address.host)
+    else:  # like INASTI: HTTPS, and the gateway's client certificate required (R-61)
+        tls = settings.tls
+        options = server_tls_options(tls.certificate, tls.private_key, tls.client_ca)
+        listening = reactor.listenSSL(address.port, site, options, interface=address.host)
     logger.info(
-        "INASTI simulator listening on http://%s:%d/ (L302: any path ending in /L302)",
-        settings.listen.host,
+        "INASTI simulator listening on %s://%s:%d/ (L302: any path ending in /L302)",
+        "http" if settings.tls is None else "https",
+        address.host,
         listening.getHost().port,
     )
     port: IListeningPort = listening

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from selfemployed_gateway import codes
 from selfemployed_gateway.errors import SupplierError
 from selfemployed_gateway.settings import SupplierSettings
 from selfemployed_gateway.suppliers.soap11 import CONTENT_TYPE
+from selfemployed_gateway.suppliers.tls import check_pinned, client_context, pin_checker
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,9 @@ class SupplierHttp:
         self.max_answer_bytes = max_answer_bytes
         self._transport = transport
         # One TLS context for every client (building one per client is costly).
-        self._tls = httpx.create_ssl_context(trust_env=False)
+        self._tls = client_context(settings.tls)
+        self._pinned = settings.tls.pinned_sha256
+        self._extensions = {"trace": pin_checker(self._pinned)} if self._pinned else {}
         self._slots = asyncio.Semaphore(settings.max_connections)
         self._idle: list[httpx.AsyncClient] = []  # a stack: the most recently used on top
         self._clients: list[httpx.AsyncClient] = []
@@ -122,7 +126,9 @@ class SupplierHttp:
             async with (
                 asyncio.timeout(budget),
                 self._connection() as client,
-                client.stream("POST", self.url, content=content, headers=headers) as response,
+                client.stream(
+                    "POST", self.url, content=content, headers=headers, extensions=self._extensions
+                ) as response,
             ):
                 body = await self._read_capped(response)
                 return HttpAnswer(response.status_code, body)
@@ -132,8 +138,11 @@ class SupplierHttp:
             raise SupplierError(
                 codes.SUPPLIER_UNEXPECTED_RESPONSE, f"undecodable body: {exc}"[:_MAX_CAUSE]
             ) from exc
-        except httpx.HTTPError as exc:
-            # Connection refused or reset, protocol error…: no answer at all.
+        except (httpx.HTTPError, ssl.SSLError) as exc:
+            # Connection refused or reset, TLS refused (the reason is in the cause, for the
+            # log), protocol error…: no answer at all. A TLS alert that arrives while the
+            # answer is read (TLS 1.3: INASTI refusing our certificate after the handshake)
+            # reaches us as a bare ssl.SSLError, which httpcore does not map.
             raise SupplierError(
                 codes.SUPPLIER_UNEXPECTED_RETURN_CODE, f"{type(exc).__name__}: {exc}"[:_MAX_CAUSE]
             ) from exc
@@ -162,14 +171,28 @@ class SupplierHttp:
         return bytes(received)
 
     def is_reachable(self) -> bool:
-        """Readiness: can a TCP connection to the supplier's host and port be opened now?"""
+        """Readiness: does the supplier accept a connection now — for https, a complete
+        handshake with the calls' own TLS context (CA, host name, our certificate, pins)?"""
         port = self.url.port or (443 if self.url.scheme == "https" else 80)
+        host = self.url.host
         try:
             with socket.create_connection(
-                (self.url.host, port), timeout=self.settings.connect_timeout_seconds
-            ):
-                return True
-        except OSError:
+                (host, port), timeout=self.settings.connect_timeout_seconds
+            ) as connection:
+                if self.url.scheme != "https":
+                    return True
+                with self._tls.wrap_socket(connection, server_hostname=host) as tls:
+                    check_pinned(tls.getpeercert(binary_form=True), self._pinned)
+                    # In TLS 1.3 the server judges our certificate after the client's side
+                    # of the handshake is done: only an HTTP answer proves it accepted us.
+                    target = self.url.raw_path.decode("ascii")
+                    tls.sendall(
+                        f"HEAD {target} HTTP/1.1\r\nHost: {host}\r\n"
+                        "Connection: close\r\n\r\n".encode("ascii")
+                    )
+                    return tls.recv(5) == b"HTTP/"
+        except (OSError, SupplierError) as error:
+            log.warning("supplier not ready", extra={"url": str(self.url), "error": str(error)})
             return False
 
     async def aclose(self) -> None:

@@ -144,9 +144,21 @@ def test_resource_refuses_other_methods(dataset: Dataset, tmp_path: Path) -> Non
         dataset, SimulatorSettings(dataset=tmp_path / "d.json"), Clock()
     )
     request = DummyRequest([b""])
-    request.method = b"GET"
+    request.method = b"PUT"
     with pytest.raises(UnsupportedMethod):  # the Site turns this into 405
         resource.render(request)
+
+
+def test_get_and_head_get_a_plain_405(dataset: Dataset, tmp_path: Path) -> None:
+    """A readiness probe's HEAD (suppliers/http.py) must not raise in the simulator."""
+    resource = InastiSimulatorResource(
+        dataset, SimulatorSettings(dataset=tmp_path / "d.json"), Clock()
+    )
+    for method in (b"GET", b"HEAD"):
+        request = DummyRequest([b""])
+        request.method = method
+        body = resource.render(request)
+        assert request.responseCode == 405 and b"POST" in body
 
 
 def test_resource_refuses_a_huge_request(dataset: Dataset, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ back.
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import httpx
 import pytest
@@ -75,3 +76,17 @@ def test_waiting_for_a_connection_spends_the_budget_and_frees_it_when_cut() -> N
     assert second.details == codes.SUPPLIER_TIME_BUDGET
     assert run(http.post("consultCareer", b"<request/>")) == HttpAnswer(200, b"<answer/>")
     run(http.aclose())
+
+
+def test_a_tls_alert_while_reading_is_msg00002_with_the_reason_for_the_log() -> None:
+    """TLS 1.3: INASTI judges our certificate after the handshake, its alert arrives as a bare
+    ssl.SSLError on the first read (httpcore does not map it); it was MSG00003 (issue #14)."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise ssl.SSLError(1, "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca")
+
+    http = supplier_http(refuse, max_connections=1)
+    with pytest.raises(SupplierError) as raised:
+        run(http.post("consultCareer", b"<request/>"))
+    assert raised.value.details == codes.SUPPLIER_UNEXPECTED_RETURN_CODE
+    assert "TLSV1_ALERT_UNKNOWN_CA" in raised.value.cause
