@@ -10,15 +10,18 @@ one table per client id), written by `dev-pki` for the development PKI:
     sha256 = ["3f1c…"]   # optional: pinned fingerprints, two during a rotation
 
 A certificate identifies a client when its subject *and* its issuer are that binding's names
-(compared as X.509 names: attribute by attribute, case and inner spaces folded, RFC 5280
-§7.1) and, if fingerprints are pinned, its SHA-256 is one of them. A common name alone never
-identifies anybody once bindings are configured; production requires them (`production.py`).
+(compared as X.509 names: attribute by attribute, ASCII case and runs of spaces folded, after
+RFC 5280 §7.1 — no Unicode folding, so that no look-alike matches) and, if fingerprints are
+pinned, its SHA-256 is one of them. A common name alone never identifies anybody once
+bindings are configured; production requires them (`production.py`).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
+import string
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -33,6 +36,8 @@ from selfemployed_gateway.errors import ConfigurationError
 from selfemployed_gateway.records import ClientCertificate
 
 NameKey = tuple[tuple[tuple[str, str], ...], ...]
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_SPACES = re.compile(" +")
 
 # RFC 4514 §3: attribute type names are case-insensitive ("cn=" is "CN=").
 _LOWER_CASE_TYPES = {
@@ -59,14 +64,16 @@ def name_key(rfc4514: str) -> NameKey | None:
     except ValueError:
         return None
     return tuple(
-        tuple(
-            sorted(
-                (attribute.oid.dotted_string, " ".join(str(attribute.value).split()).casefold())
-                for attribute in rdn
-            )
-        )
+        tuple(sorted((a.oid.dotted_string, _prepared(str(a.value))) for a in rdn))
         for rdn in name.rdns
     )
+
+
+def _prepared(value: str) -> str:
+    """ASCII letters case-folded and runs of ASCII spaces made one, nothing more: Unicode case
+    folding or whitespace would make look-alikes equal ("ſ" U+017F folds to "s", U+00A0 and
+    control characters would count as spaces), and a look-alike must not impersonate."""
+    return _SPACES.sub(" ", value.strip(" ")).translate(_ASCII_LOWER)
 
 
 def _a_name(value: str) -> str:

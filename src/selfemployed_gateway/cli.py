@@ -258,8 +258,10 @@ def _dev(arguments: argparse.Namespace) -> int:
 def _check_config(arguments: argparse.Namespace) -> int:
     """R-14: every inconsistency, one line each (client and field), before deployment."""
     from selfemployed_gateway.annex import find_problems
+    from selfemployed_gateway.audit.protection import AuditProtection
     from selfemployed_gateway.bindings import binding_problems, load_bindings
     from selfemployed_gateway.production import unsafe_settings
+    from selfemployed_gateway.server.admin import read_token
     from selfemployed_gateway.soap.contract import Contract
     from selfemployed_gateway.tls import server_tls_options
 
@@ -288,6 +290,12 @@ def _check_config(arguments: argparse.Namespace) -> int:
     except DatasetError as error:
         problems.append(str(error))
     problems.extend(unsafe_settings(settings))  # R-74: what production refuses
+    try:  # the keys and the token as serve reads them
+        AuditProtection.from_settings(settings.audit)
+        if settings.admin.token_file is not None:
+            read_token(settings.admin.token_file)
+    except ConfigurationError as error:
+        problems.append(str(error))
     try:
         server_tls_options(
             settings.tls.certificate, settings.tls.private_key, settings.tls.client_ca

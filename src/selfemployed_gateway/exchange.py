@@ -28,6 +28,7 @@ from selfemployed_gateway.audit.protection import AuditProtection
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord, bounded
 from selfemployed_gateway.clock import Clock
 from selfemployed_gateway.metrics import GatewayMetrics
+from selfemployed_gateway.privacy import redact
 from selfemployed_gateway.records import ExchangeTrace, GatewayFault
 from selfemployed_gateway.settings import AuditSettings, LimitSettings
 from selfemployed_gateway.soap.endpoint import IncomingCall, SoapAnswer, SoapEndpoint
@@ -128,10 +129,12 @@ class ExchangeHandler:
         try:
             record = ExchangeRecord(
                 ticket_cbss=trace.ticket_cbss,
-                client_ticket=trace.client_ticket,
+                # Free texts of the caller, stored in clear beside the sealed messages: a NISS
+                # written in them is kept as its tag (privacy.redact), like in the logs.
+                client_ticket=_redacted(trace.client_ticket),
                 client_id=trace.client_id,
                 operation=trace.operation.value if trace.operation else None,
-                legal_context=trace.legal_context,
+                legal_context=_redacted(trace.legal_context),
                 received=trace.received,
                 replied=self.clock.now(),
                 outcome=trace.outcome or "unknown",
@@ -158,3 +161,7 @@ class ExchangeHandler:
             record.model_copy(update={"ssin_hash": protection.ssin_hash(ssin)})
         )
         self.audit.record(stored)
+
+
+def _redacted(text: str | None) -> str | None:
+    return None if text is None else redact(text)

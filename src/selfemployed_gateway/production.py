@@ -10,6 +10,7 @@ lists every one found; `Gateway.build`, a SIGHUP reload and `check-config` refus
 from __future__ import annotations
 
 import ipaddress
+import stat
 from pathlib import Path
 
 from cryptography import x509
@@ -20,6 +21,7 @@ from selfemployed_gateway.errors import ConfigurationError
 from selfemployed_gateway.settings import Phase, Settings
 
 PRODUCTION = "production"
+MIN_SECRET_CHARACTERS = 32
 _DEVELOPMENT_CAS = frozenset({CA_COMMON_NAME, ROGUE_CA_COMMON_NAME})
 # The first line dev-pki writes in its bindings file (bindings.write_bindings).
 _DEV_BINDINGS_MARK = "# Written by `selfemployed-gateway dev-pki`"
@@ -49,10 +51,17 @@ def unsafe_settings(settings: Settings) -> list[str]:
         found.append(
             "tls.client_bindings: unset: clients would be identified by common name (R-11)"
         )
-    if settings.logging.ssin_hash_key is None:
+    log_key = settings.logging.ssin_hash_key
+    if log_key is None:
         found.append(
             "logging.ssin_hash_key (SEG_LOG_SSIN_HASH_KEY): unset: each process would tag a "
             "NISS with its own random key"
+        )
+    elif len(log_key) < MIN_SECRET_CHARACTERS:
+        found.append(
+            f"logging.ssin_hash_key (SEG_LOG_SSIN_HASH_KEY): {len(log_key)} characters: a "
+            f"short key lets anyone reverse the tags; use at least {MIN_SECRET_CHARACTERS} "
+            "random characters (selfemployed-gateway audit new-key)"
         )
     audit = settings.audit
     if audit.encryption_key is None and not audit.encryption_keys:
@@ -65,12 +74,41 @@ def unsafe_settings(settings: Settings) -> list[str]:
             "audit.ssin_hash_key_file (SEG_AUDIT_SSIN_HASH_KEY): unset: `audit find --ssin` "
             "could not work"
         )
+    if audit.purge_interval_seconds == 0:
+        found.append(
+            "audit.purge_interval_seconds (SEG_AUDIT_PURGE_INTERVAL): 0: retention would never "
+            "be applied"
+        )
     admin = settings.admin
     if not _loopback(admin.listen.host) and admin.token_file is None:
         found.append(
             f"admin.listen.host: {admin.listen.host!r} is reachable from the network and "
             "admin.token_file is unset: /metrics would be open to anyone"
         )
+    found.extend(_loose_secret_files(settings))
+    return found
+
+
+def _loose_secret_files(settings: Settings) -> list[str]:
+    """Key and token files anybody but their owner (and its group) could read."""
+    secrets: list[tuple[str, Path | None]] = [
+        ("tls.private_key", settings.tls.private_key),
+        ("supplier.tls.private_key", settings.supplier.tls.private_key),
+        ("audit.ssin_hash_key_file", settings.audit.ssin_hash_key_file),
+        ("admin.token_file", settings.admin.token_file),
+    ]
+    secrets += [("audit.encryption_keys", path) for path in settings.audit.encryption_keys]
+    found = []
+    for name, path in secrets:
+        try:
+            mode = path.stat().st_mode if path is not None else 0
+        except OSError:
+            continue  # a missing file is reported where it is read
+        if mode & 0o007:
+            found.append(
+                f"{name}: {path} is readable by others (mode {stat.S_IMODE(mode):04o}): "
+                "chmod 0600 (or 0640 for a group that runs the gateway)"
+            )
     return found
 
 

@@ -84,6 +84,9 @@ def test_the_trail_is_sealed_private_searchable_by_person_and_kept_only_so_long(
                 tickets[ssin].append(str(element.findtext("informationCBSS/ticketCBSS")))
             # A NISS with a wrong checksum is in the trail too, sealed like the rest.
             client.post(url, content=career_request(ONSS, CONTEXT, "65031510158"))
+            # The caller's free texts are stored in clear: a NISS in them only as its tag.
+            noted = customer(sector=21, institution=0, ticket="dossier 65.03.15-101.59")
+            client.post(url, content=career_request(noted, CONTEXT, OTHER))
         # Retention ran at start-up, by the gateway's clock: the 40-day-old row is gone.
         assert metric(admin, "seg_audit_purged_total") == 1
         assert "audit retention applied" in "".join(server.output)
@@ -96,7 +99,7 @@ def test_the_trail_is_sealed_private_searchable_by_person_and_kept_only_so_long(
     for member in files:
         if member.exists():
             data = member.read_bytes()
-            for secret in (PERSON, OTHER, "65031510158"):
+            for secret in (PERSON, OTHER, "65031510158", "65.03.15-101.59"):
                 assert secret.encode() not in data, member
             assert b"consultCareerRequest" not in data, member
             assert stat.S_IMODE(member.stat().st_mode) == 0o600, member

@@ -534,6 +534,8 @@ def write_config(folder: Path, pki: Path, dataset_file: Path) -> Path:
         "client_ca": [pki / "ca.crt"],
         "client_bindings": pki / "client-bindings.toml",
     }
+    raw["audit"]["encryption_keys"] = [pki / "audit-encryption.key"]
+    raw["audit"]["ssin_hash_key_file"] = pki / "audit-ssin-hash.key"
     raw["data"]["dataset"] = dataset_file
     if "simulator" in raw:
         raw["simulator"]["dataset"] = dataset_file

@@ -52,6 +52,15 @@ def test_names_compare_as_x509_names_not_strings() -> None:
 
 
 @pytest.mark.parametrize(
+    "look_alike",
+    ["CN=cpa\u017f-namur", "CN=cpas\u00a0-namur", "CN=cpas\x1f-namur", "CN=cpas-namur\u2003"],
+)
+def test_a_look_alike_name_is_another_name(look_alike: str) -> None:
+    """Unicode folding would let "ſ" (U+017F) be "s", NBSP or a control character be a space."""
+    assert name_key(look_alike) != name_key("CN=cpas-namur")
+
+
+@pytest.mark.parametrize(
     ("certificate", "expected"),
     [
         (presented(), True),

@@ -23,6 +23,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
 def production(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
     """A production configuration with none of the refused settings, then `sections`."""
     other_ca = self_signed_ca(tmp_path, "real-ca", name(O="Real Trust", CN="Real CA"))
+    other_ca.key.chmod(0o600)
     bindings = tmp_path / "bindings.toml"
     bindings.write_text("# the institutions' certificates\n", encoding="utf-8")
     raw: dict[str, dict[str, Any]] = {
@@ -44,7 +45,7 @@ def production(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
             "encryption_keys": ["audit.key"],
             "ssin_hash_key_file": "ssin.key",
         },
-        "logging": {"ssin_hash_key": "a-long-secret-for-the-log-tags"},
+        "logging": {"ssin_hash_key": "a-long-random-secret-for-the-log-tags-0123456789"},
     }
     for section, values in sections.items():
         raw.setdefault(section, {}).update(values)
@@ -75,6 +76,9 @@ def test_outside_production_nothing_is_refused(tmp_path: Path) -> None:
         ({"audit": {"encryption_keys": []}}, "audit.encryption_keys (SEG_AUDIT_ENCRYPTION_KEY)"),
         ({"audit": {"ssin_hash_key_file": None}}, "audit.ssin_hash_key_file"),
         ({"admin": {"listen": {"host": "0.0.0.0"}}}, "admin.listen.host: '0.0.0.0'"),
+        # what a review found accepted (issue #13)
+        ({"logging": {"ssin_hash_key": "x"}}, "logging.ssin_hash_key (SEG_LOG_SSIN_HASH_KEY): 1 "),
+        ({"audit": {"purge_interval_seconds": 0}}, "audit.purge_interval_seconds"),
     ],
 )
 def test_each_unsafe_setting_is_named(
@@ -87,6 +91,7 @@ def test_each_unsafe_setting_is_named(
 def test_an_admin_listener_on_the_network_needs_a_token(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("0123456789abcdef0123\n", encoding="ascii")
+    token.chmod(0o600)
     admin = {"listen": {"host": "0.0.0.0"}, "token_file": str(token)}
     assert unsafe_settings(production(tmp_path, admin=admin)) == []
     assert unsafe_settings(production(tmp_path, admin={"listen": {"host": "::1"}})) == []
@@ -118,3 +123,16 @@ def test_check_production_lists_them_all_in_one_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigurationError, match=r"refuses 2 setting\(s\):\n  supplier.url"):
         check_production(settings)
+
+
+def test_a_secret_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "audit.key"
+    key.write_text("k", encoding="ascii")
+    key.chmod(0o644)
+    found = unsafe_settings(production(tmp_path, audit={"encryption_keys": [str(key)]}))
+    assert found == [
+        f"audit.encryption_keys: {key} is readable by others (mode 0644): chmod 0600 "
+        "(or 0640 for a group that runs the gateway)"
+    ]
+    key.chmod(0o640)
+    assert unsafe_settings(production(tmp_path, audit={"encryption_keys": [str(key)]})) == []

@@ -24,7 +24,9 @@ from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.protection import AuditProtection, MissingAuditKey, new_key_text
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
 from selfemployed_gateway.errors import AuditError
+from selfemployed_gateway.privacy import digits_of, redact
 from selfemployed_gateway.settings import Settings
+from selfemployed_gateway.stages.niss import checksum_valid
 from selfemployed_gateway.xmlsafe import ExternalResourceRefused, hardened_parser
 
 PROG = "selfemployed-gateway"
@@ -113,7 +115,11 @@ def _with_store(
 
 def _show(arguments: argparse.Namespace, settings: Settings, store: AuditStore) -> int:
     protection = AuditProtection.from_settings(settings.audit)
-    exchanges = store.by_ticket(arguments.ticket)
+    # A client ticket is stored with any NISS in it as its tag (exchange.py): so is the query.
+    exchanges = store.by_ticket(redact(arguments.ticket))
+    # The BCSS's own ticket first: a caller may use another exchange's ticketCBSS as its
+    # client ticket, and must not push its exchange in front of the one asked for.
+    exchanges.sort(key=lambda e: e.ticket_cbss != arguments.ticket)
     if not exchanges:
         print(f"{PROG}: no exchange with ticket {_text(arguments.ticket)!r}", file=sys.stderr)
         return 1
@@ -121,7 +127,8 @@ def _show(arguments: argparse.Namespace, settings: Settings, store: AuditStore) 
     for number, exchange in enumerate(exchanges, start=1):
         if number > 1:
             print()
-        print(f"=== exchange {number} of {len(exchanges)} ===")
+        matched = "ticketCBSS" if exchange.ticket_cbss == arguments.ticket else "client ticket"
+        print(f"=== exchange {number} of {len(exchanges)} (matched by {matched}) ===")
         print(f"ticketCBSS:    {_text(exchange.ticket_cbss)}")
         print(f"client ticket: {_text(exchange.client_ticket)}")
         print(f"client:        {_text(exchange.client_id)}")
@@ -152,7 +159,11 @@ def _show(arguments: argparse.Namespace, settings: Settings, store: AuditStore) 
 def _find(arguments: argparse.Namespace, settings: Settings, store: AuditStore) -> int:
     ssin_hash = None
     if arguments.ssin is not None:
-        ssin_hash = AuditProtection.from_settings(settings.audit).ssin_hash(arguments.ssin.strip())
+        ssin = digits_of(arguments.ssin)  # "65.03.15-101.59" is 65031510159
+        if not checksum_valid(ssin):
+            print(f"{PROG}: --ssin: not a valid NISS (11 digits, checksum)", file=sys.stderr)
+            return 2
+        ssin_hash = AuditProtection.from_settings(settings.audit).ssin_hash(ssin)
         if ssin_hash is None:
             print(
                 f"{PROG}: --ssin needs the NISS hash key the gateway stores with "

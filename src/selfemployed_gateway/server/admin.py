@@ -29,6 +29,7 @@ from twisted.internet.defer import Deferred
 from twisted.web import resource, server
 
 from selfemployed_gateway.errors import ConfigurationError
+from selfemployed_gateway.server.plain import GetOnly, PlainNode
 
 
 def _json(request: server.Request, status: int, document: dict[str, Any]) -> bytes:
@@ -37,14 +38,14 @@ def _json(request: server.Request, status: int, document: dict[str, Any]) -> byt
     return json.dumps(document).encode() + b"\n"
 
 
-class Health(resource.Resource):
+class Health(GetOnly):
     isLeaf = True
 
     def render_GET(self, request: server.Request) -> bytes:
         return _json(request, 200, {"status": "alive"})
 
 
-class Readiness(resource.Resource):
+class Readiness(GetOnly):
     isLeaf = True
 
     def __init__(
@@ -90,7 +91,7 @@ class Readiness(resource.Resource):
         return server.NOT_DONE_YET
 
 
-class Metrics(resource.Resource):
+class Metrics(GetOnly):
     """`/metrics` in the format the scraper asks for (Prometheus text or OpenMetrics).
 
     Not `prometheus_client.twisted.MetricsResource`: importing it installs Twisted's default
@@ -136,7 +137,7 @@ def read_token(path: Path) -> bytes:
 
 
 def admin_root(readiness: Readiness, metrics: Metrics) -> resource.Resource:
-    root = resource.Resource()
+    root = PlainNode()
     # zope interfaces are invisible to mypy: Resource does provide IResource.
     root.putChild(b"metrics", metrics)  # type: ignore[arg-type]
     root.putChild(b"healthz", Health())  # type: ignore[arg-type]

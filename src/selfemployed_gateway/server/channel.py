@@ -60,6 +60,9 @@ CLOSE_GRACE_SECONDS = 2.0
 MAX_HEADER_LINE = 8192
 
 
+ADMIN_MAX_BODY = 4096
+
+
 def plain_response(code: int, reason: str, text: str) -> bytes:
     """A complete HTTP/1.1 answer with a plain-text body, announcing the close."""
     body = text.encode()
@@ -80,6 +83,32 @@ class QuietRequest(server.Request):
         if not self.startedWriting:
             self.responseHeaders.removeHeader(b"server")
         super().write(data)
+
+
+class AdminRequest(QuietRequest):
+    """The admin listener's requests: its endpoints take no body. One announced or sent past
+    `ADMIN_MAX_BODY` bytes ends the connection at once (a 200 MB POST /healthz was read whole)."""
+
+    channel: Any
+    _body_bytes = 0
+    _refused = False
+
+    def gotLength(self, length: int | None) -> None:
+        super().gotLength(None)  # in memory: at most ADMIN_MAX_BODY bytes are ever kept
+        if length is not None and length > ADMIN_MAX_BODY:
+            self._refuse()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        self._body_bytes += len(data)
+        if self._refused or self._body_bytes > ADMIN_MAX_BODY:
+            self._refuse()
+            return
+        super().handleContentChunk(data)
+
+    def _refuse(self) -> None:
+        if not self._refused:
+            self._refused = True
+            self.channel.transport.abortConnection()
 
 
 class LimitedRequest(QuietRequest):

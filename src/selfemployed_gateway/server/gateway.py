@@ -30,8 +30,9 @@ from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.production import check_production
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
 from selfemployed_gateway.server.admin import Metrics, Readiness, admin_root, read_token
-from selfemployed_gateway.server.channel import AdmittingTLSFactory, GatewaySite, QuietRequest
+from selfemployed_gateway.server.channel import AdminRequest, AdmittingTLSFactory, GatewaySite
 from selfemployed_gateway.server.connections import ConnectionBudget
+from selfemployed_gateway.server.plain import PlainNode
 from selfemployed_gateway.server.resource import ConsultResource
 from selfemployed_gateway.settings import AuditBackend, Phase, Settings
 from selfemployed_gateway.soap.contract import Contract
@@ -175,7 +176,8 @@ class Gateway:
             lambda: self.supplier.is_reachable(), loop, circuit=lambda: self.breaker.state
         )
         admin = admin_root(readiness, Metrics(self.metrics.registry, self.admin_token))
-        admin_site = server.Site(admin, requestFactory=QuietRequest)
+        # Probes and scrapers send small GETs: no body kept, no 12-hour idle connection.
+        admin_site = server.Site(admin, requestFactory=AdminRequest, timeout=30)
         admin_site.displayTracebacks = False
         admin_site.noisy = False
         address = self.settings.admin.listen
@@ -317,11 +319,11 @@ def build_supplier(settings: Settings, dataset: Dataset) -> Supplier:
 
 def _mount(path: str, leaf: ConsultResource) -> resource.Resource:
     """A resource tree with `leaf` at `path` (e.g. /SelfEmployedService/v2/consult)."""
-    root = resource.Resource()
+    root = PlainNode()
     node = root
     parts = [p.encode() for p in path.strip("/").split("/")]
     for part in parts[:-1]:
-        child = resource.Resource()
+        child = PlainNode()
         node.putChild(part, child)  # type: ignore[arg-type]  # zope: provides IResource
         node = child
     node.putChild(parts[-1], leaf)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.commands import add_audit_commands
 from selfemployed_gateway.audit.protection import AuditProtection, new_key_text, parse_key
 from selfemployed_gateway.audit.trail import ExchangeRecord
+from selfemployed_gateway.privacy import redact
 from selfemployed_gateway.settings import Settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -122,7 +123,7 @@ def test_show_by_client_ticket(settings: Settings, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "ticketCBSS:    CBSS-B" in out
     assert "outcome:       MSG00004" in out
-    assert "=== exchange 1 of 1 ===" in out
+    assert "=== exchange 1 of 1 (matched by client ticket) ===" in out
 
 
 def test_show_prints_a_malformed_request_as_received(
@@ -284,11 +285,11 @@ def test_find_by_ssin_lists_who_consulted_this_person(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = sealed_settings(tmp_path)
-    person, other = "85073100145", "65031510159"
+    person, other = "72060120261", "65031510159"
     store_sealed(settings, exchange("CBSS-1", "n-1", "cpas-namur", timedelta(hours=2)), person)
     store_sealed(settings, exchange("CBSS-2", None, "cpas-liege", timedelta(hours=1)), other)
     store_sealed(settings, exchange("CBSS-3", "n-3", "onss", timedelta(0)), person)
-    assert run(settings, "find", "--ssin", person) == 0
+    assert run(settings, "find", "--ssin", "72.06.01-202.61") == 0  # as written on the card
     rows = lines(capsys.readouterr().out)
     assert [(row[1], row[2], row[3], row[5]) for row in rows] == [
         ("CBSS-3", "n-3", "onss", "SOCIAL_INTEGRATION_INCOME"),
@@ -300,8 +301,10 @@ def test_find_by_ssin_lists_who_consulted_this_person(
 def test_find_by_ssin_needs_the_hash_key(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(settings, "find", "--ssin", "85073100145") == 2
+    assert run(settings, "find", "--ssin", "72060120261") == 2
     assert "NISS hash key" in capsys.readouterr().err
+    assert run(settings, "find", "--ssin", "72060120262") == 2  # wrong checksum: said so
+    assert "not a valid NISS" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -334,3 +337,33 @@ def test_new_key_prints_a_usable_key(capsys: pytest.CaptureFixture[str], tmp_pat
     assert run(settings_for(tmp_path / "a.db"), "new-key") == 0
     text = capsys.readouterr().out
     assert len(parse_key(text, "printed")) == 32
+
+
+def test_show_puts_the_bcss_ticket_first_and_says_how_each_matched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A caller that sends another exchange's ticketCBSS as its own client ticket does not
+    come first (issue #13 review)."""
+    settings = settings_for(tmp_path / "audit.db")
+    store = open_audit_store(settings.audit)
+    store.record(exchange("CBSS-REAL", "namur-1", "cpas-namur", timedelta(hours=1)))
+    store.record(exchange("CBSS-OTHER", "CBSS-REAL", "famifund-east", timedelta(0)))
+    store.close()
+    assert run(settings, "show", "CBSS-REAL") == 0
+    out = capsys.readouterr().out
+    first, second = out.split("=== exchange 2 of 2")
+    assert "(matched by ticketCBSS)" in first and "ticketCBSS:    CBSS-REAL" in first
+    assert "(matched by client ticket)" in second and "famifund-east" in second
+
+
+def test_a_niss_in_a_client_ticket_is_stored_as_its_tag_and_still_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gateway stores free texts redacted (exchange.py); show redacts the query alike."""
+    settings = settings_for(tmp_path / "audit.db")
+    store = open_audit_store(settings.audit)
+    store.record(exchange("CBSS-N", redact("case 65031510159"), "cpas-namur", timedelta(0)))
+    store.close()
+    assert b"65031510159" not in (tmp_path / "audit.db").read_bytes()
+    assert run(settings, "show", "case 65031510159") == 0
+    assert "ticketCBSS:    CBSS-N" in capsys.readouterr().out
