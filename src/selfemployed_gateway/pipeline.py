@@ -83,16 +83,16 @@ class Pipeline:
         day = today(self.clock)
         if refusal := dates.validate_period(request, day):  # … R-37
             return refusal
-        ssin = niss.check_ssin(request.ssin, self.register)  # R-16 … R-19
+        ssin = await niss.check_ssin(request.ssin, self.register)  # R-16 … R-19
         if isinstance(ssin, Reply):
             return ssin
         period = consulted_period(request)
         checked = checked_period(period, day)
-        if refusal := integration.check_client_integration(  # … R-46
+        if refusal := await integration.check_client_integration(  # … R-46
             client, request.ssin, checked, day, self.repertory
         ):
             return _with_ssin(refusal, ssin)
-        if refusal := integration.check_supplier_integration(  # the consulted period
+        if refusal := await integration.check_supplier_integration(  # consulted period
             request.ssin, period, self.repertory
         ):
             return _with_ssin(refusal, ssin)

@@ -1,7 +1,9 @@
 """BCSS's registers as seen by the pipeline: the person register and the person repertory.
 
 Interfaces only (Protocols); `registry.sqlite` is the embedded default, loaded from the
-dataset at start-up. A client of the real BCSS repertory could implement the same interfaces.
+dataset at start-up; `registry.postgresql` reads databases that other systems update all day.
+The reads are coroutines, awaited on the gateway's event loop: a register on the network
+must never block the loop while it answers.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
+from selfemployed_gateway.errors import GatewayError
 from selfemployed_gateway.records import DatePeriod
 
 
@@ -29,8 +32,12 @@ class RegisteredPerson:
     replaced_by: str | None = None
 
 
+class RegistryError(GatewayError):
+    """A register could not be read (database down, query cut at its time limit)."""
+
+
 class PersonRegister(Protocol):
-    def find(self, ssin: str) -> RegisteredPerson | None:
+    async def find(self, ssin: str) -> RegisteredPerson | None:
         """The register's entry for `ssin`, or None when the register does not know it."""
         ...
 
@@ -54,10 +61,10 @@ class IntegrationPeriod:
 class PersonRepertory(Protocol):
     """Who knows whom (R-20, R-21, R-40 … R-46)."""
 
-    def client_integrations(self, ssin: str, client_id: str) -> list[IntegrationPeriod]:
+    async def client_integrations(self, ssin: str, client_id: str) -> list[IntegrationPeriod]:
         """Integration periods of `ssin` for one client (any quality code)."""
         ...
 
-    def supplier_integrations(self, ssin: str) -> list[IntegrationPeriod]:
+    async def supplier_integrations(self, ssin: str) -> list[IntegrationPeriod]:
         """Integration periods of `ssin` at INASTI (sector 15, institution 0)."""
         ...

@@ -1,7 +1,8 @@
 """The embedded default registers: SQLite (standard library), loaded from the dataset.
 
-One in-memory database per process, built at start-up; worker threads share one connection
-behind a lock (queries take microseconds, so the lock is never the bottleneck).
+One in-memory database per process, built at start-up. The reads are coroutines (the
+registry's interface) that answer at once: an in-memory query takes microseconds, so it runs
+on the loop; the lock keeps other threads (tests, tools) safe.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class SqliteRegisters:
             )
         return cls(connection)
 
-    def find(self, ssin: str) -> RegisteredPerson | None:
+    async def find(self, ssin: str) -> RegisteredPerson | None:
         with self._lock:
             row = self._connection.execute(
                 "SELECT ssin, state, replaced_by FROM person WHERE ssin = ?", (ssin,)
@@ -74,10 +75,10 @@ class SqliteRegisters:
             return None
         return RegisteredPerson(ssin=row[0], state=PersonState(row[1]), replaced_by=row[2])
 
-    def client_integrations(self, ssin: str, client_id: str) -> list[IntegrationPeriod]:
+    async def client_integrations(self, ssin: str, client_id: str) -> list[IntegrationPeriod]:
         return self._integrations(ssin, client_id)
 
-    def supplier_integrations(self, ssin: str) -> list[IntegrationPeriod]:
+    async def supplier_integrations(self, ssin: str) -> list[IntegrationPeriod]:
         return self._integrations(ssin, SUPPLIER_HOLDER)
 
     def _integrations(self, ssin: str, holder: str) -> list[IntegrationPeriod]:

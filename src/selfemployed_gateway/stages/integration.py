@@ -48,7 +48,7 @@ def client_may_know(
     return any(contains(period, checked) for period in widened)  # R-44
 
 
-def check_client_integration(
+async def check_client_integration(
     client: ClientEntry,
     ssin: str,
     checked: DatePeriod,
@@ -62,7 +62,7 @@ def check_client_integration(
     """
     if not client.integration.required:
         return None
-    periods = repertory.client_integrations(ssin, client.id)
+    periods = await repertory.client_integrations(ssin, client.id)
     if client_may_know(client, periods, checked, today):
         return None
     return Reply(
@@ -75,12 +75,12 @@ def check_client_integration(
     )
 
 
-def check_supplier_integration(
+async def check_supplier_integration(
     ssin: str, consulted: DatePeriod, repertory: PersonRepertory
 ) -> Reply | None:
     """R-21: INASTI (15/0) knows the NISS under quality 2 or 102 for ≥ 1 day of the consulted
     period (open end: unbounded)."""
-    for integration in repertory.supplier_integrations(ssin):
+    for integration in await repertory.supplier_integrations(ssin):
         if integration.quality_code in SUPPLIER_QUALITY_CODES and integration.period.overlaps(
             consulted
         ):

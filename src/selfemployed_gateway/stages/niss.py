@@ -26,15 +26,15 @@ def checksum_valid(ssin: str) -> bool:
     return check in (97 - base % 97, 97 - (_FROM_2000 + base) % 97)
 
 
-def check_ssin(ssin: str, register: PersonRegister) -> SsinStatus | Reply:
+async def check_ssin(ssin: str, register: PersonRegister) -> SsinStatus | Reply:
     """The `ssin` element of the response (R-52), or the status that stops the request."""
     if not checksum_valid(ssin):
         return Reply(status=codes.SSIN_INVALID)  # R-16; ssin absent
-    person = register.find(ssin)
+    person = await register.find(ssin)
     if person is None:
         return Reply(status=codes.SSIN_UNKNOWN)  # R-17; ssin absent
     if person.state is PersonState.REPLACED:
-        replacement = register.find(person.replaced_by) if person.replaced_by else None
+        replacement = await register.find(person.replaced_by) if person.replaced_by else None
         canceled = replacement is not None and replacement.state is PersonState.CANCELED
         return Reply(  # R-18: blocked, but the client learns the new number
             status=codes.SSIN_REPLACED,

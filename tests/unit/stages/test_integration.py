@@ -16,16 +16,29 @@ from selfemployed_gateway.records import (
     Information,
     Reply,
 )
-from selfemployed_gateway.registry import IntegrationPeriod
+from selfemployed_gateway.registry import IntegrationPeriod, PersonRepertory
+from selfemployed_gateway.stages import integration
 from selfemployed_gateway.stages.integration import (
-    check_client_integration,
-    check_supplier_integration,
     client_may_know,
     contains,
 )
+from tests.support.aio import run
 from tests.unit.conftest import registers
 
 TODAY = date(2026, 11, 26)
+
+
+def check_client_integration(
+    client: ClientEntry, ssin: str, checked: DatePeriod, today: date, repertory: PersonRepertory
+) -> Reply | None:
+    """The stage, awaited (its repertory reads are coroutines)."""
+    return run(integration.check_client_integration(client, ssin, checked, today, repertory))
+
+
+def check_supplier_integration(
+    ssin: str, consulted: DatePeriod, repertory: PersonRepertory
+) -> Reply | None:
+    return run(integration.check_supplier_integration(ssin, consulted, repertory))
 
 
 def d(text: str) -> date:
@@ -65,11 +78,11 @@ class FakeRepertory:
     supplier: list[IntegrationPeriod] = field(default_factory=list)
     asked: list[tuple[str, str]] = field(default_factory=list)
 
-    def client_integrations(self, ssin: str, client_id: str) -> list[IntegrationPeriod]:
+    async def client_integrations(self, ssin: str, client_id: str) -> list[IntegrationPeriod]:
         self.asked.append((ssin, client_id))
         return list(self.client)
 
-    def supplier_integrations(self, ssin: str) -> list[IntegrationPeriod]:
+    async def supplier_integrations(self, ssin: str) -> list[IntegrationPeriod]:
         self.asked.append((ssin, "INASTI"))
         return list(self.supplier)
 

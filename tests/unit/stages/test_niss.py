@@ -12,9 +12,16 @@ from hypothesis import strategies as st
 from selfemployed_gateway import codes
 from selfemployed_gateway.dataset import Dataset, load_dataset
 from selfemployed_gateway.records import Reply, SsinStatus
-from selfemployed_gateway.registry import PersonState, RegisteredPerson
-from selfemployed_gateway.stages.niss import check_ssin, checksum_valid
+from selfemployed_gateway.registry import PersonRegister, PersonState, RegisteredPerson
+from selfemployed_gateway.stages import niss
+from selfemployed_gateway.stages.niss import checksum_valid
+from tests.support.aio import run
 from tests.unit.conftest import PROJECT, registers
+
+
+def check_ssin(ssin: str, register: PersonRegister) -> SsinStatus | Reply:
+    """The stage, awaited (its register reads are coroutines)."""
+    return run(niss.check_ssin(ssin, register))
 
 
 @pytest.mark.parametrize(
@@ -149,7 +156,7 @@ class FakeRegister:
     people: dict[str, RegisteredPerson]
     asked: list[str] = field(default_factory=list)
 
-    def find(self, ssin: str) -> RegisteredPerson | None:
+    async def find(self, ssin: str) -> RegisteredPerson | None:
         self.asked.append(ssin)
         return self.people.get(ssin)
 
