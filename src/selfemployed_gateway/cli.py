@@ -28,6 +28,7 @@ from selfemployed_gateway.dataset import DatasetError, load_dataset
 from selfemployed_gateway.errors import AuditError, ConfigurationError
 from selfemployed_gateway.logs import configure_logging
 from selfemployed_gateway.privacy import set_key as set_ssin_key
+from selfemployed_gateway.registry.commands import add_registry_commands
 from selfemployed_gateway.server.gateway import Gateway, event_loop
 from selfemployed_gateway.settings import Phase, Settings, SimulatorSettings
 from selfemployed_gateway.suppliers.l302.mapping import L302MappingError, load_l302_mapping
@@ -85,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(command=_check_config)
 
     add_audit_commands(commands, _settings)
+    add_registry_commands(commands, _settings)
 
     pki = commands.add_parser("dev-pki", help="create the development PKI if missing")
     pki.add_argument("--pki", type=Path, default=DEV_PKI)

@@ -79,6 +79,9 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_AUDIT_SSIN_HASH_KEY_FILE": "audit.ssin_hash_key_file",
     "SEG_AUDIT_SSIN_HASH_KEY": "audit.ssin_hash_key",
     "SEG_AUDIT_PURGE_INTERVAL": "audit.purge_interval_seconds",
+    "SEG_REGISTRY_BACKEND": "registry.backend",
+    "SEG_REGISTRY_POSTGRESQL_DSN": "registry.postgresql_dsn",
+    "SEG_REGISTRY_TIMEOUT": "registry.timeout_seconds",
     "SEG_LOG_LEVEL": "logging.level",
     "SEG_LOG_SSIN_HASH_KEY": "logging.ssin_hash_key",
     "SEG_SIMULATOR_HOST": "simulator.listen.host",
@@ -163,7 +166,13 @@ def _read(
 
 
 _SECRET_SETTINGS = frozenset(
-    {"audit.encryption_key", "audit.ssin_hash_key", "logging.ssin_hash_key"}
+    {
+        "audit.encryption_key",
+        "audit.ssin_hash_key",
+        "logging.ssin_hash_key",
+        "audit.postgresql_dsn",
+        "registry.postgresql_dsn",
+    }
 )
 _PATH_LIST_SETTINGS = (
     "tls.client_ca",

@@ -275,6 +275,29 @@ class AuditSettings(Section):
     )
 
 
+class RegistryBackend(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+class RegistrySettings(Section):
+    """Where the person register and the integration repertory are read (R-16 … R-21)."""
+
+    backend: RegistryBackend = Field(
+        default=RegistryBackend.SQLITE, description="sqlite: the dataset's, in memory"
+    )
+    postgresql_dsn: str | None = Field(default=None, description="libpq connection string")
+    timeout_seconds: float = Field(default=2.0, gt=0, le=30, description="per read")
+
+    @model_validator(mode="after")
+    def _dsn(self) -> RegistrySettings:
+        if self.backend is RegistryBackend.POSTGRESQL and not self.postgresql_dsn:
+            raise ValueError(
+                "backend = postgresql needs postgresql_dsn (SEG_REGISTRY_POSTGRESQL_DSN)"
+            )
+        return self
+
+
 class LoggingSettings(Section):
     """Structured logs: JSON lines on stdout; a NISS is only ever written as a keyed hash."""
 
@@ -296,6 +319,7 @@ class Settings(Section):
     contract: ContractSettings
     simulator: SimulatorSettings | None = None
     audit: AuditSettings = AuditSettings()
+    registry: RegistrySettings = RegistrySettings()
     limits: LimitSettings = LimitSettings()
     logging: LoggingSettings = LoggingSettings()
     source: Path | None = Field(default=None, exclude=True)

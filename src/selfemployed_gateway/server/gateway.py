@@ -28,13 +28,14 @@ from selfemployed_gateway.exchange import ExchangeHandler
 from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.production import check_production
+from selfemployed_gateway.registry.postgresql import PostgresRegisters
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
 from selfemployed_gateway.server.admin import Metrics, Readiness, admin_root, read_token
 from selfemployed_gateway.server.channel import AdminRequest, AdmittingTLSFactory, GatewaySite
 from selfemployed_gateway.server.connections import ConnectionBudget
 from selfemployed_gateway.server.plain import PlainNode
 from selfemployed_gateway.server.resource import ConsultResource
-from selfemployed_gateway.settings import AuditBackend, Phase, Settings
+from selfemployed_gateway.settings import AuditBackend, Phase, RegistryBackend, Settings
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.endpoint import SoapEndpoint
 from selfemployed_gateway.suppliers import Supplier
@@ -88,7 +89,7 @@ class Gateway:
         supplier = GuardedSupplier(build_supplier(settings, dataset), breaker)
         clock = clock_from_setting(settings.gateway.clock)
         endpoint = SoapEndpoint(
-            build_pipeline(settings, dataset, supplier),
+            build_pipeline(settings, dataset, supplier, build_registers(settings, dataset)),
             contract,
             clock,
             validate_responses=settings.gateway.validate_responses,
@@ -195,7 +196,8 @@ class Gateway:
             dataset = load_dataset(settings.data.dataset)
             tls_options = server_tls(settings)
             supplier = GuardedSupplier(build_supplier(settings, dataset), self.breaker)
-            pipeline = build_pipeline(settings, dataset, supplier)
+            registers = build_registers(settings, dataset, self.endpoint.pipeline.register)
+            pipeline = build_pipeline(settings, dataset, supplier, registers)
             protection = AuditProtection.from_settings(settings.audit)
         except RELOAD_ERRORS as error:
             log.error(
@@ -240,6 +242,9 @@ class Gateway:
             self._retention_task.cancel()
         await consult.drain(self.settings.supplier.timeout_seconds + 1)
         await self.supplier.aclose()
+        registers = self.endpoint.pipeline.register
+        if isinstance(registers, PostgresRegisters):
+            await registers.aclose()
 
 
 def event_loop(reactor: Any) -> asyncio.AbstractEventLoop:
@@ -286,9 +291,28 @@ def server_tls(settings: Settings) -> Any:
     )
 
 
-def build_pipeline(settings: Settings, dataset: Dataset, supplier: Supplier) -> Pipeline:
+Registers = SqliteRegisters | PostgresRegisters
+
+
+def build_registers(settings: Settings, dataset: Dataset, current: object = None) -> Registers:
+    """The register and repertory of `registry.backend`: the dataset's in memory (rebuilt at
+    each reload), or PostgreSQL's (kept across a reload that does not change it)."""
+    registry = settings.registry
+    if registry.backend is RegistryBackend.SQLITE:
+        return SqliteRegisters.from_dataset(dataset)
+    assert registry.postgresql_dsn is not None  # settings.RegistrySettings checks it
+    if isinstance(current, PostgresRegisters) and (current.dsn, current.timeout_seconds) == (
+        registry.postgresql_dsn,
+        registry.timeout_seconds,
+    ):
+        return current
+    return PostgresRegisters(registry.postgresql_dsn, registry.timeout_seconds)
+
+
+def build_pipeline(
+    settings: Settings, dataset: Dataset, supplier: Supplier, registers: Registers
+) -> Pipeline:
     """The pipeline over one dataset: annex (R-14 checked), registers, supplier, clock."""
-    registers = SqliteRegisters.from_dataset(dataset)
     bindings = None
     if settings.tls.client_bindings is not None:
         bindings = load_bindings(settings.tls.client_bindings)

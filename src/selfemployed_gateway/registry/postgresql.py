@@ -1,0 +1,199 @@
+"""The registers in PostgreSQL: databases that other systems update all day (issue #14).
+
+In production the person register and the integration repertory are not a JSON file
+reloaded by SIGHUP: BCSS's systems write them continuously. `PostgresRegisters` reads them
+for each exchange (`registry.backend = "postgresql"`); `selfemployed-gateway registry init`
+creates the schema, `registry load` fills it from a dataset (development, acceptance).
+
+On the event loop's terms: one psycopg `AsyncConnection`, opened on the gateway's loop on
+first use, in autocommit (each read sees what is committed now, no snapshot held). psycopg
+runs its queries one after another on that connection; a read on loopback takes ~0.2 ms
+(`tests/unit/registry/test_postgresql.py` measures it), far below what one gateway process
+asks for. A read that waits never blocks the loop — other exchanges, `/healthz`, go on — and
+is cut after `registry.timeout_seconds` (asyncio, and `statement_timeout` on the server):
+then `RegistryError`, answered MSG00003 like any internal failure. A broken connection is
+dropped and the read tried once more on a new one.
+
+Nothing is cached. The specification allows no staleness here: R-20 and R-40 … R-46 decide
+whether a client may know a person *now*; a cached "integrated" could hand a career to an
+institution the repertory removed the person from a minute ago, and a cached register entry
+could miss a replaced NISS (R-18).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import psycopg
+
+from selfemployed_gateway.dataset import Dataset
+from selfemployed_gateway.records import DatePeriod
+from selfemployed_gateway.registry import (
+    IntegrationPeriod,
+    PersonState,
+    RegisteredPerson,
+    RegistryError,
+)
+from selfemployed_gateway.registry.sqlite import SUPPLIER_HOLDER
+
+APPLICATION_NAME = "selfemployed-gateway-registry"
+CONNECT_TIMEOUT_SECONDS = 5
+
+SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS registry_person (
+        ssin char(11) PRIMARY KEY,
+        state text NOT NULL CHECK (state IN ('active', 'canceled', 'replaced')),
+        replaced_by char(11)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS registry_integration (
+        ssin char(11) NOT NULL,
+        holder text NOT NULL,  -- a client id, or 'INASTI' (sector 15, institution 0)
+        quality_code integer NOT NULL,
+        begin_date date NOT NULL,
+        end_date date
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS registry_integration_by_person "
+    "ON registry_integration (ssin, holder)",
+)
+
+_PERSON = "SELECT ssin, state, replaced_by FROM registry_person WHERE ssin = %s"
+_INTEGRATIONS = (
+    "SELECT quality_code, begin_date, end_date FROM registry_integration "
+    "WHERE ssin = %s AND holder = %s ORDER BY begin_date"
+)
+
+
+class PostgresRegisters:
+    """Both the person register and the person repertory, read from PostgreSQL."""
+
+    def __init__(self, dsn: str, timeout_seconds: float) -> None:
+        self.dsn = dsn
+        self.timeout_seconds = timeout_seconds
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+        self._opening: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:  # the DSN may hold a password
+        return "PostgresRegisters()"
+
+    async def find(self, ssin: str) -> RegisteredPerson | None:
+        rows = await self._read(_PERSON, (ssin,))
+        if not rows:
+            return None
+        found, state, replaced_by = rows[0]
+        return RegisteredPerson(
+            ssin=found.strip(),
+            state=PersonState(state),
+            replaced_by=replaced_by.strip() if replaced_by else None,
+        )
+
+    async def client_integrations(self, ssin: str, client_id: str) -> list[IntegrationPeriod]:
+        return await self._integrations(ssin, client_id)
+
+    async def supplier_integrations(self, ssin: str) -> list[IntegrationPeriod]:
+        return await self._integrations(ssin, SUPPLIER_HOLDER)
+
+    async def aclose(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.close()
+
+    async def _integrations(self, ssin: str, holder: str) -> list[IntegrationPeriod]:
+        rows = await self._read(_INTEGRATIONS, (ssin, holder))
+        return [
+            IntegrationPeriod(quality_code=quality, period=DatePeriod(begin=begin, end=end))
+            for quality, begin, end in rows
+        ]
+
+    async def _read(self, query: str, parameters: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        """The rows of one read; once more on a new connection if this one was lost."""
+        for attempt in (1, 2):
+            connection = await self._connected()
+            try:
+                async with asyncio.timeout(self.timeout_seconds):
+                    cursor = await connection.execute(query, parameters)
+                    return await cursor.fetchall()
+            except TimeoutError as error:
+                await self._drop(connection)  # a cancelled query leaves it in doubt
+                raise RegistryError(f"registry read cut after {self.timeout_seconds} s") from error
+            except psycopg.OperationalError as error:
+                await self._drop(connection)
+                if attempt == 2 or not connection.broken:
+                    raise RegistryError(f"registry read failed: {_describe(error)}") from error
+            except psycopg.Error as error:
+                raise RegistryError(f"registry read failed: {_describe(error)}") from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _connected(self) -> psycopg.AsyncConnection[Any]:
+        if self._opening is None:
+            self._opening = asyncio.Lock()  # created on the loop that uses it
+        async with self._opening:
+            if self._connection is None or self._connection.closed:
+                try:
+                    self._connection = await psycopg.AsyncConnection.connect(
+                        self.dsn,
+                        autocommit=True,
+                        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                        application_name=APPLICATION_NAME,
+                        options=f"-c statement_timeout={int(self.timeout_seconds * 1000)}",
+                    )
+                except psycopg.Error as error:
+                    raise RegistryError(f"registry unavailable: {_describe(error)}") from error
+            return self._connection
+
+    async def _drop(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        if self._connection is connection:
+            self._connection = None
+        with contextlib.suppress(psycopg.Error):  # already broken: that is why it goes
+            await connection.close()
+
+
+def create_schema(dsn: str) -> None:
+    """`registry init`: the tables and index, if absent."""
+    with psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS) as connection:
+        for statement in SCHEMA:
+            connection.execute(statement)
+
+
+def load_dataset(dsn: str, dataset: Dataset) -> tuple[int, int]:
+    """`registry load`: replace both registers by the dataset's, in one transaction (readers
+    see the old content or the new, never a mix). Returns (persons, integrations)."""
+    integrations = [
+        (i.ssin, i.client, i.quality_code, i.begin, i.end) for i in dataset.integrations
+    ] + [
+        (i.ssin, SUPPLIER_HOLDER, i.quality_code, i.begin, i.end)
+        for i in dataset.supplier_integrations
+    ]
+    with psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS) as connection:
+        for statement in SCHEMA:
+            connection.execute(statement)
+        connection.execute("DELETE FROM registry_person")
+        connection.execute("DELETE FROM registry_integration")
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO registry_person (ssin, state, replaced_by) VALUES (%s, %s, %s)",
+                [(p.ssin, p.status, p.replaced_by) for p in dataset.person_register],
+            )
+            cursor.executemany(
+                "INSERT INTO registry_integration (ssin, holder, quality_code, begin_date, "
+                "end_date) VALUES (%s, %s, %s, %s, %s)",
+                integrations,
+            )
+    return len(dataset.person_register), len(integrations)
+
+
+def _describe(error: psycopg.Error) -> str:
+    """SQLSTATE and primary message only: a server DETAIL may quote row values (a NISS)."""
+    diagnostic = getattr(error, "diag", None)
+    primary = getattr(diagnostic, "message_primary", None) or str(error).split("\n")[0]
+    state = getattr(error, "sqlstate", None)
+    return (
+        f"{type(error).__name__} [{state}]: {primary}"
+        if state
+        else f"{type(error).__name__}: {primary}"
+    )
