@@ -79,16 +79,7 @@ def mint(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
         )
     certificate = builder.sign(issuer_key, hashes.SHA256())
-    pair = CertKey(folder / f"{stem}.crt", folder / f"{stem}.key")
-    pair.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    pair.cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return pair
+    return _written(folder, stem, key, certificate)
 
 
 def self_signed_ca(folder: Path, stem: str, subject: x509.Name) -> CertKey:
@@ -106,6 +97,12 @@ def self_signed_ca(folder: Path, stem: str, subject: x509.Name) -> CertKey:
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .sign(key, hashes.SHA256())
     )
+    return _written(folder, stem, key, certificate)
+
+
+def _written(
+    folder: Path, stem: str, key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate
+) -> CertKey:
     pair = CertKey(folder / f"{stem}.crt", folder / f"{stem}.key")
     pair.key.write_bytes(
         key.private_bytes(
