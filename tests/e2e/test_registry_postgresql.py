@@ -73,6 +73,8 @@ def test_a_repertory_change_is_in_force_without_a_restart(
                     (PERSON,),
                 )
             removed = consult()
+        ready = httpx.get(server.urls["admin"] + "/readyz").json()
     finally:
         server.stop()
     assert (before, after, removed) == ("MSG00012", "MSG00000", "MSG00012")
+    assert ready["status"] == "ready" and ready["registry"] == "reachable"  # checked, not assumed

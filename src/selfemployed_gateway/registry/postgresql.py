@@ -98,6 +98,14 @@ class PostgresRegisters:
     async def supplier_integrations(self, ssin: str) -> list[IntegrationPeriod]:
         return await self._integrations(ssin, SUPPLIER_HOLDER)
 
+    async def is_reachable(self) -> bool:
+        """Readiness: does a read succeed now?"""
+        try:
+            await self._read("SELECT 1", ())
+        except RegistryError:
+            return False
+        return True
+
     async def aclose(self) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,38 +54,57 @@ class Readiness(GetOnly):
         loop: asyncio.AbstractEventLoop,
         *,
         circuit: Callable[[], str] = lambda: "closed",
+        registry_reachable: Callable[[], Awaitable[bool | None]] | None = None,
     ) -> None:
         super().__init__()
         self.supplier_reachable = supplier_reachable
         self.loop = loop
         self.circuit = circuit
+        # The PostgreSQL registers (None: in memory, nothing to reach): without them no
+        # exchange can be answered, so they decide readiness too.
+        self.registry_reachable = registry_reachable
 
     def render_GET(self, request: server.Request) -> int:
         circuit = str(self.circuit())
         if circuit != "closed":
-            return self._answer(request, 200, "degraded", circuit, None)
-        check: Deferred[bool] = Deferred.fromFuture(
-            self.loop.run_in_executor(None, self.supplier_reachable)
+            return self._answer(request, 200, "degraded", circuit, None, None)
+
+        async def check() -> tuple[bool, bool | None]:
+            supplier = await self.loop.run_in_executor(None, self.supplier_reachable)
+            registry = await self.registry_reachable() if self.registry_reachable else None
+            return supplier, registry
+
+        checked: Deferred[tuple[bool, bool | None]] = Deferred.fromFuture(
+            self.loop.create_task(check())
         )
 
-        def done(reachable: bool) -> None:
-            status = 200 if reachable else 503
-            self._answer(request, status, "ready" if reachable else "not ready", circuit, reachable)
+        def done(result: tuple[bool, bool | None]) -> None:
+            supplier, registry = result
+            ready = supplier and registry is not False
+            state = "ready" if ready else "not ready"
+            self._answer(request, 200 if ready else 503, state, circuit, supplier, registry)
 
-        check.addCallbacks(done, lambda _failure: done(False))
+        checked.addCallbacks(done, lambda _failure: done((False, None)))
         return server.NOT_DONE_YET
 
     @staticmethod
     def _answer(
-        request: server.Request, status: int, state: str, circuit: str, reachable: bool | None
+        request: server.Request,
+        status: int,
+        state: str,
+        circuit: str,
+        supplier: bool | None,
+        registry: bool | None,
     ) -> int:
         body: dict[str, Any] = {
             "status": state,
             "configuration": "loaded",
             "supplier_circuit": circuit,
         }
-        if reachable is not None:
-            body["supplier"] = "reachable" if reachable else "unreachable"
+        if supplier is not None:
+            body["supplier"] = "reachable" if supplier else "unreachable"
+        if registry is not None:
+            body["registry"] = "reachable" if registry else "unreachable"
         request.write(_json(request, status, body))
         request.finish()
         return server.NOT_DONE_YET

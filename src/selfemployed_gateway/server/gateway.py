@@ -174,7 +174,10 @@ class Gateway:
         reactor.addSystemEventTrigger("after", "shutdown", self.audit.close)
 
         readiness = Readiness(
-            lambda: self.supplier.is_reachable(), loop, circuit=lambda: self.breaker.state
+            lambda: self.supplier.is_reachable(),
+            loop,
+            circuit=lambda: self.breaker.state,
+            registry_reachable=self._registry_reachable,
         )
         admin = admin_root(readiness, Metrics(self.metrics.registry, self.admin_token))
         # Probes and scrapers send small GETs: no body kept, no 12-hour idle connection.
@@ -212,6 +215,7 @@ class Gateway:
         ):
             log.warning("listen addresses changed: they take effect at the next restart")
         old_supplier = self.supplier
+        old_registers = self.endpoint.pipeline.register
         self.endpoint.pipeline = pipeline  # one assignment: a request sees old or new
         self.exchanges.admission.configure(settings.limits)
         self.exchanges.protection = protection  # a new sealing key takes over (rotation)
@@ -226,14 +230,24 @@ class Gateway:
         self.settings = settings
         # In-flight calls may still use the old supplier until their time budget ends.
         reactor.callLater(old_supplier_grace(settings), self._close_later, reactor, old_supplier)
+        if isinstance(old_registers, PostgresRegisters) and old_registers is not registers:
+            grace = old_supplier_grace(settings)  # reads in flight end within the budget too
+            reactor.callLater(grace, self._close_later, reactor, old_registers)
         self.metrics.reloads.labels("applied").inc()
         log.info("configuration reloaded", extra={"clients": len(dataset.clients)})
         return True
 
-    def _close_later(self, reactor: Any, supplier: Supplier) -> None:
-        task = event_loop(reactor).create_task(supplier.aclose())
+    def _close_later(self, reactor: Any, replaced: Supplier | PostgresRegisters) -> None:
+        """Close a supplier or registers that a reload replaced (their connections)."""
+        task = event_loop(reactor).create_task(replaced.aclose())
         self._closing.add(task)  # a task nobody refers to may be collected before it ends
         task.add_done_callback(self._closing.discard)
+
+    async def _registry_reachable(self) -> bool | None:
+        registers = self.endpoint.pipeline.register
+        if isinstance(registers, PostgresRegisters):
+            return await registers.is_reachable()
+        return None  # in memory
 
     async def drain(self, consult: ConsultResource) -> None:
         """Shutdown: refuse new requests, wait for the exchanges in flight (at most the

@@ -154,3 +154,17 @@ def test_an_unreachable_database_is_a_registry_error() -> None:
     remote = PostgresRegisters("host=127.0.0.1 port=1 connect_timeout=1", timeout_seconds=1)
     with pytest.raises(RegistryError, match="registry unavailable"):
         run(remote.find("65031510159"))
+
+
+def test_readiness_reads_the_registers(dsn: str) -> None:
+    """/readyz asks PostgresRegisters.is_reachable (server/gateway.py): True while the database
+    answers, False when it cannot be reached."""
+    assert run(_reachable(PostgresRegisters(dsn, timeout_seconds=2)))
+    assert not run(_reachable(PostgresRegisters("host=127.0.0.1 port=1", timeout_seconds=1)))
+
+
+async def _reachable(registers: PostgresRegisters) -> bool:
+    try:
+        return await registers.is_reachable()
+    finally:
+        await registers.aclose()
