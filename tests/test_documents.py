@@ -39,3 +39,12 @@ def test_no_document_points_outside_the_repository() -> None:
             resolved = (document.parent / target).resolve()
             assert resolved.is_relative_to(PROJECT), (document, target)
             assert resolved.exists(), (document, target)
+
+
+def test_no_citation_points_to_a_document_outside_the_repository() -> None:
+    """The digest and the French source lived beside the project; their place is taken by
+    docs/specification.md and the pinned annex excerpt (tests/contract/annex-10.1.txt)."""
+    outside = ("SPEC-" + "DIGEST", "TSS " + "§")  # written apart: this file names them
+    for f in cited_files():
+        text = f.read_text("utf-8")
+        assert not any(name in text for name in outside), f

@@ -265,6 +265,7 @@ def _check_config(arguments: argparse.Namespace) -> int:
     from selfemployed_gateway.production import unsafe_settings
     from selfemployed_gateway.server.admin import read_token
     from selfemployed_gateway.soap.contract import Contract
+    from selfemployed_gateway.suppliers.tls import client_context
     from selfemployed_gateway.tls import server_tls_options
 
     problems: list[str] = []
@@ -292,8 +293,9 @@ def _check_config(arguments: argparse.Namespace) -> int:
     except DatasetError as error:
         problems.append(str(error))
     problems.extend(unsafe_settings(settings))  # what production refuses
-    try:  # the keys and the token as serve reads them
+    try:  # the keys, the token and INASTI's TLS as serve reads them
         AuditProtection.from_settings(settings.audit)
+        client_context(settings.supplier.tls)
         if settings.admin.token_file is not None:
             read_token(settings.admin.token_file)
     except ConfigurationError as error:

@@ -1,6 +1,6 @@
 """Every status and fault code of the specification, defined once with its text.
 
-Texts are those of the specification's annex (SPEC-DIGEST §3, §8; TSS §10.1). Code elsewhere
+Texts are those of the specification's annex (specification §3, §8; annex 10.1). Code elsewhere
 uses these names, never the literal strings.
 """
 

@@ -82,6 +82,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_REGISTRY_BACKEND": "registry.backend",
     "SEG_REGISTRY_POSTGRESQL_DSN": "registry.postgresql_dsn",
     "SEG_REGISTRY_TIMEOUT": "registry.timeout_seconds",
+    "SEG_REGISTRY_CONNECTIONS": "registry.connections",
     "SEG_LOG_LEVEL": "logging.level",
     "SEG_LOG_SSIN_HASH_KEY": "logging.ssin_hash_key",
     "SEG_SIMULATOR_HOST": "simulator.listen.host",

@@ -1,6 +1,6 @@
 """Every XML namespace the project reads or writes, and the names derived from them.
 
-The contract's (R-02, R-04, SPEC-DIGEST §10), SOAP's, XML Schema's and the two INASTI
+The contract's (R-02, R-04, specification §10), SOAP's, XML Schema's and the two INASTI
 protocols'. Modules import these names; none spells a namespace URI itself.
 """
 

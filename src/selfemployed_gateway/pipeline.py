@@ -1,4 +1,4 @@
-"""The request pipeline, composed in the order of SPEC-DIGEST §3.
+"""The request pipeline, composed in the order of specification §3.
 
 The first failing stage answers: a status (`Reply`) or a fault (`GatewayFault`). R-10
 primary validation runs at the SOAP edge, before a `ConsultRequest` exists. The pipeline is a

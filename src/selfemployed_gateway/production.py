@@ -47,6 +47,22 @@ def unsafe_settings(settings: Settings) -> list[str]:
             "published one, never taken from a request"
         )
     found.extend(_development_pki(settings))
+    supplier_tls = settings.supplier.tls
+    if supplier_tls.certificate is None:
+        found.append(
+            "supplier.tls.certificate (SEG_SUPPLIER_TLS_CERTIFICATE): unset: INASTI is called "
+            "with mutual TLS (R-61), the gateway presents its certificate"
+        )
+    for path in supplier_tls.ca:
+        for subject in _subjects(path):
+            if subject in _DEVELOPMENT_CAS:
+                found.append(f"supplier.tls.ca: {path} holds the development CA ({subject!r})")
+    if supplier_tls.certificate is not None and _issuer(supplier_tls.certificate) in (
+        _DEVELOPMENT_CAS
+    ):
+        found.append(
+            f"supplier.tls.certificate: {supplier_tls.certificate} is issued by the development CA"
+        )
     if settings.tls.client_bindings is None:
         found.append(
             "tls.client_bindings: unset: clients would be identified by common name (R-11)"
@@ -136,6 +152,8 @@ def _development_pki(settings: Settings) -> list[str]:
         found.append(f"tls.client_bindings: {tls.client_bindings} was written by dev-pki")
     audit = settings.audit
     keys = [("tls.private_key", tls.private_key)]
+    if settings.supplier.tls.private_key is not None:
+        keys.append(("supplier.tls.private_key", settings.supplier.tls.private_key))
     keys += [("audit.encryption_keys", path) for path in audit.encryption_keys]
     if audit.ssin_hash_key_file is not None:
         keys.append(("audit.ssin_hash_key_file", audit.ssin_hash_key_file))

@@ -288,6 +288,7 @@ class RegistrySettings(Section):
     )
     postgresql_dsn: str | None = Field(default=None, description="libpq connection string")
     timeout_seconds: float = Field(default=2.0, gt=0, le=30, description="per read")
+    connections: int = Field(default=4, ge=1, le=64, description="the pool's at most")
 
     @model_validator(mode="after")
     def _dsn(self) -> RegistrySettings:

@@ -1,5 +1,5 @@
 """Contract tests: the hand-written XSD/WSDL files, the sample messages, BCSS's published
-CommonV3.xsd and zeep (SPEC-DIGEST sections 2, 6, 8 and 10)."""
+CommonV3.xsd and zeep (specification sections 2, 6, 8 and 10)."""
 
 from __future__ import annotations
 

@@ -48,10 +48,11 @@ def test_the_development_configuration_cannot_run_as_production(
         "tls.private_key",
         "audit.encryption_keys",
         "audit.ssin_hash_key_file",
+        "supplier.tls.certificate (SEG_SUPPLIER_TLS_CERTIFICATE)",
         "logging.ssin_hash_key (SEG_LOG_SSIN_HASH_KEY)",
         "admin.listen.host",
     ], result.stderr
-    assert "refuses 11 setting(s)" in result.stderr.splitlines()[0]
+    assert "refuses 12 setting(s)" in result.stderr.splitlines()[0]
     assert "ready" not in result.stdout
 
 

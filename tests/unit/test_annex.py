@@ -534,6 +534,11 @@ def write_config(folder: Path, pki: Path, dataset_file: Path) -> Path:
         "client_ca": [pki / "ca.crt"],
         "client_bindings": pki / "client-bindings.toml",
     }
+    raw["supplier"]["tls"] = {
+        "ca": [pki / "ca.crt"],
+        "certificate": pki / "gateway-client.crt",
+        "private_key": pki / "gateway-client.key",
+    }
     raw["audit"]["encryption_keys"] = [pki / "audit-encryption.key"]
     raw["audit"]["ssin_hash_key_file"] = pki / "audit-ssin-hash.key"
     raw["data"]["dataset"] = dataset_file

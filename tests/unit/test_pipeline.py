@@ -1,6 +1,6 @@
 """The pipeline itself (pipeline.py): records in, a reply or a fault out — no XML, no server.
 
-Each stage has its own tests; these check the composition of SPEC-DIGEST §3: which stage
+Each stage has its own tests; these check the composition of specification §3: which stage
 answers first, that nothing after it runs (the supplier is not called), and what the
 pipeline adds between stages (R-55 then R-24/R-50, R-51 whatever the status, the NISS status
 on integration refusals, the trace).

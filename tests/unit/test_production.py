@@ -37,7 +37,14 @@ def production(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
             "client_ca": [str(other_ca.cert)],
             "client_bindings": str(bindings),
         },
-        "supplier": {"url": "https://inasti.example.be/SelfEmployedService"},
+        "supplier": {
+            "url": "https://inasti.example.be/SelfEmployedService",
+            "tls": {
+                "ca": [str(other_ca.cert)],
+                "certificate": str(other_ca.cert),
+                "private_key": str(other_ca.key),
+            },
+        },
         "data": {"dataset": "dataset.json"},
         "contract": {"wsdl": "service.wsdl", "xsd_dir": "xsd"},
         "audit": {
@@ -70,6 +77,10 @@ def test_outside_production_nothing_is_refused(tmp_path: Path) -> None:
             "supplier.l302_url: 'http://",
         ),
         ({"gateway": {"clock": "2024-05-01T10:00:00+02:00"}}, "gateway.clock (SEG_CLOCK)"),
+        (
+            {"supplier": {"tls": {}}},
+            "supplier.tls.certificate (SEG_SUPPLIER_TLS_CERTIFICATE): unset",
+        ),
         ({"gateway": {"public_url": None}}, "gateway.public_url (SEG_PUBLIC_URL): unset"),
         ({"tls": {"client_bindings": None}}, "tls.client_bindings: unset"),
         ({"logging": {"ssin_hash_key": None}}, "logging.ssin_hash_key (SEG_LOG_SSIN_HASH_KEY)"),
@@ -106,14 +117,25 @@ def test_the_development_pki_is_refused(tmp_path: Path, pki: DevPki) -> None:
     }
     keys = audit_key_files(pki.root)
     audit = {"encryption_keys": [str(keys[0])], "ssin_hash_key_file": str(keys[1])}
-    found = unsafe_settings(production(tmp_path, tls=tls, audit=audit))
+    supplier = {
+        "url": "https://inasti.example.be/SelfEmployedService",
+        "tls": {
+            "ca": [str(pki.ca.cert)],
+            "certificate": str(pki.gateway_client.cert),
+            "private_key": str(pki.gateway_client.key),
+        },
+    }
+    found = unsafe_settings(production(tmp_path, tls=tls, audit=audit, supplier=supplier))
     assert [line.split(":")[0] for line in found] == [
         "tls.client_ca",
         "tls.certificate",
         "tls.client_bindings",
         "tls.private_key",
+        "supplier.tls.private_key",
         "audit.encryption_keys",
         "audit.ssin_hash_key_file",
+        "supplier.tls.ca",
+        "supplier.tls.certificate",
     ]
 
 

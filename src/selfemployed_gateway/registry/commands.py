@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from selfemployed_gateway.dataset import load_dataset
-from selfemployed_gateway.registry.postgresql import create_schema
+from selfemployed_gateway.registry.postgresql import create_schema, describe
 from selfemployed_gateway.registry.postgresql import load_dataset as load_registers
 from selfemployed_gateway.settings import Settings
 
@@ -58,7 +58,7 @@ def _init(settings: Settings) -> int:
     try:
         create_schema(dsn)
     except psycopg.Error as error:
-        print(f"{PROG}: registry init failed: {type(error).__name__}", file=sys.stderr)
+        print(f"{PROG}: registry init failed: {describe(error)}", file=sys.stderr)
         return 2
     print("registry tables ready")
     return 0
@@ -72,7 +72,7 @@ def _load(settings: Settings, arguments: argparse.Namespace) -> int:
     try:
         persons, integrations = load_registers(dsn, dataset)
     except psycopg.Error as error:
-        print(f"{PROG}: registry load failed: {type(error).__name__}", file=sys.stderr)
+        print(f"{PROG}: registry load failed: {describe(error)}", file=sys.stderr)
         return 2
     print(f"registry loaded: {persons} persons, {integrations} integration periods")
     return 0

@@ -315,12 +315,18 @@ def build_registers(settings: Settings, dataset: Dataset, current: object = None
     if registry.backend is RegistryBackend.SQLITE:
         return SqliteRegisters.from_dataset(dataset)
     assert registry.postgresql_dsn is not None  # settings.RegistrySettings checks it
-    if isinstance(current, PostgresRegisters) and (current.dsn, current.timeout_seconds) == (
-        registry.postgresql_dsn,
-        registry.timeout_seconds,
+    wanted = (registry.postgresql_dsn, registry.timeout_seconds, registry.connections)
+    if (
+        isinstance(current, PostgresRegisters)
+        and (
+            current.dsn,
+            current.timeout_seconds,
+            current.connections,
+        )
+        == wanted
     ):
         return current
-    return PostgresRegisters(registry.postgresql_dsn, registry.timeout_seconds)
+    return PostgresRegisters(*wanted)
 
 
 def build_pipeline(

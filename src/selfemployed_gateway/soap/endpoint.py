@@ -1,6 +1,6 @@
 """The SOAP endpoint: one incoming call in, one HTTP answer out, whatever the body holds.
 
-Order (SPEC-DIGEST §3): read the envelope (R-10), check the SOAPAction (R-80), validate the
+Order (specification §3): read the envelope (R-10), check the SOAPAction (R-80), validate the
 payload against the XSD (R-10), let spyne read it into a record (`reader.py`), then await
 the pipeline (R-11 … R-25) and write its reply (`writer.py`). Every fault is written by
 `faults.py`; an unexpected error is MSG00003, logged with its ticketCBSS, never shown to the

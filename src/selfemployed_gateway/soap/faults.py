@@ -1,4 +1,4 @@
-"""SOAP 1.1 faults exactly as SPEC-DIGEST §8: HTTP 500, faultactor, `<op>Fault` detail.
+"""SOAP 1.1 faults exactly as specification §8: HTTP 500, faultactor, `<op>Fault` detail.
 
 Every fault of the gateway is written here, whatever stage raised it; the MSG00004 fault of
 the SOAP edge (R-10) is built here too.

@@ -143,9 +143,7 @@ class SupplierHttp:
             # log), protocol error…: no answer at all. A TLS alert that arrives while the
             # answer is read (TLS 1.3: INASTI refusing our certificate after the handshake)
             # reaches us as a bare ssl.SSLError, which httpcore does not map.
-            raise SupplierError(
-                codes.SUPPLIER_UNEXPECTED_RETURN_CODE, f"{type(exc).__name__}: {exc}"[:_MAX_CAUSE]
-            ) from exc
+            raise SupplierError(codes.SUPPLIER_UNEXPECTED_RETURN_CODE, _cause(exc)) from exc
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         """A 200 body over the cap is refused; of any other only the start is kept."""
@@ -201,6 +199,13 @@ class SupplierHttp:
             await client.aclose()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+def _cause(error: BaseException) -> str:
+    """What happened, for the log: httpx's text, or its cause's when it has none (a TLS
+    alert read after the handshake comes as `ReadError: ` with the reason in its cause)."""
+    text = str(error) or str(error.__cause__ or error.__context__ or "")
+    return f"{type(error).__name__}: {text}"[:_MAX_CAUSE]
 
 
 async def _close_quietly(client: httpx.AsyncClient) -> None:

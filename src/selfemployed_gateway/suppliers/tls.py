@@ -65,7 +65,14 @@ def pin_checker(pinned: list[str]) -> Any:
 
     async def trace(event: str, info: dict[str, Any]) -> None:
         if event == "connection.start_tls.complete" and "return_value" in info:
-            ssl_object = info["return_value"].get_extra_info("ssl_object")
-            check_pinned(ssl_object.getpeercert(binary_form=True) if ssl_object else None, pinned)
+            stream = info["return_value"]
+            ssl_object = stream.get_extra_info("ssl_object")
+            try:
+                check_pinned(
+                    ssl_object.getpeercert(binary_form=True) if ssl_object else None, pinned
+                )
+            except SupplierError:
+                await stream.aclose()  # httpcore would leave the refused stream open
+                raise
 
     return trace
