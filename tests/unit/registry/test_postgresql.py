@@ -9,6 +9,7 @@ cut at its time limit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -37,6 +38,28 @@ def dsn(postgresql_dsn: str, dataset: Dataset) -> Iterator[str]:
     create_schema(postgresql_dsn)
     load_dataset(postgresql_dsn, dataset)
     yield postgresql_dsn
+
+
+@contextlib.contextmanager
+def person_table_locked(dsn: str, seconds: float = 4) -> Iterator[None]:
+    """Another system holds an exclusive lock on the person register (at most `seconds`)."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with psycopg.connect(dsn) as other:
+            other.execute("LOCK TABLE registry_person IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(seconds)
+            other.rollback()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(5)
+        yield
+    finally:
+        release.set()
+        holder.join(seconds + 1)
 
 
 def test_the_registers_answer_as_the_embedded_ones_for_the_whole_dataset(
@@ -105,18 +128,6 @@ def test_a_lost_connection_is_replaced(dsn: str) -> None:
 def test_a_waiting_read_does_not_block_the_loop_and_is_cut(dsn: str) -> None:
     """Another system holds a lock on the register for 3 s: the read is cut after its 0.5 s
     with RegistryError, and meanwhile the loop keeps ticking every 10 ms."""
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_lock() -> None:
-        with psycopg.connect(dsn) as other:
-            other.execute("LOCK TABLE registry_person IN ACCESS EXCLUSIVE MODE")
-            locked.set()
-            release.wait(3)
-            other.rollback()
-
-    holder = threading.Thread(target=hold_the_lock)
-    holder.start()
-    assert locked.wait(5)
     remote = PostgresRegisters(dsn, timeout_seconds=0.5)
 
     async def scenario() -> tuple[float, float, bool]:
@@ -142,11 +153,8 @@ def test_a_waiting_read_does_not_block_the_loop_and_is_cut(dsn: str) -> None:
         await remote.aclose()
         return waited, max(gaps), cut
 
-    try:
+    with person_table_locked(dsn):
         waited, longest_gap, cut = run(scenario())
-    finally:
-        release.set()
-        holder.join(5)
     assert cut and 0.4 < waited < 1.5
     assert longest_gap < 0.2  # the loop was never held
 
@@ -175,18 +183,6 @@ def test_reads_beside_a_cut_one_go_on(dsn: str) -> None:
     """A person read held by a lock is cut at 1 s; integration reads started beside it, on
     other connections of the pool, are answered (the review found them all failed at 1 s when
     the registers shared one connection)."""
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_person_table() -> None:
-        with psycopg.connect(dsn) as other:
-            other.execute("LOCK TABLE registry_person IN ACCESS EXCLUSIVE MODE")
-            locked.set()
-            release.wait(4)
-            other.rollback()
-
-    holder = threading.Thread(target=hold_the_person_table)
-    holder.start()
-    assert locked.wait(5)
     remote = PostgresRegisters(dsn, timeout_seconds=1, connections=4)
 
     async def scenario() -> list[object]:
@@ -200,11 +196,8 @@ def test_reads_beside_a_cut_one_go_on(dsn: str) -> None:
         await remote.aclose()
         return list(results)
 
-    try:
+    with person_table_locked(dsn):
         person, *integrations = run(scenario())
-    finally:
-        release.set()
-        holder.join(5)
     assert isinstance(person, RegistryError)
     assert integrations == [integrations[0]] * 2 and isinstance(integrations[0], int)
 
