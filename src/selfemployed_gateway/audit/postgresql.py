@@ -41,6 +41,7 @@ from selfemployed_gateway.audit.trail import (
     row_from_record,
 )
 from selfemployed_gateway.errors import AuditError
+from selfemployed_gateway.postgresql_errors import describe
 
 CONNECT_TIMEOUT_SECONDS = 5
 APPLICATION_NAME = "selfemployed-gateway-audit"
@@ -267,7 +268,7 @@ class PostgresAuditStore:
             raise self._error(what, error) from error
 
     def _error(self, what: str, error: psycopg.Error) -> AuditError:
-        return AuditError(f"audit store {self._name}: {what} failed: {_describe(error)}")
+        return AuditError(f"audit store {self._name}: {what} failed: {describe(error)}")
 
 
 def _create_schema(connection: Connection) -> None:
@@ -283,16 +284,6 @@ def _create_schema(connection: Connection) -> None:
     connection.execute(
         "CREATE INDEX IF NOT EXISTS audit_exchange_by_ssin ON audit_exchange (ssin_hash, received)"
     )
-
-
-def _describe(error: psycopg.Error) -> str:
-    """SQLSTATE and primary message only: a server DETAIL may quote row values (the XML)."""
-    diagnostic = error.diag
-    if diagnostic.sqlstate and diagnostic.message_primary:
-        return f"{type(error).__name__} [{diagnostic.sqlstate}]: {diagnostic.message_primary}"
-    # Client-side failures (connection refused, timeout) carry no row data.
-    message = " ".join(str(error).split())
-    return f"{type(error).__name__}: {message}"
 
 
 def _redacted(dsn: str) -> str:

@@ -16,7 +16,8 @@ from pathlib import Path
 import psycopg
 
 from selfemployed_gateway.dataset import load_dataset
-from selfemployed_gateway.registry.postgresql import create_schema, describe
+from selfemployed_gateway.postgresql_errors import describe
+from selfemployed_gateway.registry.postgresql import create_schema
 from selfemployed_gateway.registry.postgresql import load_dataset as load_registers
 from selfemployed_gateway.settings import Settings
 

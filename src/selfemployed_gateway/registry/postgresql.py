@@ -30,6 +30,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from selfemployed_gateway.dataset import Dataset
+from selfemployed_gateway.postgresql_errors import describe
 from selfemployed_gateway.records import DatePeriod
 from selfemployed_gateway.registry import (
     IntegrationPeriod,
@@ -206,15 +207,3 @@ def load_dataset(dsn: str, dataset: Dataset) -> tuple[int, int]:
                 integrations,
             )
     return len(dataset.person_register), len(integrations)
-
-
-def describe(error: psycopg.Error) -> str:
-    """SQLSTATE and primary message only: a server DETAIL may quote row values (a NISS)."""
-    diagnostic = getattr(error, "diag", None)
-    primary = getattr(diagnostic, "message_primary", None) or str(error).split("\n")[0]
-    state = getattr(error, "sqlstate", None)
-    return (
-        f"{type(error).__name__} [{state}]: {primary}"
-        if state
-        else f"{type(error).__name__}: {primary}"
-    )
