@@ -38,7 +38,7 @@ from selfemployed_gateway.registry import (
     RegisteredPerson,
     RegistryError,
 )
-from selfemployed_gateway.registry.sqlite import SUPPLIER_HOLDER
+from selfemployed_gateway.registry.sqlite import SUPPLIER_HOLDER, integration_rows
 
 APPLICATION_NAME = "selfemployed-gateway-registry"
 CONNECT_TIMEOUT_SECONDS = 5  # registry init / load (the command line)
@@ -185,12 +185,7 @@ def create_schema(dsn: str) -> None:
 def load_dataset(dsn: str, dataset: Dataset) -> tuple[int, int]:
     """`registry load`: replace both registers by the dataset's, in one transaction (readers
     see the old content or the new, never a mix). Returns (persons, integrations)."""
-    integrations = [
-        (i.ssin, i.client, i.quality_code, i.begin, i.end) for i in dataset.integrations
-    ] + [
-        (i.ssin, SUPPLIER_HOLDER, i.quality_code, i.begin, i.end)
-        for i in dataset.supplier_integrations
-    ]
+    integrations = integration_rows(dataset)
     with psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS) as connection:
         for statement in SCHEMA:
             connection.execute(statement)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
 from datetime import date
 
 from selfemployed_gateway.dataset import Dataset
@@ -53,15 +52,9 @@ class SqliteRegisters:
             )
             connection.executemany(
                 "INSERT INTO integration VALUES (?, ?, ?, ?, ?)",
-                _rows(
-                    (
-                        (i.ssin, i.client, i.quality_code, i.begin, i.end)
-                        for i in dataset.integrations
-                    ),
-                    (
-                        (i.ssin, SUPPLIER_HOLDER, i.quality_code, i.begin, i.end)
-                        for i in dataset.supplier_integrations
-                    ),
+                (
+                    (ssin, holder, quality, begin.isoformat(), end.isoformat() if end else None)
+                    for ssin, holder, quality, begin, end in integration_rows(dataset)
                 ),
             )
         return cls(connection)
@@ -104,9 +97,10 @@ class SqliteRegisters:
             self._connection.close()
 
 
-def _rows(
-    *groups: Iterable[tuple[str, str, int, date, date | None]],
-) -> Iterable[tuple[str, str, int, str, str | None]]:
-    for group in groups:
-        for ssin, holder, quality, begin, end in group:
-            yield ssin, holder, quality, begin.isoformat(), end.isoformat() if end else None
+def integration_rows(dataset: Dataset) -> list[tuple[str, str, int, date, date | None]]:
+    """The dataset's integration periods as (ssin, holder, quality code, begin, end): the
+    clients' under their id, INASTI's under `SUPPLIER_HOLDER` (both backends load these)."""
+    return [(i.ssin, i.client, i.quality_code, i.begin, i.end) for i in dataset.integrations] + [
+        (i.ssin, SUPPLIER_HOLDER, i.quality_code, i.begin, i.end)
+        for i in dataset.supplier_integrations
+    ]
