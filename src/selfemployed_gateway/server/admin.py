@@ -29,7 +29,7 @@ from twisted.internet.defer import Deferred
 from twisted.web import resource, server
 
 from selfemployed_gateway.errors import ConfigurationError
-from selfemployed_gateway.server.plain import GetOnly, PlainNode
+from selfemployed_gateway.server.plain import GetOnly, PlainNode, plain
 
 
 def _json(request: server.Request, status: int, document: dict[str, Any]) -> bytes:
@@ -126,10 +126,8 @@ class Metrics(GetOnly):
 
     def render_GET(self, request: server.Request) -> bytes:
         if self.token is not None and not _bearer_is(request, self.token):
-            request.setResponseCode(401)
             request.setHeader(b"WWW-Authenticate", b'Bearer realm="selfemployed-gateway admin"')
-            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-            return b"A bearer token is required (admin.token_file).\n"
+            return plain(request, 401, b"A bearer token is required (admin.token_file).\n")
         accept = request.getHeader(b"accept")
         encode, content_type = choose_encoder(accept.decode("latin-1") if accept else "")
         request.setHeader(b"Content-Type", content_type.encode())

@@ -36,6 +36,7 @@ from twisted.web import resource, server
 from selfemployed_gateway import tls
 from selfemployed_gateway.exchange import ExchangeHandler
 from selfemployed_gateway.metrics import GatewayMetrics
+from selfemployed_gateway.server.plain import plain
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.endpoint import IncomingCall, SoapAnswer
 
@@ -95,18 +96,16 @@ class ConsultResource(resource.Resource):
             document = self.contract.xsd_for(names[0], url)
             if document is not None:
                 return self._xml(request, document)
-            request.setResponseCode(404)
-            return self._text(request, "No such schema in this contract.\n")
+            return plain(request, 404, b"No such schema in this contract.\n")
         return self._method_not_allowed(request)
 
     def render_POST(self, request: server.Request) -> int | bytes:
         """A SOAP call: every answer, fault or not, comes from the exchange handler (R-73).
         While the gateway shuts down, a plain 503 (nothing taken in that could be dropped)."""
         if self.draining:
-            request.setResponseCode(503)
             request.setHeader(b"Retry-After", b"1")
             request.setHeader(b"Connection", b"close")
-            return self._text(request, "The gateway is shutting down; call again.\n")
+            return plain(request, 503, b"The gateway is shutting down; call again.\n")
         body = request.content.read() if request.content is not None else b""
         action = request.getHeader(b"soapaction")
         content_type = request.getHeader(b"content-type")
@@ -175,16 +174,10 @@ class ConsultResource(resource.Resource):
         return f"{scheme}://{host}{self.path}"
 
     def _method_not_allowed(self, request: server.Request) -> bytes:
-        request.setResponseCode(405)
         request.setHeader(b"Allow", ALLOWED_METHODS)
-        return self._text(request, "POST a SOAP 1.1 request here; GET ?wsdl for the contract.\n")
+        return plain(request, 405, b"POST a SOAP 1.1 request here; GET ?wsdl for the contract.\n")
 
     @staticmethod
     def _xml(request: server.Request, body: bytes) -> bytes:
         request.setHeader(b"Content-Type", b"text/xml; charset=utf-8")
         return body
-
-    @staticmethod
-    def _text(request: server.Request, text: str) -> bytes:
-        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-        return text.encode()
