@@ -19,6 +19,7 @@ bindings are configured; production requires them (`production.py`).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import string
@@ -179,8 +180,9 @@ def write_bindings(path: Path, certificates: Mapping[str, x509.Certificate]) -> 
         fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
         lines.append(
             f"\n[{_toml_key(client_id)}]\n"
-            f"subject = {_toml_string(certificate.subject.rfc4514_string())}\n"
-            f"issuer = {_toml_string(certificate.issuer.rfc4514_string())}\n"
+            # A JSON string is a TOML basic string, escapes included.
+            f"subject = {json.dumps(certificate.subject.rfc4514_string())}\n"
+            f"issuer = {json.dumps(certificate.issuer.rfc4514_string())}\n"
             f'sha256 = ["{fingerprint}"]\n'
         )
     text = "".join(lines)
@@ -192,8 +194,4 @@ def write_bindings(path: Path, certificates: Mapping[str, x509.Certificate]) -> 
 
 
 def _toml_key(key: str) -> str:
-    return key if key.replace("-", "").replace("_", "").isalnum() else _toml_string(key)
-
-
-def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return key if key.replace("-", "").replace("_", "").isalnum() else json.dumps(key)

@@ -228,10 +228,11 @@ class Gateway:
         self.supplier = supplier
         self.tls.replace(tls_options)
         self.settings = settings
-        # In-flight calls may still use the old supplier until their time budget ends.
-        reactor.callLater(old_supplier_grace(settings), self._close_later, reactor, old_supplier)
+        # In-flight calls may still use the old supplier (and registers) until their time
+        # budget ends.
+        grace = old_supplier_grace(settings)
+        reactor.callLater(grace, self._close_later, reactor, old_supplier)
         if isinstance(old_registers, PostgresRegisters) and old_registers is not registers:
-            grace = old_supplier_grace(settings)  # reads in flight end within the budget too
             reactor.callLater(grace, self._close_later, reactor, old_registers)
         self.metrics.reloads.labels("applied").inc()
         log.info("configuration reloaded", extra={"clients": len(dataset.clients)})
