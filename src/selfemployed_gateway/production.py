@@ -53,15 +53,10 @@ def unsafe_settings(settings: Settings) -> list[str]:
             "supplier.tls.certificate (SEG_SUPPLIER_TLS_CERTIFICATE): unset: INASTI is called "
             "with mutual TLS (R-61), the gateway presents its certificate"
         )
-    for path in supplier_tls.ca:
-        for subject in _subjects(path):
-            if subject in _DEVELOPMENT_CAS:
-                found.append(f"supplier.tls.ca: {path} holds the development CA ({subject!r})")
-    if supplier_tls.certificate is not None and _issuer(supplier_tls.certificate) in (
-        _DEVELOPMENT_CAS
-    ):
-        found.append(
-            f"supplier.tls.certificate: {supplier_tls.certificate} is issued by the development CA"
+    found.extend(_holding_development_ca("supplier.tls.ca", supplier_tls.ca))
+    if supplier_tls.certificate is not None:
+        found.extend(
+            _issued_by_development_ca("supplier.tls.certificate", supplier_tls.certificate)
         )
     if settings.tls.client_bindings is None:
         found.append(
@@ -141,13 +136,8 @@ def check_production(settings: Settings) -> None:
 def _development_pki(settings: Settings) -> list[str]:
     found: list[str] = []
     tls = settings.tls
-    for path in tls.client_ca:
-        for subject in _subjects(path):
-            if subject in _DEVELOPMENT_CAS:
-                found.append(f"tls.client_ca: {path} holds the development CA ({subject!r})")
-    issuer = _issuer(tls.certificate)
-    if issuer in _DEVELOPMENT_CAS:
-        found.append(f"tls.certificate: {tls.certificate} is issued by the development CA")
+    found.extend(_holding_development_ca("tls.client_ca", tls.client_ca))
+    found.extend(_issued_by_development_ca("tls.certificate", tls.certificate))
     if tls.client_bindings is not None and _starts_with(tls.client_bindings, _DEV_BINDINGS_MARK):
         found.append(f"tls.client_bindings: {tls.client_bindings} was written by dev-pki")
     audit = settings.audit
@@ -161,6 +151,21 @@ def _development_pki(settings: Settings) -> list[str]:
         if _in_development_pki(path):
             found.append(f"{name}: {path} is a key of the development PKI folder")
     return found
+
+
+def _holding_development_ca(name: str, paths: list[Path]) -> list[str]:
+    return [
+        f"{name}: {path} holds the development CA ({subject!r})"
+        for path in paths
+        for subject in _subjects(path)
+        if subject in _DEVELOPMENT_CAS
+    ]
+
+
+def _issued_by_development_ca(name: str, path: Path) -> list[str]:
+    if _issuer(path) in _DEVELOPMENT_CAS:
+        return [f"{name}: {path} is issued by the development CA"]
+    return []
 
 
 def _in_development_pki(path: Path) -> bool:
