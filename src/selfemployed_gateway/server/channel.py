@@ -35,6 +35,7 @@ closed as soon as the 413 is written. Nothing of a refused body is ever kept.
 from __future__ import annotations
 
 import logging
+from io import BytesIO
 from typing import Any
 
 from OpenSSL import SSL
@@ -94,7 +95,7 @@ class AdminRequest(QuietRequest):
     _refused = False
 
     def gotLength(self, length: int | None) -> None:
-        super().gotLength(None)  # in memory: at most ADMIN_MAX_BODY bytes are ever kept
+        super().gotLength(length)  # InMemoryBodySite: at most ADMIN_MAX_BODY bytes are kept
         if length is not None and length > ADMIN_MAX_BODY:
             self._refuse()
 
@@ -353,7 +354,21 @@ class CountingChannel(http.HTTPChannel):
             return "unknown"
 
 
-class GatewaySite(server.Site):
+class InMemoryBodySite(server.Site):
+    """A site that keeps request bodies in memory, whatever their announced length.
+
+    Twisted writes a body of unknown length (chunked) or of 100 kB or more to a temporary
+    file: in a container with a read-only root there is no temporary folder, and the request
+    died with "No usable temporary directory" (issue #15). Our requests count their bodies
+    and stop keeping them past their limit (`max_request_bytes`, `ADMIN_MAX_BODY`), so memory
+    is bounded anyway.
+    """
+
+    def getContentFile(self, length: int | None) -> BytesIO:
+        return BytesIO()
+
+
+class GatewaySite(InMemoryBodySite):
     """The site of the SOAP listener: our channel and request, and the request limits."""
 
     protocol = CountingChannel  # type: ignore[assignment]  # plain HTTP/1.1 channel

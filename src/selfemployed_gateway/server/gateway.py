@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.web import resource, server
+from twisted.web import resource
 
 from selfemployed_gateway import tls
 from selfemployed_gateway.admission import Admission
@@ -31,7 +31,12 @@ from selfemployed_gateway.production import check_production
 from selfemployed_gateway.registry.postgresql import PostgresRegisters
 from selfemployed_gateway.registry.sqlite import SqliteRegisters
 from selfemployed_gateway.server.admin import Metrics, Readiness, admin_root, read_token
-from selfemployed_gateway.server.channel import AdminRequest, AdmittingTLSFactory, GatewaySite
+from selfemployed_gateway.server.channel import (
+    AdminRequest,
+    AdmittingTLSFactory,
+    GatewaySite,
+    InMemoryBodySite,
+)
 from selfemployed_gateway.server.connections import ConnectionBudget
 from selfemployed_gateway.server.plain import PlainNode
 from selfemployed_gateway.server.resource import ConsultResource
@@ -181,7 +186,7 @@ class Gateway:
         )
         admin = admin_root(readiness, Metrics(self.metrics.registry, self.admin_token))
         # Probes and scrapers send small GETs: no body kept, no 12-hour idle connection.
-        admin_site = server.Site(admin, requestFactory=AdminRequest, timeout=30)
+        admin_site = InMemoryBodySite(admin, requestFactory=AdminRequest, timeout=30)
         admin_site.displayTracebacks = False
         admin_site.noisy = False
         address = self.settings.admin.listen
@@ -255,7 +260,7 @@ class Gateway:
         supplier's budget and a second), then close the supplier's connections."""
         if self._retention_task is not None:
             self._retention_task.cancel()
-        await consult.drain(self.settings.supplier.timeout_seconds + 1)
+        await consult.drain(drain_seconds(self.settings))
         await self.supplier.aclose()
         registers = self.endpoint.pipeline.register
         if isinstance(registers, PostgresRegisters):
@@ -291,6 +296,12 @@ def _listen_shared(
         )
     finally:
         sock.close()  # the reactor holds its own duplicate of the descriptor
+
+
+def drain_seconds(settings: Settings) -> float:
+    """How long SIGTERM waits for the exchanges in flight: the longest supplier call and a
+    second to answer. An orchestrator's grace period must exceed it (docs/deployment.md)."""
+    return settings.supplier.timeout_seconds + 1
 
 
 def old_supplier_grace(settings: Settings) -> float:
