@@ -36,8 +36,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The container suite is apart: it needs a Docker daemon (make test-container).
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/container
 
 ## test: lint, type-check and the whole test suite
 test: lint typecheck pytest
@@ -55,3 +56,14 @@ bench: install
 .PHONY: soak
 soak: install
 	$(BIN)/python -m bench.abuse
+
+## image: the container image selfemployed-gateway:dev, on a Debian base made by mmdebstrap
+## when absent (docker/build-image: needs Docker and mmdebstrap)
+.PHONY: image test-container
+image:
+	docker/build-image
+
+## test-container: the image as ops run it (tests/container: builds the image first);
+## without a Docker daemon it says so and skips: not passed (SEG_CONTAINER_REQUIRED=1 fails)
+test-container: install
+	$(BIN)/pytest tests/container
