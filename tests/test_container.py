@@ -1,9 +1,9 @@
 """The container files: docker/Dockerfile, docker/compose.yaml, docker/gateway.toml.
 
-No Docker engine runs here, so the files are checked by reading them against the project:
-what they copy exists and is not excluded by .dockerignore, the variables they set are real
-`SEG_` overrides, ports, health check and entry point agree with the configuration and the
-console script. compose.yaml is read line by line (PyYAML is not a project dependency).
+Read against the project, with no Docker engine (part of `make test`): what they copy exists
+and is not excluded by .dockerignore, the variables they set are real `SEG_` overrides,
+ports, health check and entry point agree with the configuration and the console script.
+The built image itself is tested by tests/container (`make test-container`).
 """
 
 from __future__ import annotations
