@@ -169,23 +169,25 @@ def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
 
 def left_behind(folder: str, names: list[str]) -> set[str]:
     """What a developer's checkout may hold and the copy must not: installed dependencies and
-    build output (a folder `build`; the script `build` is copied)."""
+    build output (node_modules, Java's target; never the script `build`)."""
     return {
         name
         for name in names
-        if name == "node_modules" or (name == "build" and (Path(folder) / name).is_dir())
+        if name in ("node_modules", "target") and (Path(folder) / name).is_dir()
     }
 
 
-def build(name: str, folder: Path) -> None:
-    """Copy examples/clients/<name> to `folder` and run its `build` script, if any."""
+def build(name: str, folder: Path, environment: Mapping[str, str]) -> None:
+    """Copy examples/clients/<name> to `folder` and run its `build` script, if any, with the
+    environment of `consult` (Java's build reads the served WSDL with the client's
+    certificate)."""
     shutil.copytree(CLIENTS / name, folder, ignore=left_behind)
     script = folder / "build"
     if script.exists():
         done = subprocess.run(
             ["./build"],
             cwd=folder,
-            env=clean_environment({}),
+            env=clean_environment(environment),
             capture_output=True,
             text=True,
             timeout=BUILD_TIMEOUT,
@@ -212,5 +214,6 @@ def stack(
         _not_run[name] = why
         pytest.skip(f"client stack {name} not run: {why}")
     folder = tmp_path_factory.mktemp(f"client-{name}") / name
-    build(name, folder)
-    yield Stack(name, folder, pki, gateway.urls["soap"] + "?wsdl")
+    stack = Stack(name, folder, pki, gateway.urls["soap"] + "?wsdl")
+    build(name, folder, stack.environment(CPAS))
+    yield stack
