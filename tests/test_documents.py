@@ -1,11 +1,13 @@
 """The repository stands alone (issue #14): every rule cited is explained in it, and no
-document points outside it."""
+document points outside it. The integration guide tells every answer as codes.py gives it
+(issue #16)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from selfemployed_gateway import codes
 from tests.support.paths import PROJECT
 
 SPECIFICATION = PROJECT / "docs" / "specification.md"
@@ -48,3 +50,38 @@ def test_no_citation_points_to_a_document_outside_the_repository() -> None:
     for f in cited_files():
         text = f.read_text("utf-8")
         assert not any(name in text for name in outside), f
+
+
+INTEGRATION = PROJECT / "docs" / "integration.md"
+
+
+def guide_rows() -> dict[str, list[str]]:
+    """The rows of docs/integration.md's answer tables, by their first cell."""
+    rows: dict[str, list[str]] = {}
+    for line in INTEGRATION.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            cells = [cell.strip().strip("`") for cell in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_the_integration_guide_tells_every_status_with_its_exact_text() -> None:
+    """docs/integration.md, section 4: each status of codes.py, its value and description."""
+    rows = guide_rows()
+    for status in codes.ALL_STATUS_CODES:
+        assert status.code in rows, status.code
+        value, description, advice = rows[status.code]
+        assert (value, description) == (status.value.value, status.description)
+        assert advice, status.code
+
+
+def test_the_integration_guide_tells_every_fault_with_its_exact_text() -> None:
+    rows = guide_rows()
+    for fault in codes.ALL_FAULT_CODES:
+        assert fault.code in rows, fault.code
+        faultcode, diagnostic, advice = rows[fault.code]
+        assert faultcode == fault.origin.value, fault.code
+        assert diagnostic == fault.diagnostic, fault.code
+        assert advice, fault.code
+    faultcode, diagnostic, _ = rows["(none)"]
+    assert (faultcode, diagnostic) == ("soapenv:MustUnderstand", codes.MUST_UNDERSTAND.diagnostic)
