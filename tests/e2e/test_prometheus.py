@@ -33,7 +33,7 @@ from selfemployed_gateway.devpki import DevPki
 from tests.deploy.promql import prometheus_binary
 from tests.e2e.conftest import CallerFactory, gateway_config
 from tests.support.paths import PROJECT
-from tests.support.processes import Server, start, write_config
+from tests.support.processes import Server, start, stop, write_config
 from tests.support.soap import career_request, customer, fault, payload, status
 
 DEPLOY = PROJECT / "deploy" / "prometheus"
@@ -112,13 +112,7 @@ class Prometheus:
         return list(answer["data"]["result"])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop(self.process)
 
 
 def scrape_config(target: str, token_file: Path) -> dict[str, Any]:
