@@ -33,7 +33,13 @@ CLIENTS = PROJECT / "examples" / "clients"
 REQUIRED = os.environ.get("SEG_CLIENTS_REQUIRED") == "1"
 # What each stack needs on PATH, and the Debian or npm package that brings it.
 TOOLS: dict[str, dict[str, str]] = {
-    "java": {"java": "default-jdk-headless", "javac": "default-jdk-headless", "wsimport": "jaxws"},
+    "java": {
+        "java": "default-jdk-headless",
+        "javac": "default-jdk-headless",
+        "keytool": "default-jdk-headless",
+        "wsimport": "jaxws",
+        "curl": "curl",  # build reads the served WSDL with the client's certificate
+    },
     "node": {"node": "nodejs", "npm": "npm"},
     "php": {"php": "php-cli"},
     "python": {},
