@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from selfemployed_gateway import codes
+from selfemployed_gateway.decisions import DecisionTrail
 from selfemployed_gateway.rates import TokenBuckets
 from selfemployed_gateway.records import GatewayFault, information
 from selfemployed_gateway.settings import LimitSettings
@@ -76,6 +77,46 @@ class Admission:
 
     def client_in_flight(self, client_id: str) -> int:
         return self._per_client.get(client_id, 0)
+
+    def explain(self, refusal: Refusal, client_id: str | None, trail: DecisionTrail) -> None:
+        """The refusal as the deciding step of the exchange's trail (R-28, issue #18)."""
+        if refusal.scope == "gateway_in_flight":
+            limit = self.limits.gateway_in_flight
+            trail.answered(
+                "admission",
+                "R-28",
+                because=f"the gateway had {self.in_flight} exchanges in flight, its limit "
+                f"(limits.gateway_in_flight) is {limit}: retry after Retry-After",
+                limit=refusal.scope,
+                in_flight=self.in_flight,
+                maximum=limit,
+            )
+            return
+        assert client_id is not None  # client limits are only asked for a known client
+        if refusal.scope == "client_in_flight":
+            limit = self._in_flight_limit(client_id)
+            trail.answered(
+                "admission",
+                "R-28",
+                because=f"{client_id} had {self.client_in_flight(client_id)} exchanges in "
+                f"flight, its share is {limit}: retry after Retry-After",
+                client=client_id,
+                limit=refusal.scope,
+                in_flight=self.client_in_flight(client_id),
+                maximum=limit,
+            )
+            return
+        rate, burst = self._rate(client_id) or (0.0, 0.0)
+        trail.answered(
+            "admission",
+            "R-28",
+            because=f"{client_id} sent more than {rate:g} requests a second (bursts of "
+            f"{burst:g}): retry after Retry-After",
+            client=client_id,
+            limit=refusal.scope,
+            rate_per_second=rate,
+            burst=burst,
+        )
 
     def _in_flight_limit(self, client_id: str) -> int:
         override = self.limits.clients.get(client_id)

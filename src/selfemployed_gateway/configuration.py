@@ -9,6 +9,7 @@ defaults are in `settings.py`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -79,6 +80,7 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_AUDIT_SSIN_HASH_KEY_FILE": "audit.ssin_hash_key_file",
     "SEG_AUDIT_SSIN_HASH_KEY": "audit.ssin_hash_key",
     "SEG_AUDIT_PURGE_INTERVAL": "audit.purge_interval_seconds",
+    "SEG_AUDIT_DECISION_TRAIL": "audit.decision_trail",
     "SEG_REGISTRY_BACKEND": "registry.backend",
     "SEG_REGISTRY_POSTGRESQL_DSN": "registry.postgresql_dsn",
     "SEG_REGISTRY_TIMEOUT": "registry.timeout_seconds",
@@ -226,3 +228,15 @@ def _explain(path: Path, exc: ValidationError, sources: Mapping[str, str], prefi
             fix = f"got {error.get('input')!r}; correct the value"
         lines.append(f"  [{dotted}]{origin}: {error['msg']}: {fix}")
     return "\n".join(lines)
+
+
+def configuration_digest(settings: Settings) -> str:
+    """The annex in force, as one short digest (issue #18): the dataset file (clients, code
+    tables, funds) and the client bindings, read as bytes. Each exchange's decision trail
+    names it, so the service desk knows which configuration decided, across reloads."""
+    digest = hashlib.sha256()
+    for path in (settings.data.dataset, settings.tls.client_bindings):
+        if path is not None:
+            digest.update(path.read_bytes())
+            digest.update(b"\x00")
+    return "sha256:" + digest.hexdigest()[:16]

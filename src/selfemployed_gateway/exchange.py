@@ -27,6 +27,7 @@ from selfemployed_gateway.admission import Admission
 from selfemployed_gateway.audit.protection import AuditProtection
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord, bounded
 from selfemployed_gateway.clock import Clock
+from selfemployed_gateway.decisions import DecisionTrail
 from selfemployed_gateway.metrics import GatewayMetrics
 from selfemployed_gateway.privacy import redact
 from selfemployed_gateway.records import ExchangeTrace, GatewayFault
@@ -55,6 +56,7 @@ class ExchangeHandler:
             _AUDIT.max_response_bytes,
         ),
         protection: AuditProtection | None = None,
+        decision_trail: bool = True,
     ) -> None:
         self.endpoint = endpoint
         self.audit = audit
@@ -67,10 +69,16 @@ class ExchangeHandler:
         self.audit_writer = audit_writer
         # Messages sealed and the NISS hashed before they are stored (issue #13).
         self.protection = protection or AuditProtection()
+        # Each exchange's decision trail is kept and stored with it (issue #18).
+        self.decision_trail = decision_trail
 
     def begin(self) -> ExchangeTrace:
         """A new exchange: its ticketCBSS and reception time (R-53)."""
-        return ExchangeTrace(ticket_cbss=str(uuid.uuid4()), received=self.clock.now())
+        return ExchangeTrace(
+            ticket_cbss=str(uuid.uuid4()),
+            received=self.clock.now(),
+            decisions=DecisionTrail(recorded=self.decision_trail),
+        )
 
     async def handle(self, call: IncomingCall) -> SoapAnswer:
         started = time.monotonic()
@@ -79,6 +87,7 @@ class ExchangeHandler:
         refusal = self.admission.enter(client_id)  # R-28: before the pipeline
         if refusal is not None:
             trace.client_id = client_id
+            self.admission.explain(refusal, client_id, trace.decisions)
             self.metrics.admission_refusals.labels(client_id or "unknown", refusal.scope).inc()
             refused = self.endpoint.refuse(call, refusal.fault, trace)
             answer = replace(refused, retry_after=codes.RETRY_AFTER_SECONDS)
@@ -141,6 +150,7 @@ class ExchangeHandler:
                 duration_ms=(time.monotonic() - started) * 1000,
                 request_xml=bounded(call.body, self._request_cap(trace)),
                 response_xml=bounded(answer.body, self.stored_bytes[1]),
+                decisions=trace.decisions.to_json() if trace.decisions.recorded else None,
             )
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self.audit_writer, self._write, record, trace.ssin)

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from selfemployed_gateway.codes import FaultCode, StatusCode
+from selfemployed_gateway.decisions import DecisionTrail
 
 
 class Record(BaseModel):
@@ -281,3 +282,5 @@ class ExchangeTrace:
     supplier_outcome: str | None = None
     # The NISS the request asks about: only ever stored as a keyed hash (audit/protection.py).
     ssin: str | None = field(default=None, repr=False)
+    # Why it ended so (issue #18): stored sealed with the exchange, shown by `audit explain`.
+    decisions: DecisionTrail = field(default_factory=DecisionTrail, repr=False)

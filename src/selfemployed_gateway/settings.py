@@ -273,6 +273,9 @@ class AuditSettings(Section):
     purge_interval_seconds: float = Field(
         default=3600, ge=0, le=7 * 86400, description="retention applied this often; 0: never"
     )
+    decision_trail: bool = Field(
+        default=True, description="store why each exchange ended so (audit explain, issue #18)"
+    )
 
 
 class RegistryBackend(StrEnum):

@@ -21,8 +21,10 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 
 from selfemployed_gateway.audit.backends import open_audit_store
+from selfemployed_gateway.audit.explain import explanation
 from selfemployed_gateway.audit.protection import AuditProtection, MissingAuditKey, new_key_text
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
+from selfemployed_gateway.decisions import DecisionTrail
 from selfemployed_gateway.errors import AuditError
 from selfemployed_gateway.privacy import digits_of, redact
 from selfemployed_gateway.settings import Settings
@@ -39,7 +41,7 @@ def add_audit_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     load_settings: SettingsLoader,
 ) -> None:
-    """Add ``audit show|find|purge`` to a command line (R-73)."""
+    """Add ``audit show|explain|find|purge|new-key`` to a command line (R-73)."""
     audit = subparsers.add_parser(
         "audit", help="find exchanges in the audit trail (R-73), purge old ones"
     )
@@ -52,6 +54,14 @@ def add_audit_commands(
     )
     show.add_argument("ticket", metavar="TICKET", help="ticketCBSS, or the client's ticket")
     show.set_defaults(command=_with_store(load_settings, _show))
+
+    explain = commands.add_parser(
+        "explain",
+        help="why the exchange with this ticket ended so: the stages that ran, the deciding "
+        "rule, its facts (exit 1 if none)",
+    )
+    explain.add_argument("ticket", metavar="TICKET", help="ticketCBSS, or the client's ticket")
+    explain.set_defaults(command=_with_store(load_settings, _explain))
 
     find = commands.add_parser(
         "find", help="list exchanges, newest first, one per line (exit 1 if none)"
@@ -154,6 +164,38 @@ def _show(arguments: argparse.Namespace, settings: Settings, store: AuditStore) 
         )
         return 2
     return 0
+
+
+def _explain(arguments: argparse.Namespace, settings: Settings, store: AuditStore) -> int:
+    """Issue #18: each matching exchange's decision trail, opened with the audit keys."""
+    protection = AuditProtection.from_settings(settings.audit)
+    exchanges = store.by_ticket(redact(arguments.ticket))
+    exchanges.sort(key=lambda e: e.ticket_cbss != arguments.ticket)
+    if not exchanges:
+        print(f"{PROG}: no exchange with ticket {_text(arguments.ticket)!r}", file=sys.stderr)
+        return 1
+    status = 0
+    for number, exchange in enumerate(exchanges, start=1):
+        if number > 1:
+            print()
+        print(f"ticketCBSS:    {_text(exchange.ticket_cbss)}")
+        print(f"client:        {_text(exchange.client_id)}")
+        print(f"operation:     {_text(exchange.operation)}")
+        print(f"received:      {_timestamp(exchange.received)}")
+        print(f"outcome:       {_text(exchange.outcome)}")
+        try:
+            decisions = protection.open(exchange).decisions
+        except MissingAuditKey as error:
+            print(f"--- decision trail not shown: {error} ---")
+            status = 2
+            continue
+        if decisions is None:
+            print("--- no decision trail stored (audit.decision_trail = false, or older) ---")
+            status = max(status, 1)
+            continue
+        for line in explanation(DecisionTrail.from_json(decisions), escaped):
+            print(line)
+    return status
 
 
 def _find(arguments: argparse.Namespace, settings: Settings, store: AuditStore) -> int:

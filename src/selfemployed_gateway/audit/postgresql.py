@@ -275,7 +275,7 @@ def _create_schema(connection: Connection) -> None:
     connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
     for statement in _SCHEMA:
         connection.execute(statement)
-    for column, kind in ADDED_COLUMNS:  # a trail of an earlier version gains them
+    for column, _, kind in ADDED_COLUMNS:  # a trail of an earlier version gains them
         connection.execute(
             sql.SQL("ALTER TABLE audit_exchange ADD COLUMN IF NOT EXISTS {} {}").format(
                 sql.Identifier(column), sql.SQL(kind)

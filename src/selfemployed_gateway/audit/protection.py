@@ -126,11 +126,13 @@ class AuditProtection:
             nonce = os.urandom(NONCE_BYTES)
             return nonce + cipher.encrypt(nonce, message, _context(exchange, role))
 
+        decisions = exchange.decisions
         return exchange.model_copy(
             update={
                 "key_id": key_id,
                 "request_xml": sealed(exchange.request_xml, b"request"),
                 "response_xml": sealed(exchange.response_xml, b"response"),
+                "decisions": sealed(decisions, b"decisions") if decisions is not None else None,
             }
         )
 
@@ -154,11 +156,13 @@ class AuditProtection:
                     f"key {exchange.key_id}: altered, or moved from another row"
                 ) from error
 
+        decisions = exchange.decisions
         return exchange.model_copy(
             update={
                 "key_id": None,
                 "request_xml": opened(exchange.request_xml, b"request"),
                 "response_xml": opened(exchange.response_xml, b"response"),
+                "decisions": opened(decisions, b"decisions") if decisions is not None else None,
             }
         )
 

@@ -93,7 +93,7 @@ class SqliteAuditStore:
                     present = {
                         row[1] for row in connection.execute("PRAGMA table_info(audit_exchange)")
                     }
-                    for column, kind in ADDED_COLUMNS:
+                    for column, kind, _ in ADDED_COLUMNS:
                         if column not in present:
                             connection.execute(
                                 f"ALTER TABLE audit_exchange ADD COLUMN {column} {kind}"

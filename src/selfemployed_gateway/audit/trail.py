@@ -43,6 +43,9 @@ class ExchangeRecord(BaseModel):
     # hash of the consulted NISS (None: none was read, or no hash key), indexed.
     key_id: str | None = None
     ssin_hash: str | None = None
+    # decisions.py (issue #18): the exchange's decision trail as JSON, sealed like the messages
+    # (it holds a NISS and dates of a person's life); None for exchanges stored before it.
+    decisions: bytes | None = Field(default=None, repr=False)
 
 
 class AuditStore(Protocol):
@@ -101,10 +104,14 @@ def bounded(message: bytes, cap: int) -> bytes:
 #: and `record_from_row` (both backends).
 COLUMNS = (
     "ticket_cbss, client_ticket, client_id, operation, legal_context, received, replied, "
-    "outcome, duration_ms, request_xml, response_xml, key_id, ssin_hash"
+    "outcome, duration_ms, request_xml, response_xml, key_id, ssin_hash, decisions"
 )
-#: Columns added since the first schema: (name, SQL type per backend), added when missing.
-ADDED_COLUMNS = (("key_id", "TEXT"), ("ssin_hash", "TEXT"))
+#: Columns added since the first schema, added when missing: (name, SQLite type, PostgreSQL type).
+ADDED_COLUMNS = (
+    ("key_id", "TEXT", "TEXT"),
+    ("ssin_hash", "TEXT", "TEXT"),
+    ("decisions", "BLOB", "bytea"),
+)
 
 
 def row_from_record(exchange: ExchangeRecord, moment: Callable[[datetime], Any]) -> tuple[Any, ...]:
@@ -123,6 +130,7 @@ def row_from_record(exchange: ExchangeRecord, moment: Callable[[datetime], Any])
         exchange.response_xml,
         exchange.key_id,
         exchange.ssin_hash,
+        exchange.decisions,
     )
 
 
@@ -142,6 +150,7 @@ def record_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> Ex
         response_xml,
         key_id,
         ssin_hash,
+        decisions,
     ) = row
     return ExchangeRecord(
         ticket_cbss=ticket_cbss,
@@ -157,6 +166,7 @@ def record_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> Ex
         response_xml=bytes(response_xml),
         key_id=key_id,
         ssin_hash=ssin_hash,
+        decisions=bytes(decisions) if decisions is not None else None,
     )
 
 

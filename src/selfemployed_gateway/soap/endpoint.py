@@ -19,6 +19,7 @@ from lxml import etree
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.clock import Clock, wire_timestamp
+from selfemployed_gateway.decisions import DecisionTrail, Fact
 from selfemployed_gateway.pipeline import Pipeline
 from selfemployed_gateway.records import ClientCertificate, ExchangeTrace, GatewayFault
 from selfemployed_gateway.soap import envelope, faults, whitespace, writer
@@ -129,6 +130,13 @@ class SoapEndpoint:
     def internal_error(self, trace: ExchangeTrace, error: Exception) -> GatewayFault:
         """R-26: MSG00003, the error logged with the ticketCBSS, never shown to the client."""
         log.error("internal error", exc_info=error, extra={"ticketCBSS": trace.ticket_cbss})
+        trace.decisions.answered(
+            "internal error",
+            "R-26",
+            because="an unexpected error in the gateway, logged with this ticketCBSS: not the "
+            "caller's doing; the same request may succeed later",
+            error=type(error).__name__,
+        )
         return GatewayFault(codes.INTERNAL_ERROR)
 
     def _validate(self, payload: etree._Element) -> None:
@@ -178,6 +186,8 @@ class SoapEndpoint:
     def _fault(self, fault: GatewayFault, trace: ExchangeTrace, received: _Received) -> SoapAnswer:
         """The fault envelope of `fault` for this exchange (§8)."""
         trace.outcome = fault.code.code
+        if trace.decisions.deciding is None:  # refused at the edge, before any stage
+            explain_edge_fault(fault, trace.decisions)
         operation = trace.operation or envelope.operation_guess(received.root)
         cbss = self._information_cbss(trace)
         customer = self._readable_customer(received)
@@ -196,6 +206,39 @@ class SoapEndpoint:
         if self.customer_schema.first_error(copy.deepcopy(checked)) is not None:
             return None
         return copy.deepcopy(found)
+
+
+# The MSG00004 texts of R-27's envelope rules (soap/envelope.py); the others are R-10's.
+_ENVELOPE_RULES = (
+    "At most one Header",
+    "The Header must be the first child",
+    "The SOAP Body must hold exactly one",
+)
+
+
+def explain_edge_fault(fault: GatewayFault, trail: DecisionTrail) -> None:
+    """A fault answered before the pipeline as the deciding step (issue #18): primary
+    validation (R-10), the envelope rules (R-27), or what the pipeline raised unrecorded."""
+    facts: dict[str, Fact] = {i.field_name: i.field_value for i in fault.information}
+    if fault.code is codes.MUST_UNDERSTAND:
+        trail.answered(
+            "primary validation",
+            "R-27",
+            because='a header block is marked mustUnderstand="1" and the gateway processes '
+            "no header block: remove the attribute or the block",
+            **facts,
+        )
+    elif fault.code is codes.INVALID_STRUCTURE:
+        message = str(facts.get(codes.ERROR_MESSAGE) or "")
+        trail.answered(
+            "primary validation",
+            "R-27" if message.startswith(_ENVELOPE_RULES) else "R-10",
+            because="the request breaks the contract as the error message says: fix it; the "
+            "same request gets the same answer",
+            **facts,
+        )
+    else:
+        trail.answered("fault", because=fault.code.diagnostic, **facts)
 
 
 def _refusal(check: Callable[[str | None], None], value: str | None) -> GatewayFault | None:

@@ -448,7 +448,8 @@ OLD_ROW = (
 def test_a_trail_of_the_first_schema_gains_the_new_columns(
     backend: AuditBackend, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """A table made before key_id and ssin_hash existed: opened, it gains them; its rows stay."""
+    """A table made before key_id, ssin_hash and decisions existed: opened, it gains them;
+    its rows stay (with no decision trail)."""
     if backend is AuditBackend.SQLITE:
         path = tmp_path / "a.db"
         with sqlite3.connect(path) as connection:
@@ -467,10 +468,25 @@ def test_a_trail_of_the_first_schema_gains_the_new_columns(
         settings = AuditSettings(backend=backend, postgresql_dsn=dsn)
     store = open_audit_store(settings)
     (old,) = store.by_ticket("OLD")
-    assert (old.request_xml, old.key_id, old.ssin_hash) == (b"<a/>", None, None)
-    store.record(exchange("NEW").model_copy(update={"ssin_hash": "h"}))
+    assert (old.request_xml, old.key_id, old.ssin_hash, old.decisions) == (
+        b"<a/>",
+        None,
+        None,
+        None,
+    )
+    store.record(exchange("NEW").model_copy(update={"ssin_hash": "h", "decisions": b"{}"}))
     assert tickets(store.find(ssin_hash="h")) == ["NEW"]
+    assert store.by_ticket("NEW")[0].decisions == b"{}"
     store.close()
+
+
+def test_the_decision_trail_round_trips(store: AuditStore) -> None:
+    """Issue #18: stored beside the messages, byte for byte; absent stays absent."""
+    trail = '{"format":1,"steps":[{"stage":"reply","verdict":"answered","because":"é"}]}'
+    store.record(exchange("TRAIL").model_copy(update={"decisions": trail.encode()}))
+    store.record(exchange("NONE"))
+    assert store.by_ticket("TRAIL")[0].decisions == trail.encode()
+    assert store.by_ticket("NONE")[0].decisions is None
 
 
 def test_the_sqlite_trail_is_the_owners_only(tmp_path: Path) -> None:

@@ -62,6 +62,19 @@ def test_sealed_messages_hold_no_personal_data_and_open_again(tmp_path: Path) ->
     )
 
 
+def test_the_decision_trail_is_sealed_like_the_messages(tmp_path: Path) -> None:
+    """Issue #18: it holds the NISS and dates of a person's life; its own role as AAD."""
+    keys = protection(key_file(tmp_path, "a.key"))
+    trail = b'{"steps":[{"facts":{"ssin":"%s"}}]}' % SSIN.encode()
+    sealed = keys.seal(record().model_copy(update={"decisions": trail}))
+    assert sealed.decisions is not None and SSIN.encode() not in sealed.decisions
+    assert keys.open(sealed).decisions == trail
+    swapped = sealed.model_copy(update={"decisions": sealed.request_xml})
+    with pytest.raises(AuditError, match="decisions does not open"):
+        keys.open(swapped)
+    assert keys.seal(record()).decisions is None  # none stored: none sealed
+
+
 def test_rotation_keeps_old_rows_readable(tmp_path: Path) -> None:
     old, new = key_file(tmp_path, "old.key"), key_file(tmp_path, "new.key")
     before = protection(old).seal(record())

@@ -1,0 +1,186 @@
+"""The decision trail of one exchange (issue #18): the stages that ran, and why it ended so.
+
+Each stage that runs adds a step: `passed` with the rules it applied, or `answered` with the
+rule that decided, the facts it decided on and, where it can say, what would have changed the
+outcome (`because`). The trail is stored with the exchange, sealed like its messages (its facts
+hold a NISS and dates of a person's life), and shown by `selfemployed-gateway audit explain`
+(R-73): the service desk's answer to "why?".
+
+It is plain data, built by the stages and the edge and known to neither SOAP nor storage;
+bounded in size (`MAX_BYTES`) whatever the exchange.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+#: A fact's value: a scalar, or a short list of them (periods as "begin … end" texts).
+Fact = str | int | float | bool | None | list[str]
+
+#: At most this many bytes of JSON per exchange: facts are cut to fit (`bounded`).
+MAX_BYTES = 8 * 1024
+#: A text fact or list item longer than this is cut (a hostile value never fills the trail).
+MAX_TEXT = 200
+#: A list fact keeps at most this many items, then says how many more there were.
+MAX_ITEMS = 20
+#: The version of the JSON written: `explain` reads what it knows.
+FORMAT = 1
+
+
+class Verdict(StrEnum):
+    PASSED = "passed"
+    ANSWERED = "answered"
+
+
+# The rules a step can name, with the words of docs/specification.md's headings (a test
+# keeps them equal): `explain` prints them beside the id.
+RULES: dict[str, str] = {
+    "R-10": "Primary validation",
+    "R-11": "Authentication",
+    "R-12": "Authorisation for the service",
+    "R-13": "Authorisation of operation, legal context and informationCustomer",
+    "R-14": "Inconsistent authorisation configuration",
+    "R-15": "Business validation of the dates",
+    "R-16": "NISS structure and checksum",
+    "R-17": "NISS exists",
+    "R-18": "NISS not replaced",
+    "R-19": "Canceled NISS allowed",
+    "R-20": "Integration for the client",
+    "R-21": "Integration at the supplier",
+    "R-22": "Supplier call",
+    "R-23": "Interpretation of the supplier answer",
+    "R-24": "Filtering per client",
+    "R-25": "Reply",
+    "R-26": "Unexpected internal error",
+    "R-27": "SOAP 1.1 envelope rules",
+    "R-28": "Admission limits",
+    "R-30": "Career: beginDate not before 1956-07-01",
+    "R-31": "Career: endDate not before beginDate",
+    "R-32": "Career: no date in the future",
+    "R-33": "Career: missing period or missing end",
+    "R-34": "Contributions: beginQuarter at most 10 years back",
+    "R-35": "Contributions: endQuarter not before beginQuarter",
+    "R-36": "Contributions: no quarter in the future",
+    "R-40": "Integration required or not",
+    "R-41": "Integration under the client's quality code",
+    "R-42": "Period check mode Ignore",
+    "R-43": "Period check mode CurrentDate",
+    "R-44": "Period check mode FullyIncluded",
+    "R-45": "Integration extension",
+    "R-46": "CPAS clients",
+    "R-50": "Data filters",
+    "R-51": "dataFilters lists every forbidden element",
+    "R-55": "Only overlapping segments",
+    "R-60": "Transitional phase",
+    "R-65": "Supplier time budget",
+    "R-73": "Support and traceability",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of one exchange."""
+
+    stage: str
+    verdict: Verdict
+    rules: tuple[str, ...]
+    facts: dict[str, Fact] = field(default_factory=dict)
+    because: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"stage": self.stage, "verdict": self.verdict.value}
+        value["rules"] = list(self.rules)
+        if self.facts:
+            value["facts"] = {name: _bounded(fact) for name, fact in self.facts.items()}
+        if self.because is not None:
+            value["because"] = _cut(self.because)
+        return value
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Step:
+        return cls(
+            stage=str(value["stage"]),
+            verdict=Verdict(value["verdict"]),
+            rules=tuple(str(rule) for rule in value.get("rules", ())),
+            facts=dict(value.get("facts", {})),
+            because=value.get("because"),
+        )
+
+
+@dataclass
+class DecisionTrail:
+    """The steps of one exchange, in order, and the configuration in force."""
+
+    steps: list[Step] = field(default_factory=list)
+    #: A digest of the annex and dataset the exchange was decided on (`configuration_digest`).
+    configuration: str | None = None
+    #: False (audit.decision_trail = false): steps are not kept, nothing is stored.
+    recorded: bool = True
+
+    def passed(self, stage: str, *rules: str, **facts: Fact) -> None:
+        if self.recorded:
+            self.steps.append(Step(stage, Verdict.PASSED, rules, facts))
+
+    def answered(self, stage: str, *rules: str, because: str | None = None, **facts: Fact) -> None:
+        if self.recorded:
+            self.steps.append(Step(stage, Verdict.ANSWERED, rules, facts, because))
+
+    @property
+    def deciding(self) -> Step | None:
+        """The step that answered, if any (the last one: a stage answers at most once)."""
+        answered = [step for step in self.steps if step.verdict is Verdict.ANSWERED]
+        return answered[-1] if answered else None
+
+    def to_json(self) -> bytes:
+        """The trail as stored: compact JSON of at most `MAX_BYTES` (earliest passed steps
+        dropped first, then the deciding step's facts, never the verdict)."""
+        steps = [step.as_json() for step in self.steps]
+        text = self._document(steps)
+        while len(text) > MAX_BYTES and any(s["verdict"] == "passed" for s in steps):
+            first = next(i for i, s in enumerate(steps) if s["verdict"] == "passed")
+            steps = steps[:first] + steps[first + 1 :]
+            text = self._document(steps)
+        if len(text) > MAX_BYTES:
+            # Only answering steps are left (one, in practice): their facts go, not them.
+            steps = [{**s, "facts": {"cut": "facts over the size limit"}} for s in steps[-1:]]
+            text = self._document(steps)
+        return text
+
+    def _document(self, steps: list[dict[str, Any]]) -> bytes:
+        document: dict[str, Any] = {"format": FORMAT, "steps": steps}
+        if self.configuration is not None:
+            document["configuration"] = self.configuration
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, text: bytes) -> DecisionTrail:
+        document = json.loads(text)
+        return cls(
+            steps=[Step.from_json(step) for step in document.get("steps", [])],
+            configuration=document.get("configuration"),
+        )
+
+
+def period_text(begin: date | None, end: date | None) -> str:
+    """`2010-01-01 … 2016-12-30`; an open end is `…` alone."""
+    first = begin.isoformat() if begin is not None else "…"
+    return f"{first} … {end.isoformat()}" if end is not None else f"{first} …"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _bounded(fact: Fact) -> Fact:
+    if isinstance(fact, str):
+        return _cut(fact)
+    if isinstance(fact, list):
+        kept = [_cut(str(item)) for item in fact[:MAX_ITEMS]]
+        if len(fact) > MAX_ITEMS:
+            kept.append(f"and {len(fact) - MAX_ITEMS} more")
+        return kept
+    return fact

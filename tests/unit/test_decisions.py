@@ -1,0 +1,79 @@
+"""decisions.py: the decision trail's record and its bounded JSON (issue #18)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+from selfemployed_gateway import decisions
+from selfemployed_gateway.decisions import MAX_BYTES, DecisionTrail, Step, Verdict, period_text
+from tests.support.paths import PROJECT
+
+
+def test_steps_are_kept_in_order_and_the_last_answer_decides() -> None:
+    trail = DecisionTrail(configuration="sha256:0123456789abcdef")
+    trail.passed("authorisation", "R-11", "R-12", client="cpas-namur")
+    trail.answered("integration", "R-20", "R-44", because="ends a day early", mode="FullyIncluded")
+    assert [step.stage for step in trail.steps] == ["authorisation", "integration"]
+    assert trail.deciding == Step(
+        "integration",
+        Verdict.ANSWERED,
+        ("R-20", "R-44"),
+        {"mode": "FullyIncluded"},
+        "ends a day early",
+    )
+
+
+def test_the_json_round_trips() -> None:
+    trail = DecisionTrail(configuration="sha256:0123456789abcdef")
+    trail.passed("dates", "R-15", period="2000-01-01 … 2010-12-31", checked=["R-30", "R-31"])
+    trail.answered("reply", "R-25", segments=5, found=True, missing=None)
+    again = DecisionTrail.from_json(trail.to_json())
+    assert again == trail
+
+
+def test_an_unrecorded_trail_keeps_nothing() -> None:
+    trail = DecisionTrail(recorded=False)
+    trail.passed("dates", "R-15")
+    trail.answered("reply", "R-25")
+    assert trail.steps == [] and trail.deciding is None
+
+
+def test_texts_and_lists_are_cut() -> None:
+    trail = DecisionTrail()
+    trail.answered(
+        "x", "R-10", because="b" * 1000, text="t" * 1000, items=[str(i) for i in range(50)]
+    )
+    (step,) = json.loads(trail.to_json())["steps"]
+    assert len(step["because"]) == decisions.MAX_TEXT
+    assert len(step["facts"]["text"]) == decisions.MAX_TEXT
+    assert step["facts"]["items"][-1] == "and 30 more"
+    assert len(step["facts"]["items"]) == decisions.MAX_ITEMS + 1
+
+
+def test_the_json_is_bounded_and_keeps_the_deciding_step() -> None:
+    """Passed steps go first, then the deciding step's facts; its verdict and rules stay."""
+    trail = DecisionTrail()
+    for number in range(200):
+        trail.passed(f"stage {number}", "R-15", note="n" * 150)
+    trail.answered("integration", "R-20", because="why", **{f"f{i}": "v" * 150 for i in range(80)})
+    text = trail.to_json()
+    assert len(text) <= MAX_BYTES
+    kept = DecisionTrail.from_json(text)
+    assert kept.deciding is not None
+    assert (kept.deciding.stage, kept.deciding.rules) == ("integration", ("R-20",))
+    assert kept.deciding.facts == {"cut": "facts over the size limit"}
+
+
+def test_period_text() -> None:
+    assert period_text(date(2010, 1, 1), date(2016, 12, 30)) == "2010-01-01 … 2016-12-30"
+    assert period_text(date(2010, 1, 1), None) == "2010-01-01 …"
+
+
+def test_rule_words_are_the_headings_of_docs_specification() -> None:
+    """`audit explain` prints a rule's words: those of the project's specification."""
+    text = (PROJECT / "docs" / "specification.md").read_text(encoding="utf-8")
+    headings = dict(re.findall(r"(?m)^### (R-\d\d) — (.+?)(?: \*\*\[decision\]\*\*)?$", text))
+    for rule, words in decisions.RULES.items():
+        assert headings.get(rule) == words, rule
