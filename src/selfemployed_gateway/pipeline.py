@@ -11,6 +11,10 @@ consistency of that client's annex entry (R-14) *before* its authorisation for t
 so its requests get MSG00003 whatever they ask. Then the supplier's operations (R-60), the
 dates (R-15, R-30 … R-37), the NISS (R-16 … R-19), the integrations (R-20, R-21), the call
 (R-22), its interpretation (R-23) and the filtering (R-24, R-50, R-51, R-55).
+
+Each stage that runs records its step in the exchange's decision trail (`trace.decisions`,
+issue #18): passed, or the step that answered, with the facts it decided on. The trail names
+the configuration the exchange was decided on (`configuration`, a digest).
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from selfemployed_gateway import codes
 from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.clock import Clock, today
 from selfemployed_gateway.dataset import ClientEntry
+from selfemployed_gateway.decisions import DecisionTrail
 from selfemployed_gateway.records import (
+    Career,
     CareerRequest,
     ClientCertificate,
     ConsultRequest,
+    ContributionPayment,
     ContributionsRequest,
     DatePeriod,
     ExchangeTrace,
@@ -57,6 +64,8 @@ class Pipeline:
     repertory: PersonRepertory
     supplier: Supplier
     clock: Clock
+    #: The digest of the annex and dataset in force, named in every exchange's trail.
+    configuration: str | None = None
 
     async def consult(
         self,
@@ -64,10 +73,12 @@ class Pipeline:
         certificate: ClientCertificate | None,
         trace: ExchangeTrace,
     ) -> Reply:
-        client = authorisation.identify_client(self.annex, certificate)  # R-11
+        trail = trace.decisions
+        trail.configuration = self.configuration
+        client = authorisation.identify_client(self.annex, certificate, trail=trail)  # R-11
         trace.client_id = client.id
-        authorisation.authorise_service(client)  # R-12
-        authorisation.check_consistency(self.annex, client)  # R-14
+        authorisation.authorise_service(client, trail=trail)  # R-12
+        authorisation.check_consistency(self.annex, client, trail=trail)  # R-14
         reply = await self._decide(client, request, trace)
         if isinstance(request, CareerRequest):
             # R-51: every element the client may not receive, whatever the status.
@@ -77,23 +88,24 @@ class Pipeline:
     async def _decide(
         self, client: ClientEntry, request: ConsultRequest, trace: ExchangeTrace
     ) -> Reply:
-        if refusal := authorisation.authorise_operation(client, request):  # R-13
+        trail = trace.decisions
+        if refusal := authorisation.authorise_operation(client, request, trail=trail):  # R-13
             return refusal
-        supplier_call.check_available(self.supplier, request.operation)  # R-60
+        supplier_call.check_available(self.supplier, request.operation, trail=trail)  # R-60
         day = today(self.clock)
-        if refusal := dates.validate_period(request, day):  # R-15, R-30 … R-37
+        if refusal := dates.validate_period(request, day, trail=trail):  # R-15, R-30 … R-37
             return refusal
-        ssin = await niss.check_ssin(request.ssin, self.register)  # R-16 … R-19
+        ssin = await niss.check_ssin(request.ssin, self.register, trail=trail)  # R-16 … R-19
         if isinstance(ssin, Reply):
             return ssin
         period = consulted_period(request)
         checked = checked_period(period, day)
         if refusal := await integration.check_client_integration(  # R-20, R-40 … R-46
-            client, request.ssin, checked, day, self.repertory
+            client, request.ssin, checked, day, self.repertory, trail=trail
         ):
             return _with_ssin(refusal, ssin)
         if refusal := await integration.check_supplier_integration(  # R-21: consulted period
-            request.ssin, period, self.repertory
+            request.ssin, period, self.repertory, trail=trail
         ):
             return _with_ssin(refusal, ssin)
         if isinstance(request, CareerRequest):
@@ -108,34 +120,61 @@ class Pipeline:
         ssin: SsinStatus,
         trace: ExchangeTrace,
     ) -> Reply:
-        answer = await supplier_call.call_career(self.supplier, request.ssin, period, trace)  # R-22
-        outcome = answer.outcome  # R-23
-        career = answer.career
-        if outcome is SupplierOutcome.FOUND and career is not None:
-            career = filtering.keep_overlapping(career, period)  # R-55
-            if career is None:
-                outcome = SupplierOutcome.NO_DATA_FOR_PERIOD
-        status, information = interpretation.status_of(outcome)
-        if status is not codes.DATA_FOUND or career is None:
-            return Reply(status=status, information=information, ssin=ssin)
-        return Reply(  # R-24, R-25
-            status=status, ssin=ssin, career=filtering.apply_filters(career, client.filters)
+        trail = trace.decisions
+        answer = await supplier_call.call_career(  # R-22
+            self.supplier, request.ssin, period, trace, trail=trail
         )
+        status, information = interpretation.status_of(answer.outcome, trail=trail)  # R-23
+        if status is not codes.DATA_FOUND:
+            return Reply(status=status, information=information, ssin=ssin)
+        career = answer.career
+        if career is not None:
+            career = filtering.filter_career(  # R-55, R-24, R-50
+                career, period, client.filters, trail=trail
+            )
+            if career is None:  # nothing overlaps the consulted period: "filtering" answered
+                status, information = interpretation.status_of(SupplierOutcome.NO_DATA_FOR_PERIOD)
+                return Reply(status=status, information=information, ssin=ssin)
+        _replied(trail, career=career)
+        return Reply(status=status, ssin=ssin, career=career)  # R-25
 
     async def _contributions(
         self, request: ContributionsRequest, ssin: SsinStatus, trace: ExchangeTrace
     ) -> Reply:
-        answer = await supplier_call.call_contributions(self.supplier, request, trace)  # R-22
-        outcome = answer.outcome  # R-23
-        payments = filtering.keep_consulted_quarters(  # §6
-            answer.payments, request.begin_quarter, request.end_quarter
+        trail = trace.decisions
+        answer = await supplier_call.call_contributions(  # R-22
+            self.supplier, request, trace, trail=trail
         )
-        if outcome is SupplierOutcome.FOUND and not payments:
-            outcome = SupplierOutcome.NO_DATA_FOR_PERIOD
-        status, information = interpretation.status_of(outcome)
+        status, information = interpretation.status_of(answer.outcome, trail=trail)  # R-23
         if status is not codes.DATA_FOUND:
             return Reply(status=status, information=information, ssin=ssin)
+        payments = filtering.keep_consulted_quarters(  # §6
+            answer.payments, request.begin_quarter, request.end_quarter, trail=trail
+        )
+        if not payments:  # none of the consulted quarters: "filtering" answered
+            status, information = interpretation.status_of(SupplierOutcome.NO_DATA_FOR_PERIOD)
+            return Reply(status=status, information=information, ssin=ssin)
+        _replied(trail, payments=payments)
         return Reply(status=status, ssin=ssin, payments=payments)  # R-25
+
+
+def _replied(
+    trail: DecisionTrail,
+    career: Career | None = None,
+    payments: tuple[ContributionPayment, ...] | None = None,
+) -> None:
+    """R-25: the DATA_FOUND reply, counted (never its content)."""
+    if payments is not None:
+        trail.answered("reply", "R-25", status=codes.DATA_FOUND.code, contributions=len(payments))
+        return
+    affiliations = career.affiliations if career is not None else ()
+    trail.answered(
+        "reply",
+        "R-25",
+        status=codes.DATA_FOUND.code,
+        affiliations=len(affiliations),
+        segments=sum(len(affiliation.segments) for affiliation in affiliations),
+    )
 
 
 def consulted_period(request: ConsultRequest) -> DatePeriod:

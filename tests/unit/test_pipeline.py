@@ -3,7 +3,7 @@
 Each stage has its own tests; these check the composition of specification §3: which stage
 answers first, that nothing after it runs (the supplier is not called), and what the
 pipeline adds between stages (R-55 then R-24/R-50, R-51 whatever the status, the NISS status
-on integration refusals, the trace).
+on integration refusals, the trace) and the decision trail the stages leave (issue #18).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from selfemployed_gateway import codes
 from selfemployed_gateway.annex import Annex
 from selfemployed_gateway.clock import FixedClock
 from selfemployed_gateway.dataset import Dataset
+from selfemployed_gateway.decisions import Step, Verdict
 from selfemployed_gateway.errors import SupplierError
 from selfemployed_gateway.pipeline import Pipeline, checked_period, consulted_period
 from selfemployed_gateway.records import (
@@ -342,3 +343,299 @@ def test_payments_outside_the_consulted_quarters_are_dropped(
         return
     assert reply.status is codes.DATA_FOUND
     assert [p.quarter for p in reply.payments or ()] == kept
+
+
+# --- decision trail (issue #18) ----------------------------------------------------------------
+
+
+def stages(exchange: ExchangeTrace) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The trail in short: stage, verdict and rules of each step."""
+    return [(step.stage, step.verdict.value, step.rules) for step in exchange.decisions.steps]
+
+
+PASSED_TO_THE_CALL = [
+    ("authorisation", "passed", ("R-11", "R-12", "R-14", "R-13")),
+    ("phase", "passed", ("R-60",)),
+    ("dates", "passed", ("R-15", "R-30", "R-31", "R-32")),
+    ("NISS", "passed", ("R-16", "R-17", "R-18")),
+    ("integration", "passed", ("R-20", "R-40")),
+    ("integration", "passed", ("R-21",)),
+    ("supplier call", "passed", ("R-22",)),
+]
+
+
+def test_trail_of_a_career_found(dataset: Dataset) -> None:
+    """Every stage that ran, in order, each with its facts; the reply (R-25) answers."""
+    exchange = trace()
+    checked = Pipeline(
+        annex=Annex.from_dataset(dataset),
+        register=registers(dataset),
+        repertory=registers(dataset),
+        supplier=ScriptedSupplier(career=found),
+        clock=CLOCK,
+        configuration="sha256:0123abcd",
+    )
+    run(checked.consult(career(), certificate("onss-inspection"), exchange))
+    assert exchange.supplier_seconds is not None
+    assert exchange.decisions.configuration == "sha256:0123abcd"
+    assert exchange.decisions.steps == [
+        Step(
+            "authorisation",
+            Verdict.PASSED,
+            ("R-11", "R-12", "R-14", "R-13"),
+            {"client": "onss-inspection"},
+        ),
+        Step("phase", Verdict.PASSED, ("R-60",), {"operation": "consultCareer"}),
+        Step(
+            "dates",
+            Verdict.PASSED,
+            ("R-15", "R-30", "R-31", "R-32"),
+            {"period": "2000-01-01 … 2000-12-31"},
+        ),
+        Step("NISS", Verdict.PASSED, ("R-16", "R-17", "R-18"), {"register": "active"}),
+        Step(
+            "integration",
+            Verdict.PASSED,
+            ("R-20", "R-40"),
+            {"integration": "integration not required (R-40)"},
+        ),
+        Step("integration", Verdict.PASSED, ("R-21",), {"inasti": "quality 2: 1990-01-01 …"}),
+        Step(
+            "supplier call",
+            Verdict.PASSED,
+            ("R-22",),
+            {"duration_ms": round(exchange.supplier_seconds * 1000), "outcome": "FOUND"},
+        ),
+        Step("interpretation", Verdict.PASSED, ("R-23",), {"outcome": "FOUND"}),
+        Step(
+            "filtering",
+            Verdict.PASSED,
+            ("R-55", "R-24", "R-50"),
+            {
+                "received": 3,
+                "kept": 1,
+                "dropped": 2,
+                "consulted": "2000-01-01 … 2000-12-31",
+                "filters": [],
+            },
+        ),
+        Step(
+            "reply",
+            Verdict.ANSWERED,
+            ("R-25",),
+            {"status": "MSG00000", "affiliations": 1, "segments": 1},
+        ),
+    ]
+    assert exchange.decisions.deciding == exchange.decisions.steps[-1]
+
+
+def test_trail_names_no_configuration_by_default(dataset: Dataset) -> None:
+    exchange = trace()
+    exchange.decisions.configuration = "left over"
+    consult(dataset, ScriptedSupplier(career=found), career(), exchange=exchange)
+    assert exchange.decisions.configuration is None
+
+
+def test_trail_of_the_filters_of_the_client(dataset: Dataset) -> None:
+    """R-50: cpas-namur's filters named in the filtering step."""
+    exchange = trace()
+    request = career(
+        customer=CPAS_NAMUR,
+        legal_context="PCSA:SOCIAL_INQUIRY",
+        period=DatePeriod(begin=date(2000, 1, 1), end=date(2000, 12, 31)),
+    )
+    consult(dataset, ScriptedSupplier(career=found), request, "cpas-namur", exchange)
+    filtering = [s for s in exchange.decisions.steps if s.stage == "filtering"]
+    assert [s.facts["filters"] for s in filtering] == [["occupation", "signatureDate"]]
+
+
+def test_trail_of_msg00012_is_the_deciding_integration_step(dataset: Dataset) -> None:
+    """R-20: what the service desk reads for "why MSG00012?"."""
+    exchange = trace()
+    request = career(
+        customer=CPAS_NAMUR,
+        legal_context="PCSA:SOCIAL_INQUIRY",
+        period=DatePeriod(begin=date(1956, 7, 1), end=date(1956, 12, 31)),
+    )
+    reply = consult(dataset, ScriptedSupplier(career=found), request, "cpas-namur", exchange)
+    assert reply.status is codes.NOT_INTEGRATED_FOR_CLIENT
+    assert stages(exchange) == [
+        ("authorisation", "passed", ("R-11", "R-12", "R-14", "R-13")),
+        ("phase", "passed", ("R-60",)),
+        ("dates", "passed", ("R-15", "R-30", "R-31", "R-32")),
+        ("NISS", "passed", ("R-16", "R-17", "R-18")),
+        ("integration", "answered", ("R-20", "R-44", "R-46")),
+    ]
+    assert exchange.decisions.deciding == Step(
+        "integration",
+        Verdict.ANSWERED,
+        ("R-20", "R-44", "R-46"),
+        {
+            "client": "cpas-namur",
+            "mode": "FullyIncluded",
+            "required": True,
+            "quality_code": 1,
+            "extension_days_before": 0,
+            "extension_days_after": 0,
+            "periods": ["1985-01-01 …"],
+            "other_quality_codes": [],
+            "checked": "1956-07-01 … 1956-12-31",
+            "cbe_number": "0212345668",
+        },
+        "the integration of cpas-namur for this person begins 1985-01-01; the checked period "
+        "begins 1956-07-01; FullyIncluded requires it inside",
+    )
+
+
+def test_trail_of_a_career_outside_the_period_decides_in_filtering(dataset: Dataset) -> None:
+    """R-55: FOUND, yet nothing in the consulted period: MSG00100 for the period, decided by
+    the filtering step (no reply step after it)."""
+    exchange = trace()
+    reply = consult(
+        dataset,
+        ScriptedSupplier(career=found),
+        career(period=period("2010-01-01")),
+        exchange=exchange,
+    )
+    assert reply.status is codes.NO_DATA_FOUND
+    assert stages(exchange) == [
+        *PASSED_TO_THE_CALL[:2],
+        ("dates", "passed", ("R-15", "R-30", "R-31", "R-32", "R-33")),
+        *PASSED_TO_THE_CALL[3:],
+        ("interpretation", "passed", ("R-23",)),
+        ("filtering", "answered", ("R-55",)),
+    ]
+    deciding = exchange.decisions.deciding
+    assert deciding is not None
+    assert deciding.because == (
+        "INASTI's 3 segments all lie outside the consulted period; they span "
+        "1990-01-01 … 2005-12-31"
+    )
+    assert (deciding.facts["status"], deciding.facts["reason"]) == (
+        "MSG00100",
+        "No data for requested period",
+    )
+
+
+def test_trail_of_no_data_at_inasti_decides_in_interpretation(dataset: Dataset) -> None:
+    exchange = trace()
+    reply = consult(dataset, ScriptedSupplier(), career(), exchange=exchange)
+    assert reply.status is codes.NO_DATA_FOUND
+    assert stages(exchange) == [*PASSED_TO_THE_CALL, ("interpretation", "answered", ("R-23",))]
+    deciding = exchange.decisions.deciding
+    assert deciding is not None
+    assert deciding.because == "INASTI answered that it has no data for this person"
+
+
+def test_trail_of_contributions_found_and_of_none_in_the_quarters(dataset: Dataset) -> None:
+    """§6, R-25: the quarters kept and dropped; the reply counts the contributions."""
+    exchange = trace()
+    consult(dataset, paid_in("2023Q4", "2024Q1", "2024Q4"), contributions(), exchange=exchange)
+    assert stages(exchange) == [
+        *PASSED_TO_THE_CALL[:2],
+        ("dates", "passed", ("R-15", "R-34", "R-35", "R-36")),
+        *PASSED_TO_THE_CALL[3:],
+        ("interpretation", "passed", ("R-23",)),
+        ("filtering", "passed", ("R-24",)),
+        ("reply", "answered", ("R-25",)),
+    ]
+    filtering, reply = exchange.decisions.steps[-2:]
+    assert (filtering.facts["quarters_kept"], filtering.facts["quarters_dropped"]) == (
+        ["2024Q1", "2024Q4"],
+        ["2023Q4"],
+    )
+    assert reply.facts == {"status": "MSG00000", "contributions": 2}
+    nothing = trace()
+    consult(dataset, paid_in("2023Q4"), contributions(), exchange=nothing)
+    assert stages(nothing)[-1] == ("filtering", "answered", ("R-24",))
+
+
+def test_trail_of_a_fault_is_recorded_before_it_is_raised(dataset: Dataset) -> None:
+    """R-11, R-14, R-60, R-22: the step that answered is in the trail the fault leaves."""
+    unknown = trace()
+    with pytest.raises(GatewayFault):
+        consult(dataset, ScriptedSupplier(), career(), "nobody-we-know", unknown)
+    assert unknown.decisions.steps == [
+        Step(
+            "authorisation",
+            Verdict.ANSWERED,
+            ("R-11",),
+            {"subject": "CN=nobody-we-know", "issuer": None},
+            "no client of the annex is bound to this certificate (subject and issuer)",
+        )
+    ]
+    suspended = trace()
+    with pytest.raises(GatewayFault):
+        consult(dataset, ScriptedSupplier(), career(), "suspended-institution", suspended)
+    assert stages(suspended) == [("authorisation", "answered", ("R-12",))]
+    no_l302 = trace()
+    supplier = ScriptedSupplier(operations=frozenset({Operation.CONSULT_CAREER}))
+    with pytest.raises(GatewayFault):
+        consult(dataset, supplier, contributions(), exchange=no_l302)
+    assert stages(no_l302) == [PASSED_TO_THE_CALL[0], ("phase", "answered", ("R-60",))]
+
+    def failing(ssin: str, period: DatePeriod) -> CareerAnswer:
+        raise SupplierError(codes.SUPPLIER_TIME_BUDGET, "ReadTimeout")
+
+    timed_out = trace()
+    with pytest.raises(GatewayFault):
+        consult(dataset, ScriptedSupplier(career=failing), career(), exchange=timed_out)
+    assert stages(timed_out) == [
+        *PASSED_TO_THE_CALL[:-1],
+        ("supplier call", "answered", ("R-22", "R-65")),
+    ]
+    deciding = timed_out.decisions.deciding
+    assert deciding is not None
+    assert deciding.facts["details"] == codes.SUPPLIER_TIME_BUDGET
+
+
+def test_trail_of_an_inconsistent_entry(dataset: Dataset) -> None:
+    clients = [
+        c.model_copy(update={"filters": ["birthDate"]}) if c.id == "onss-inspection" else c
+        for c in dataset.clients
+    ]
+    exchange = trace()
+    with pytest.raises(GatewayFault):
+        consult(
+            dataset.model_copy(update={"clients": clients}),
+            ScriptedSupplier(),
+            career(),
+            exchange=exchange,
+        )
+    assert stages(exchange) == [("authorisation", "answered", ("R-14",))]
+    assert exchange.decisions.steps[0].facts["client"] == "onss-inspection"
+
+
+@pytest.mark.parametrize(
+    ("request_", "client", "last"),
+    [
+        # R-13: the legal context
+        (career(legal_context="OTHER:ANY"), "onss-inspection", ("authorisation", ("R-13",))),
+        # R-15, R-31: the dates
+        (
+            career(period=period("2001-01-01", "2000-01-01")),
+            "onss-inspection",
+            ("dates", ("R-31",)),
+        ),
+        # R-16 … R-18: the NISS
+        (career(ssin="65031510158"), "onss-inspection", ("NISS", ("R-16",))),
+        (career(ssin="75010199968"), "onss-inspection", ("NISS", ("R-17",))),
+        (career(ssin="80022904503"), "onss-inspection", ("NISS", ("R-18",))),
+        # R-21: unknown to INASTI
+        (career(ssin="03050701202"), "onss-inspection", ("integration", ("R-21",))),
+    ],
+)
+def test_the_stage_that_answers_is_the_last_step(
+    dataset: Dataset,
+    request_: CareerRequest,
+    client: str,
+    last: tuple[str, tuple[str, ...]],
+) -> None:
+    """The first stage that answers is the trail's deciding step, and nothing runs after it."""
+    exchange = trace()
+    consult(dataset, ScriptedSupplier(career=found), request_, client, exchange)
+    steps = exchange.decisions.steps
+    assert [s.verdict for s in steps[:-1]] == [Verdict.PASSED] * (len(steps) - 1)
+    assert exchange.decisions.deciding == steps[-1]
+    assert (steps[-1].stage, steps[-1].rules) == last
+    assert steps[-1].because

@@ -21,7 +21,7 @@ from selfemployed_gateway.audit.retention import Retention
 from selfemployed_gateway.audit.trail import AuditStore
 from selfemployed_gateway.bindings import load_bindings
 from selfemployed_gateway.clock import clock_from_setting
-from selfemployed_gateway.configuration import load_settings
+from selfemployed_gateway.configuration import configuration_digest, load_settings
 from selfemployed_gateway.dataset import Dataset, load_dataset
 from selfemployed_gateway.errors import ConfigurationError
 from selfemployed_gateway.exchange import ExchangeHandler
@@ -118,6 +118,7 @@ class Gateway:
                 admission=Admission(settings.limits),
                 stored_bytes=(settings.audit.max_request_bytes, settings.audit.max_response_bytes),
                 protection=AuditProtection.from_settings(settings.audit),
+                decision_trail=settings.audit.decision_trail,
             ),
             metrics=metrics,
             audit=audit,
@@ -357,6 +358,7 @@ def build_pipeline(
         repertory=registers,
         supplier=supplier,
         clock=clock_from_setting(settings.gateway.clock),
+        configuration=configuration_digest(settings),
     )
 
 

@@ -1,4 +1,5 @@
-"""R-15, R-30 … R-36: business validation of the consulted period (stages/dates.py)."""
+"""R-15, R-30 … R-36: business validation of the consulted period (stages/dates.py), and its
+step of the decision trail (issue #18)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selfemployed_gateway import codes
+from selfemployed_gateway.decisions import DecisionTrail, Fact, Step, Verdict
 from selfemployed_gateway.records import (
     CareerRequest,
     ConsultRequest,
@@ -244,3 +246,135 @@ def test_career_rules_property(begin: date, length: int | None) -> None:
     if begin > TODAY or (end is not None and end > TODAY):
         expected.append(DATE_IN_FUTURE)
     assert career_violations(criteria, TODAY) == expected
+
+
+# --- decision trail (issue #18) ----------------------------------------------------------------
+
+
+def trail_of(request: ConsultRequest, today: date = TODAY) -> list[Step]:
+    trail = DecisionTrail()
+    validate_period(request, today, trail=trail)
+    return trail.steps
+
+
+def test_trail_names_every_career_rule_checked_and_the_broken_ones_decide() -> None:
+    """R-15: each rule with its values and verdict; the rules of the step are the broken ones."""
+    assert trail_of(career_request("1956-06-30", "1956-06-29")) == [
+        Step(
+            "dates",
+            Verdict.ANSWERED,
+            ("R-30", "R-31"),
+            {
+                "R-30": "beginDate 1956-06-30 is before 1956-07-01: broken",
+                "R-31": "endDate 1956-06-29 is before beginDate 1956-06-30: broken",
+                "R-32": "no date after today 2026-11-26: holds",
+            },
+            "beginDate 1956-06-30 is before 1956-07-01 (R-30); "
+            "endDate 1956-06-29 is before beginDate 1956-06-30 (R-31)",
+        )
+    ]
+    assert trail_of(career_request("2026-11-27", "2026-11-28")) == [
+        Step(
+            "dates",
+            Verdict.ANSWERED,
+            ("R-32",),
+            {
+                "R-30": "beginDate 2026-11-27 is not before 1956-07-01: holds",
+                "R-31": "endDate 2026-11-28 is not before beginDate 2026-11-27: holds",
+                "R-32": "beginDate 2026-11-27 and endDate 2026-11-28 are after today "
+                "2026-11-26: broken",
+            },
+            "beginDate 2026-11-27 and endDate 2026-11-28 are after today 2026-11-26 (R-32)",
+        )
+    ]
+    (step,) = trail_of(career_request("2026-11-27"))
+    assert step.facts["R-31"] == "no endDate: holds"
+    assert step.facts["R-32"] == "beginDate 2026-11-27 is after today 2026-11-26: broken"
+
+
+def test_trail_names_every_contribution_rule_checked() -> None:
+    assert trail_of(contributions_request("2027Q2", "2027Q1")) == [
+        Step(
+            "dates",
+            Verdict.ANSWERED,
+            ("R-35", "R-36"),
+            {
+                "R-34": "beginQuarter 2027Q2 is not before 2016Q4 (10 years before today "
+                "2026-11-26): holds",
+                "R-35": "endQuarter 2027Q1 is before beginQuarter 2027Q2: broken",
+                "R-36": "beginQuarter 2027Q2 and endQuarter 2027Q1 are after the current "
+                "quarter 2026Q4: broken",
+            },
+            "endQuarter 2027Q1 is before beginQuarter 2027Q2 (R-35); beginQuarter 2027Q2 and "
+            "endQuarter 2027Q1 are after the current quarter 2026Q4 (R-36)",
+        )
+    ]
+    (step,) = trail_of(contributions_request("2016Q3"))
+    assert (step.rules, step.because) == (
+        ("R-34",),
+        "beginQuarter 2016Q3 is before 2016Q4 (10 years before today 2026-11-26) (R-34)",
+    )
+    assert step.facts["R-35"] == "no endQuarter: holds"
+    assert step.facts["R-36"] == "no quarter after the current quarter 2026Q4: holds"
+
+
+@pytest.mark.parametrize(
+    ("request_", "rules", "facts"),
+    [
+        (career_request(None), ("R-15", "R-33"), {"period": "1956-07-01 …"}),
+        (
+            career_request("2000-01-01"),
+            ("R-15", "R-30", "R-31", "R-32", "R-33"),
+            {"period": "2000-01-01 …"},
+        ),
+        (
+            career_request("1956-07-01", "2026-11-26"),
+            ("R-15", "R-30", "R-31", "R-32"),
+            {"period": "1956-07-01 … 2026-11-26"},
+        ),
+        (
+            contributions_request("2016Q4", "2026Q4"),
+            ("R-15", "R-34", "R-35", "R-36"),
+            {"quarters": "2016Q4 … 2026Q4"},
+        ),
+        (
+            contributions_request("2026Q4"),
+            ("R-15", "R-34", "R-35", "R-36"),
+            {"quarters": "2026Q4 …"},
+        ),
+    ],
+)
+def test_trail_of_valid_dates(
+    request_: ConsultRequest, rules: tuple[str, ...], facts: dict[str, Fact]
+) -> None:
+    """Passed: the rules checked and the period (R-33: none or an open end)."""
+    assert trail_of(request_) == [Step("dates", Verdict.PASSED, rules, facts)]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    begin=st.dates(min_value=date(1950, 1, 1), max_value=date(2030, 12, 31)),
+    length=st.one_of(st.none(), st.integers(min_value=-400, max_value=4000)),
+)
+def test_trail_agrees_with_the_reply_property(begin: date, length: int | None) -> None:
+    """The trail's broken rules are exactly the reply's information, in the same order."""
+    end = None if length is None else begin + timedelta(days=length)
+    request_ = CareerRequest(
+        customer=CUSTOMER,
+        legal_context=LEGAL_CONTEXT,
+        ssin=SSIN,
+        period=DatePeriod(begin=begin, end=end),
+    )
+    trail = DecisionTrail()
+    reply = validate_period(request_, TODAY, trail=trail)
+    (step,) = trail.steps
+    rule_of = {BEGIN_TOO_EARLY: "R-30", END_BEFORE_BEGIN: "R-31", DATE_IN_FUTURE: "R-32"}
+    if reply is None:
+        assert step.verdict is Verdict.PASSED
+        return
+    assert step.verdict is Verdict.ANSWERED
+    assert step.rules == tuple(rule_of[i] for i in reply.information)
+    assert all(str(step.facts[rule]).endswith(": broken") for rule in step.rules)
+    assert all(
+        str(fact).endswith(": holds") for rule, fact in step.facts.items() if rule not in step.rules
+    )

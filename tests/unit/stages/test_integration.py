@@ -1,4 +1,5 @@
-"""R-20, R-21, R-33, R-40 … R-46: integration checks (stages/integration.py, pipeline.py)."""
+"""R-20, R-21, R-33, R-40 … R-46: integration checks (stages/integration.py, pipeline.py), and
+their steps of the decision trail (issue #18)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.dataset import ClientEntry, Dataset, IntegrationRule, PeriodCheck
+from selfemployed_gateway.decisions import DecisionTrail, Fact, Step, Verdict
 from selfemployed_gateway.records import (
     DatePeriod,
     Information,
@@ -415,3 +417,314 @@ def test_overlaps_is_day_set_intersection(first: DatePeriod, second: DatePeriod)
     """R-21, R-55: `overlaps` ⇔ the day sets intersect (and it is symmetric)."""
     assert first.overlaps(second) == bool(days(first) & days(second))
     assert first.overlaps(second) == second.overlaps(first)
+
+
+# --- decision trail (issue #18) ----------------------------------------------------------------
+
+
+def client_trail(
+    entry: ClientEntry,
+    ssin: str,
+    checked: DatePeriod,
+    repertory: PersonRepertory,
+    today: date = TODAY,
+) -> list[Step]:
+    trail = DecisionTrail()
+    run(integration.check_client_integration(entry, ssin, checked, today, repertory, trail=trail))
+    return trail.steps
+
+
+def refused(rules: tuple[str, ...], because: str, **facts: Fact) -> Step:
+    return Step("integration", Verdict.ANSWERED, rules, facts, because)
+
+
+def namur_facts(**facts: Fact) -> dict[str, Fact]:
+    """The facts of MSG00012 for cpas-namur (FullyIncluded, quality code 1, no extension)."""
+    return {
+        "client": "cpas-namur",
+        "mode": "FullyIncluded",
+        "required": True,
+        "quality_code": 1,
+        "extension_days_before": 0,
+        "extension_days_after": 0,
+        **facts,
+    }
+
+
+def test_trail_of_fully_included_names_the_missing_end(dataset: Dataset) -> None:
+    """R-20, R-44, R-46: the integration ends one day before the checked period does."""
+    repertory = FakeRepertory(
+        client=[
+            IntegrationPeriod(quality_code=1, period=period("2010-01-01", "2016-12-30")),
+            IntegrationPeriod(quality_code=8, period=period("1990-01-01")),
+        ]
+    )
+    steps = client_trail(
+        client(dataset, "cpas-namur"), "65031510159", period("2016-01-01", "2016-12-31"), repertory
+    )
+    assert steps == [
+        refused(
+            ("R-20", "R-44", "R-46"),
+            "the integration of cpas-namur for this person ends 2016-12-30; the checked period "
+            "ends 2016-12-31; FullyIncluded requires it inside",
+            **namur_facts(
+                periods=["2010-01-01 … 2016-12-30"],
+                other_quality_codes=["quality 8: 1990-01-01 …"],
+                checked="2016-01-01 … 2016-12-31",
+                cbe_number="0212345668",
+            ),
+        )
+    ]
+
+
+def test_trail_of_fully_included_names_the_closest_period(dataset: Dataset) -> None:
+    """Of several periods, the one that misses the fewest days, by both its ends."""
+    repertory = FakeRepertory(
+        client=[
+            IntegrationPeriod(quality_code=1, period=period("1990-01-01", "1999-12-31")),
+            IntegrationPeriod(quality_code=1, period=period("2005-01-01", "2010-12-31")),
+        ]
+    )
+    steps = client_trail(
+        client(dataset, "cpas-namur"), "65031510159", period("2004-01-01", "2011-12-31"), repertory
+    )
+    assert [step.because for step in steps] == [
+        "the closest integration of cpas-namur for this person begins 2005-01-01, ends "
+        "2010-12-31; the checked period begins 2004-01-01, ends 2011-12-31; FullyIncluded "
+        "requires it inside"
+    ]
+    assert steps[0].facts["periods"] == ["1990-01-01 … 1999-12-31", "2005-01-01 … 2010-12-31"]
+
+
+def test_trail_of_fully_included_after_extension(dataset: Dataset) -> None:
+    """R-45: the periods as widened (2015-04-01 … 2020-09-30, 90 days each side)."""
+    steps = client_trail(
+        client(dataset, "pension-office"),
+        NAMUR_68,
+        period("2014-12-31", "2020-12-29"),
+        registers(dataset),
+    )
+    assert steps == [
+        refused(
+            ("R-20", "R-44", "R-45"),
+            "the integration of pension-office for this person (after extension) begins "
+            "2015-01-01; the checked period begins 2014-12-31; FullyIncluded requires it inside",
+            client="pension-office",
+            mode="FullyIncluded",
+            required=True,
+            quality_code=1,
+            extension_days_before=90,
+            extension_days_after=90,
+            periods=["2015-01-01 … 2020-12-29"],
+            other_quality_codes=[],
+            checked="2014-12-31 … 2020-12-29",
+        )
+    ]
+
+
+def test_trail_of_current_date_names_today_and_the_closest_end(dataset: Dataset) -> None:
+    """R-43, R-45: famifund-east, until 2023-06-30 + 1826 days; today one day later."""
+    today = d("2028-06-30")
+    steps = client_trail(
+        client(dataset, "famifund-east"),
+        NAMUR_68,
+        DatePeriod(begin=d("1956-07-01"), end=today),
+        registers(dataset),
+        today,
+    )
+    assert steps == [
+        refused(
+            ("R-20", "R-43", "R-45"),
+            "today 2028-06-30 is outside every integration period of famifund-east for this "
+            "person (after extension); the integration ends 2028-06-29",
+            client="famifund-east",
+            mode="CurrentDate",
+            required=True,
+            quality_code=8,
+            extension_days_before=0,
+            extension_days_after=1826,
+            periods=["2012-01-01 … 2028-06-29"],
+            other_quality_codes=[],
+            today="2028-06-30",
+        )
+    ]
+
+
+def test_trail_of_current_date_before_the_integration_begins(dataset: Dataset) -> None:
+    namur = with_rule(client(dataset, "cpas-namur"), PeriodCheck.CURRENT_DATE, before=10)
+    repertory = FakeRepertory(
+        client=[IntegrationPeriod(quality_code=1, period=period("2026-12-06"))]
+    )
+    (step,) = client_trail(
+        namur, "65031510159", period("2000-01-01", "2026-11-25"), repertory, d("2026-11-25")
+    )
+    assert step.because == (
+        "today 2026-11-25 is outside every integration period of cpas-namur for this person "
+        "(after extension); the integration begins 2026-11-26"
+    )
+    assert (step.rules, step.facts["periods"]) == (
+        ("R-20", "R-43", "R-45", "R-46"),
+        ["2026-11-26 …"],
+    )
+
+
+def test_trail_of_no_integration_under_the_quality_code(dataset: Dataset) -> None:
+    """R-41: none under the client's quality code; those under others are listed, not counted."""
+    namur = with_rule(client(dataset, "cpas-namur"), PeriodCheck.IGNORE)
+    repertory = FakeRepertory(
+        client=[IntegrationPeriod(quality_code=8, period=period("1990-01-01", "1999-12-31"))]
+    )
+    steps = client_trail(namur, "65031510159", period("2000-01-01", "2026-11-26"), repertory)
+    assert steps == [
+        refused(
+            ("R-20", "R-41", "R-46"),
+            "no integration of cpas-namur for this person under quality code 1 (1 under other "
+            "quality codes, which do not count)",
+            **namur_facts(
+                mode="Ignore",
+                periods=[],
+                other_quality_codes=["quality 8: 1990-01-01 … 1999-12-31"],
+                cbe_number="0212345668",
+            ),
+        )
+    ]
+    riziv = client(dataset, "riziv-medical")
+    steps = client_trail(
+        riziv, "03050701202", period("1956-07-01", "2026-11-26"), registers(dataset)
+    )
+    assert [(step.rules, step.because) for step in steps] == [
+        (("R-20", "R-41"), "no integration of riziv-medical for this person under quality code 1")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("client_id", "ssin", "checked", "rules", "facts"),
+    [
+        (
+            "onss-inspection",
+            NAMUR_68,
+            period("1956-07-01", "2026-11-26"),
+            ("R-20", "R-40"),
+            {"integration": "integration not required (R-40)"},
+        ),
+        (
+            "cpas-namur",
+            NAMUR_68,
+            period("2015-01-01", "2020-12-31"),
+            ("R-20", "R-40", "R-41", "R-44", "R-46"),
+            {"mode": "FullyIncluded", "period": "2015-01-01 … 2020-12-31"},
+        ),
+        (
+            "famifund-east",
+            NAMUR_68,
+            period("1956-07-01", "2026-11-26"),
+            ("R-20", "R-40", "R-41", "R-43", "R-45"),
+            {"mode": "CurrentDate", "period": "2012-01-01 … 2028-06-29"},
+        ),
+        (
+            "riziv-medical",
+            "65031510159",
+            period("2010-01-01", "2010-01-01"),
+            ("R-20", "R-40", "R-41", "R-42"),
+            {"mode": "Ignore", "period": "2000-01-01 … 2005-12-31"},
+        ),
+    ],
+)
+def test_trail_of_a_client_that_may_know_the_person(
+    dataset: Dataset,
+    client_id: str,
+    ssin: str,
+    checked: DatePeriod,
+    rules: tuple[str, ...],
+    facts: dict[str, Fact],
+) -> None:
+    """Passed: the mode and the period that satisfied it, or not required (R-40)."""
+    steps = client_trail(client(dataset, client_id), ssin, checked, registers(dataset))
+    assert steps == [Step("integration", Verdict.PASSED, rules, facts)]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    found=st.lists(st.tuples(st.sampled_from([1, 8]), periods()), max_size=4),
+    checked=periods(),
+    check=st.sampled_from(list(PeriodCheck)),
+    before=st.integers(min_value=0, max_value=5),
+    after=st.integers(min_value=0, max_value=5),
+    today=st.integers(min_value=0, max_value=SPAN),
+)
+def test_trail_agrees_with_the_reply_property(
+    found: list[tuple[int, DatePeriod]],
+    checked: DatePeriod,
+    check: PeriodCheck,
+    before: int,
+    after: int,
+    today: int,
+) -> None:
+    """One step, passed exactly when there is no MSG00012; its periods are the client's."""
+    entry = ClientEntry(
+        id="c",
+        kind="OTHER",
+        identification={"cbeNumber": "0212345668"},
+        service_allowed=True,
+        operations=["consultCareer"],
+        legal_contexts=["X:Y"],
+        integration=IntegrationRule(
+            required=True,
+            quality_code=1,
+            period_check=check,
+            extension_days_before=before,
+            extension_days_after=after,
+        ),
+        filters=[],
+    )
+    repertory = FakeRepertory(
+        client=[IntegrationPeriod(quality_code=q, period=p) for q, p in found]
+    )
+    day = date.fromordinal(ORIGIN + today)
+    trail = DecisionTrail()
+    reply = run(
+        integration.check_client_integration(entry, "s", checked, day, repertory, trail=trail)
+    )
+    (step,) = trail.steps
+    assert (step.verdict is Verdict.PASSED) == (reply is None)
+    if reply is not None:
+        assert step.because is not None
+        assert len(step.facts["periods"] or []) == sum(1 for q, _ in found if q == 1)
+
+
+def test_trail_of_inasti_not_knowing_the_person() -> None:
+    """R-21 MSG00021: INASTI's periods with their quality codes, and the consulted period."""
+    repertory = FakeRepertory(
+        supplier=[
+            IntegrationPeriod(quality_code=2, period=period("2010-01-01", "2012-12-31")),
+            IntegrationPeriod(quality_code=1, period=period("2013-01-01")),
+        ]
+    )
+    trail = DecisionTrail()
+    run(integration.check_supplier_integration("s", period("2013-01-01"), repertory, trail=trail))
+    assert trail.steps == [
+        Step(
+            "integration",
+            Verdict.ANSWERED,
+            ("R-21",),
+            {
+                "inasti": ["quality 2: 2010-01-01 … 2012-12-31", "quality 1: 2013-01-01 …"],
+                "consulted": "2013-01-01 …",
+            },
+            "INASTI knows this person under quality 2 or 102 on no day of the consulted period",
+        )
+    ]
+    passed = DecisionTrail()
+    run(
+        integration.check_supplier_integration(
+            "s", period("2012-12-31", "2013-06-30"), repertory, trail=passed
+        )
+    )
+    assert passed.steps == [
+        Step(
+            "integration",
+            Verdict.PASSED,
+            ("R-21",),
+            {"inasti": "quality 2: 2010-01-01 … 2012-12-31"},
+        )
+    ]

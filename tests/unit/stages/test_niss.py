@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.dataset import Dataset, load_dataset
+from selfemployed_gateway.decisions import DecisionTrail, Step, Verdict
 from selfemployed_gateway.records import Reply, SsinStatus
 from selfemployed_gateway.registry import PersonRegister, PersonState, RegisteredPerson
 from selfemployed_gateway.stages import niss
@@ -198,3 +199,104 @@ def test_checksum_is_checked_before_the_register() -> None:
     register = FakeRegister({})
     assert check_ssin("65031510158", register) == Reply(status=codes.SSIN_INVALID)
     assert register.asked == []
+
+
+# --- decision trail (issue #18) ----------------------------------------------------------------
+
+
+def trail_of(ssin: str, register: PersonRegister) -> list[Step]:
+    trail = DecisionTrail()
+    run(niss.check_ssin(ssin, register, trail=trail))
+    return trail.steps
+
+
+def test_trail_of_wrong_check_digits_names_the_expected_ones(dataset: Dataset) -> None:
+    """R-16 MSG00011: which check failed; 650315101 mod 97 = 38, so 59 (or 88 from 2000)."""
+    assert trail_of("65031510158", registers(dataset)) == [
+        Step(
+            "NISS",
+            Verdict.ANSWERED,
+            ("R-16",),
+            {
+                "ssin": "65031510158",
+                "check": "checksum",
+                "check_digits": "58",
+                "expected": ["59", "88"],
+            },
+            "the check digits 58 of this NISS are neither 59 (97 − first 9 digits mod 97, born "
+            "before 2000) nor 88 (the same with the 2 prefix, born from 2000)",
+        )
+    ]
+
+
+def test_trail_of_a_malformed_niss() -> None:
+    """R-16: not 11 ASCII digits (R-10 refuses it first on the wire; the stage says so too)."""
+    register = FakeRegister({})
+    assert trail_of("9302140019a", register) == [
+        Step(
+            "NISS",
+            Verdict.ANSWERED,
+            ("R-16",),
+            {"ssin": "9302140019a", "check": "structure"},
+            "this NISS is not 11 digits",
+        )
+    ]
+    assert register.asked == []
+
+
+def test_trail_of_a_niss_unknown_to_the_register(dataset: Dataset) -> None:
+    """R-17 MSG00005."""
+    assert trail_of("75010199968", registers(dataset)) == [
+        Step(
+            "NISS",
+            Verdict.ANSWERED,
+            ("R-17",),
+            {"ssin": "75010199968", "register": "unknown"},
+            "the person register does not know this NISS",
+        )
+    ]
+
+
+def test_trail_of_a_replaced_niss_names_its_replacement() -> None:
+    """R-18 MSG00006: replaced by which NISS, and whether that one is canceled."""
+    register = FakeRegister(
+        {
+            "80022904503": RegisteredPerson(
+                "80022904503", PersonState.REPLACED, replaced_by="90101007731"
+            ),
+            "90101007731": RegisteredPerson("90101007731", PersonState.CANCELED),
+        }
+    )
+    assert trail_of("80022904503", register) == [
+        Step(
+            "NISS",
+            Verdict.ANSWERED,
+            ("R-18",),
+            {
+                "ssin": "80022904503",
+                "register": "replaced",
+                "replaced_by": "90101007731",
+                "replacement_canceled": True,
+            },
+            "the person register says this NISS is replaced by 90101007731: a request for the "
+            "new number would have gone on",
+        )
+    ]
+
+
+def test_trail_of_an_active_and_of_a_canceled_niss(dataset: Dataset) -> None:
+    """Passed; R-19: a canceled NISS is allowed, and the step says so."""
+    assert trail_of("65031510159", registers(dataset)) == [
+        Step("NISS", Verdict.PASSED, ("R-16", "R-17", "R-18"), {"register": "active"})
+    ]
+    assert trail_of("58112403357", registers(dataset)) == [
+        Step(
+            "NISS",
+            Verdict.PASSED,
+            ("R-16", "R-17", "R-18", "R-19"),
+            {
+                "register": "canceled",
+                "canceled": 'a canceled NISS is allowed: the reply marks it canceled="true"',
+            },
+        )
+    ]
