@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -190,6 +191,9 @@ def main() -> int:
         bare_rows[CONCURRENCY[0]].notes.append(f"answer {len(answer)} B, request {len(REQUEST)} B")
         stop(bare)
 
+        # 6. The decision trail's cost (issue #18): the same gateway without it, alternated.
+        rows.append(trail_row(folder, pki, simulator, gateway, gw_target, track, stop))
+
         # 5. Two processes on one port (SO_REUSEPORT set by a bench-only shim).
         rows.append(workers_row(folder, pki, simulator, gateway, gw_rows[64], track, stop))
         stop(gateway)
@@ -211,6 +215,47 @@ def main() -> int:
     rows.sort(key=lambda r: r.number)
     print_table(rows, time.monotonic() - started)
     return 0
+
+
+TRAIL_CONNECTIONS = 16
+TRAIL_ROUNDS = 2
+
+
+def trail_row(
+    folder: Path,
+    pki: DevPki,
+    simulator: Server,
+    gateway: Server,
+    gw_target: Target,
+    track: Callable[[Server], Server],
+    stop: Callable[..., None],
+) -> Row:
+    """Server CPU per DATA_FOUND exchange with the decision trail (row 2's gateway) and
+    without it (SEG_AUDIT_DECISION_TRAIL=false), measured in turns so that drift hits both."""
+    row = Row("6", "gateway DATA_FOUND, decision trail off (issue #18)", TRAIL_CONNECTIONS)
+    plain = track(
+        start_gateway(folder, "gateway-no-trail", pki, simulator, {"SEG_AUDIT_DECISION_TRAIL": "0"})
+    )
+    plain_target = target_for(soap_port(plain), pki)
+    with_trail: list[float] = []
+    without: list[float] = []
+    for turn in range(TRAIL_ROUNDS):
+        say(f"decision trail off / on, {TRAIL_CONNECTIONS} connections, turn {turn + 1}")
+        result, cpu = measure(plain_target, TRAIL_CONNECTIONS, [plain], [gateway, simulator])
+        without.append(cpu.server_seconds / max(result.total, 1) * 1000)
+        row.result, row.cpu = result, cpu
+        result, cpu = measure(gw_target, TRAIL_CONNECTIONS, [gateway], [plain, simulator])
+        with_trail.append(cpu.server_seconds / max(result.total, 1) * 1000)
+    stop(plain)
+    on, off = statistics.median(with_trail), statistics.median(without)
+    cost = (on - off) / on * 100 if on else 0.0
+    row.ratio = f"trail {cost:+.1f}% of an exchange"
+    row.target = f"trail < 5% of an exchange: {verdict(cost < 5)}"
+    row.notes.append(
+        f"server CPU ms/exchange, median of {TRAIL_ROUNDS} turns: {on:.2f} with the trail, "
+        f"{off:.2f} without"
+    )
+    return row
 
 
 def workers_row(

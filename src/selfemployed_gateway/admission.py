@@ -110,8 +110,8 @@ class Admission:
         trail.answered(
             "admission",
             "R-28",
-            because=f"{client_id} sent more than {rate:g} requests a second (bursts of "
-            f"{burst:g}): retry after Retry-After",
+            because=f"{client_id} called faster than its rate of {rate:g} a second (bursts "
+            f"of {burst:g}): retry after Retry-After",
             client=client_id,
             limit=refusal.scope,
             rate_per_second=rate,

@@ -77,16 +77,21 @@ class ExchangeHandler:
         return ExchangeTrace(
             ticket_cbss=str(uuid.uuid4()),
             received=self.clock.now(),
-            decisions=DecisionTrail(recorded=self.decision_trail),
+            # The annex in force from the start: also exchanges refused at the edge name it.
+            decisions=DecisionTrail(
+                configuration=self.endpoint.pipeline.configuration, recorded=self.decision_trail
+            ),
         )
 
     async def handle(self, call: IncomingCall) -> SoapAnswer:
         started = time.monotonic()
         trace = self.begin()
         client_id = self.endpoint.client_of(call.certificate)
+        # Who calls, as far as the certificate says: stored even when the exchange ends before
+        # the pipeline, so the trail finds it by client.
+        trace.client_id = client_id
         refusal = self.admission.enter(client_id)  # before the pipeline
         if refusal is not None:
-            trace.client_id = client_id
             self.admission.explain(refusal, client_id, trace.decisions)
             self.metrics.admission_refusals.labels(client_id or "unknown", refusal.scope).inc()
             refused = self.endpoint.refuse(call, refusal.fault, trace)

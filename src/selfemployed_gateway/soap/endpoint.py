@@ -191,6 +191,10 @@ class SoapEndpoint:
         operation = trace.operation or envelope.operation_guess(received.root)
         cbss = self._information_cbss(trace)
         customer = self._readable_customer(received)
+        if customer is not None and trace.client_ticket is None:
+            # Refused before the reader: the client's ticket is what finds this exchange in
+            # the trail (a MustUnderstand fault carries no ticketCBSS back, R-27).
+            trace.client_ticket = customer.findtext("ticket")
         body = faults.fault_envelope(fault, operation, customer, cbss)
         return SoapAnswer(500, body)
 
