@@ -18,6 +18,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from selfemployed_gateway.errors import AuditError
+
 #: A fact's value: a scalar, or a short list of them (periods as "begin … end" texts).
 Fact = str | int | float | bool | None | list[str]
 
@@ -29,6 +31,10 @@ MAX_TEXT = 200
 MAX_ITEMS = 20
 #: The version of the JSON written: `explain` reads what it knows.
 FORMAT = 1
+
+
+class UnreadableTrail(AuditError):
+    """A stored trail that this version cannot read: damaged, or of another format."""
 
 
 class Verdict(StrEnum):
@@ -78,6 +84,7 @@ RULES: dict[str, str] = {
     "R-60": "Transitional phase",
     "R-65": "Supplier time budget",
     "R-73": "Support and traceability",
+    "R-80": "Operation chosen by the Body",
 }
 
 
@@ -102,12 +109,16 @@ class Step:
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Step:
+        facts = value.get("facts", {})
+        because = value.get("because")
+        if not isinstance(facts, dict) or not (because is None or isinstance(because, str)):
+            raise TypeError("a step's facts or because has the wrong type")
         return cls(
             stage=str(value["stage"]),
             verdict=Verdict(value["verdict"]),
             rules=tuple(str(rule) for rule in value.get("rules", ())),
-            facts=dict(value.get("facts", {})),
-            because=value.get("because"),
+            facts={str(name): _readable(fact) for name, fact in facts.items()},
+            because=because,
         )
 
 
@@ -158,17 +169,42 @@ class DecisionTrail:
 
     @classmethod
     def from_json(cls, text: bytes) -> DecisionTrail:
-        document = json.loads(text)
-        return cls(
-            steps=[Step.from_json(step) for step in document.get("steps", [])],
-            configuration=document.get("configuration"),
-        )
+        """The trail `to_json` wrote; `UnreadableTrail` for anything else (a damaged row,
+        another format), never a bare JSON or type error."""
+        try:
+            document = json.loads(text)
+            if not isinstance(document, dict):
+                raise TypeError("not a JSON object")
+            if document.get("format") != FORMAT:
+                raise UnreadableTrail(
+                    f"format {document.get('format')!r}: this version reads format {FORMAT}"
+                )
+            configuration = document.get("configuration")
+            if configuration is not None and not isinstance(configuration, str):
+                raise TypeError("configuration is not a text")
+            steps = document.get("steps", [])
+            if not isinstance(steps, list):
+                raise TypeError("steps is not a list")
+            return cls(steps=[Step.from_json(step) for step in steps], configuration=configuration)
+        except UnreadableTrail:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            raise UnreadableTrail(f"{type(error).__name__}: {error}") from None
 
 
 def period_text(begin: date | None, end: date | None) -> str:
     """`2010-01-01 … 2016-12-30`; an open end is `…` alone."""
     first = begin.isoformat() if begin is not None else "…"
     return f"{first} … {end.isoformat()}" if end is not None else f"{first} …"
+
+
+def _readable(fact: Any) -> Fact:
+    """A stored fact as a `Fact` (what `to_json` writes), or TypeError."""
+    if fact is None or isinstance(fact, str | int | float | bool):
+        return fact
+    if isinstance(fact, list) and all(isinstance(item, str) for item in fact):
+        return list(fact)
+    raise TypeError(f"a fact of type {type(fact).__name__}")
 
 
 def _cut(text: str) -> str:

@@ -77,8 +77,8 @@ def unsafe_settings(settings: Settings) -> list[str]:
     audit = settings.audit
     if audit.encryption_key is None and not audit.encryption_keys:
         found.append(
-            "audit.encryption_keys (SEG_AUDIT_ENCRYPTION_KEY): none: messages would be stored "
-            "in clear"
+            "audit.encryption_keys (SEG_AUDIT_ENCRYPTION_KEY): none: messages and decision "
+            "trails would be stored in clear"
         )
     if audit.ssin_hash_key is None and audit.ssin_hash_key_file is None:
         found.append(

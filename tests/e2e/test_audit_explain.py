@@ -240,7 +240,7 @@ EXPECTED: dict[str, Explained] = {
             "   register: replaced",
             "   replaced_by: 90101007731",
             "   replacement_canceled: no",
-            "   because: the person register says this NISS is replaced by 90101007731: a request for the new number would have gone on",
+            "   because: the person register says this NISS is replaced by 90101007731: the answer names it; ask again with the new number",
         ),
     ),
     "consultCareer-MSG00008-career": Explained(
@@ -297,7 +297,7 @@ EXPECTED: dict[str, Explained] = {
             "   quality_code: 1",
             "   extension_days_before: 0",
             "   extension_days_after: 0",
-            "   periods: none",
+            "   periods_after_extension: none",
             "   other_quality_codes: none",
             "   because: no integration of riziv-medical for this person under quality code 1",
         ),

@@ -6,8 +6,17 @@ import json
 import re
 from datetime import date
 
+import pytest
+
 from selfemployed_gateway import decisions
-from selfemployed_gateway.decisions import MAX_BYTES, DecisionTrail, Step, Verdict, period_text
+from selfemployed_gateway.decisions import (
+    MAX_BYTES,
+    DecisionTrail,
+    Step,
+    UnreadableTrail,
+    Verdict,
+    period_text,
+)
 from tests.support.paths import PROJECT
 
 
@@ -77,3 +86,12 @@ def test_rule_words_are_the_headings_of_docs_specification() -> None:
     headings = dict(re.findall(r"(?m)^### (R-\d\d) — (.+?)(?: \*\*\[decision\]\*\*)?$", text))
     for rule, words in decisions.RULES.items():
         assert headings.get(rule) == words, rule
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [b"{", b"[]", b'{"format":2}', b'{"format":1,"steps":{}}', b'{"format":1,"steps":[1]}'],
+)
+def test_a_stored_trail_of_another_shape_is_unreadable_not_a_crash(stored: bytes) -> None:
+    with pytest.raises(UnreadableTrail):
+        DecisionTrail.from_json(stored)

@@ -477,7 +477,7 @@ def test_trail_of_msg00012_is_the_deciding_integration_step(dataset: Dataset) ->
             "quality_code": 1,
             "extension_days_before": 0,
             "extension_days_after": 0,
-            "periods": ["1985-01-01 …"],
+            "periods_after_extension": ["1985-01-01 …"],
             "other_quality_codes": [],
             "checked": "1956-07-01 … 1956-12-31",
             "cbe_number": "0212345668",

@@ -24,7 +24,7 @@ from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.explain import explanation
 from selfemployed_gateway.audit.protection import AuditProtection, MissingAuditKey, new_key_text
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord
-from selfemployed_gateway.decisions import DecisionTrail
+from selfemployed_gateway.decisions import DecisionTrail, UnreadableTrail
 from selfemployed_gateway.errors import AuditError
 from selfemployed_gateway.privacy import digits_of, redact
 from selfemployed_gateway.settings import Settings
@@ -184,16 +184,18 @@ def _explain(arguments: argparse.Namespace, settings: Settings, store: AuditStor
         print(f"received:      {_timestamp(exchange.received)}")
         print(f"outcome:       {_text(exchange.outcome)}")
         try:
-            decisions = protection.open(exchange).decisions
-        except MissingAuditKey as error:
-            print(f"--- decision trail not shown: {error} ---")
+            decisions = protection.open_decisions(exchange)
+            trail = None if decisions is None else DecisionTrail.from_json(decisions)
+        except (MissingAuditKey, AuditError, UnreadableTrail) as error:
+            # One exchange's row, not the listing: the others are still shown.
+            print(f"--- decision trail not shown: {_text(str(error))} ---")
             status = 2
             continue
-        if decisions is None:
+        if trail is None:
             print("--- no decision trail stored (audit.decision_trail = false, or older) ---")
             status = max(status, 1)
             continue
-        for line in explanation(DecisionTrail.from_json(decisions), escaped):
+        for line in explanation(trail, escaped):
             print(line)
     return status
 

@@ -275,12 +275,23 @@ def _create_schema(connection: Connection) -> None:
     connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
     for statement in _SCHEMA:
         connection.execute(statement)
-    for column, _, kind in ADDED_COLUMNS:  # a trail of an earlier version gains them
-        connection.execute(
-            sql.SQL("ALTER TABLE audit_exchange ADD COLUMN IF NOT EXISTS {} {}").format(
-                sql.Identifier(column), sql.SQL(kind)
+    # A trail of an earlier version gains the columns it lacks. Only then an ALTER: even
+    # with IF NOT EXISTS it takes an ACCESS EXCLUSIVE lock, and every open (a gateway, an
+    # `audit explain`) would wait for a long report and hold up the gateways' writes.
+    present = {
+        row[0]
+        for row in connection.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'audit_exchange' AND table_schema = current_schema()"
+        ).fetchall()
+    }
+    for column, _, kind in ADDED_COLUMNS:
+        if column not in present:
+            connection.execute(
+                sql.SQL("ALTER TABLE audit_exchange ADD COLUMN IF NOT EXISTS {} {}").format(
+                    sql.Identifier(column), sql.SQL(kind)
+                )
             )
-        )
     connection.execute(
         "CREATE INDEX IF NOT EXISTS audit_exchange_by_ssin ON audit_exchange (ssin_hash, received)"
     )

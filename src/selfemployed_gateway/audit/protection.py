@@ -166,6 +166,26 @@ class AuditProtection:
             }
         )
 
+    def open_decisions(self, exchange: ExchangeRecord) -> bytes | None:
+        """The decision trail in clear, and nothing else: `audit explain` needs no message,
+        and a damaged message must not hide an intact trail."""
+        if exchange.decisions is None:
+            return None
+        if exchange.key_id is None:
+            return exchange.decisions
+        key = dict(self.sealing).get(exchange.key_id)
+        if key is None:
+            raise MissingAuditKey(exchange.key_id)
+        sealed = exchange.decisions
+        try:
+            nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
+            return AESGCM(key).decrypt(nonce, body, _context(exchange, b"decisions"))
+        except InvalidTag as error:
+            raise AuditError(
+                f"exchange {exchange.ticket_cbss}: the decision trail does not open with key "
+                f"{exchange.key_id}: altered, or moved from another row"
+            ) from error
+
 
 def _context(exchange: ExchangeRecord, role: bytes) -> bytes:
     return b"selfemployed-gateway audit\x00" + exchange.ticket_cbss.encode() + b"\x00" + role

@@ -67,6 +67,16 @@ CREATE INDEX IF NOT EXISTS audit_exchange_by_ssin ON audit_exchange (ssin_hash, 
 """
 
 
+def _add_column(connection: sqlite3.Connection, column: str, kind: str) -> None:
+    """Add a column of ADDED_COLUMNS; another process opening the same old file may have
+    added it between our look and our ALTER (a gateway and `audit explain` started together)."""
+    try:
+        connection.execute(f"ALTER TABLE audit_exchange ADD COLUMN {column} {kind}")
+    except sqlite3.OperationalError as error:
+        if "duplicate column name" not in str(error):
+            raise
+
+
 class SqliteAuditStore:
     """`AuditStore` in a SQLite file (R-73); created, with its folder, if absent."""
 
@@ -95,9 +105,7 @@ class SqliteAuditStore:
                     }
                     for column, kind, _ in ADDED_COLUMNS:
                         if column not in present:
-                            connection.execute(
-                                f"ALTER TABLE audit_exchange ADD COLUMN {column} {kind}"
-                            )
+                            _add_column(connection, column, kind)
                     connection.executescript(_ADDED_INDEXES)
             except BaseException:
                 connection.close()

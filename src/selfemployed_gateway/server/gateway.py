@@ -225,6 +225,7 @@ class Gateway:
         self.endpoint.pipeline = pipeline  # one assignment: a request sees old or new
         self.exchanges.admission.configure(settings.limits)
         self.exchanges.protection = protection  # a new sealing key takes over (rotation)
+        self.exchanges.decision_trail = settings.audit.decision_trail
         self.retention.days = settings.audit.retention_days
         self.breaker.configure(
             settings.supplier.breaker_failures,
@@ -241,7 +242,10 @@ class Gateway:
         if isinstance(old_registers, PostgresRegisters) and old_registers is not registers:
             reactor.callLater(grace, self._close_later, reactor, old_registers)
         self.metrics.reloads.labels("applied").inc()
-        log.info("configuration reloaded", extra={"clients": len(dataset.clients)})
+        log.info(
+            "configuration reloaded",
+            extra={"clients": len(dataset.clients), "configuration": pipeline.configuration},
+        )
         return True
 
     def _close_later(self, reactor: Any, replaced: Supplier | PostgresRegisters) -> None:
@@ -352,13 +356,17 @@ def build_pipeline(
     annex = Annex.from_dataset(dataset, bindings)
     for problem in annex.problems:
         log.warning("inconsistent annex (R-14; requests of this client get MSG00003): %s", problem)
+    # Named in every exchange's decision trail: logged so that the service desk can tell when
+    # that configuration was in force (issue #18).
+    configuration = configuration_digest(settings)
+    log.info("annex in force", extra={"configuration": configuration})
     return Pipeline(
         annex=annex,
         register=registers,
         repertory=registers,
         supplier=supplier,
         clock=clock_from_setting(settings.gateway.clock),
-        configuration=configuration_digest(settings),
+        configuration=configuration,
     )
 
 

@@ -214,6 +214,7 @@ class SoapEndpoint:
 
 # The MSG00004 texts of R-27's envelope rules (soap/envelope.py); the others are R-10's.
 _ENVELOPE_RULES = (
+    "The envelope must hold one Body",
     "At most one Header",
     "The Header must be the first child",
     "The SOAP Body must hold exactly one",
@@ -234,9 +235,14 @@ def explain_edge_fault(fault: GatewayFault, trail: DecisionTrail) -> None:
         )
     elif fault.code is codes.INVALID_STRUCTURE:
         message = str(facts.get(codes.ERROR_MESSAGE) or "")
+        rule = "R-10"
+        if message.startswith(_ENVELOPE_RULES):
+            rule = "R-27"
+        elif message.startswith("SOAPAction "):  # envelope.check_soap_action
+            rule = "R-80"
         trail.answered(
             "primary validation",
-            "R-27" if message.startswith(_ENVELOPE_RULES) else "R-10",
+            rule,
             because="the request breaks the contract as the error message says: fix it; the "
             "same request gets the same answer",
             **facts,

@@ -147,7 +147,7 @@ def _not_integrated(
         "quality_code": rule.quality_code,
         "extension_days_before": rule.extension_days_before,
         "extension_days_after": rule.extension_days_after,
-        "periods": [period_text(p.begin, p.end) for p in widened],
+        "periods_after_extension": [period_text(p.begin, p.end) for p in widened],
         "other_quality_codes": [
             f"quality {p.quality_code}: {period_text(p.period.begin, p.period.end)}" for p in others
         ],

@@ -68,7 +68,7 @@ async def check_ssin(
                 STAGE,
                 "R-18",
                 because=f"the person register says this NISS is replaced by {person.replaced_by}: "
-                "a request for the new number would have gone on"
+                "the answer names it; ask again with the new number"
                 if person.replaced_by
                 else "the person register says this NISS is replaced (it names no new number)",
                 ssin=ssin,

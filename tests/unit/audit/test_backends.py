@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from pydantic import ValidationError
 
+from selfemployed_gateway.audit import sqlite as sqlite_backend
 from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.postgresql import APPLICATION_NAME
 from selfemployed_gateway.audit.sqlite import SqliteAuditStore
@@ -501,3 +502,22 @@ def test_the_sqlite_trail_is_the_owners_only(tmp_path: Path) -> None:
     path.chmod(0o644)
     SqliteAuditStore(path).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_two_processes_upgrading_one_old_sqlite_trail_do_not_collide(tmp_path: Path) -> None:
+    """The column another opener added between our look and our ALTER is no failure (a
+    gateway and `audit explain` started together on an old file: found by review)."""
+    path = tmp_path / "a.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            FIRST_SCHEMA.format(id="INTEGER PRIMARY KEY", moment="TEXT", blob="BLOB")
+        )
+        connection.execute("ALTER TABLE audit_exchange ADD COLUMN decisions BLOB")
+    with sqlite3.connect(path) as connection:
+        sqlite_backend._add_column(connection, "decisions", "BLOB")  # already there: fine
+        with pytest.raises(sqlite3.OperationalError):
+            sqlite_backend._add_column(connection, "other", "TEXT CHECK (")
+    store = open_audit_store(AuditSettings(backend=AuditBackend.SQLITE, sqlite_path=path))
+    store.record(exchange("NEW"))
+    assert tickets(store.by_ticket("NEW")) == ["NEW"]
+    store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.commands import add_audit_commands
 from selfemployed_gateway.audit.protection import AuditProtection, new_key_text, parse_key
 from selfemployed_gateway.audit.trail import ExchangeRecord
+from selfemployed_gateway.decisions import DecisionTrail
 from selfemployed_gateway.privacy import redact
 from selfemployed_gateway.settings import Settings
 
@@ -367,3 +369,89 @@ def test_a_niss_in_a_client_ticket_is_stored_as_its_tag_and_still_found(
     assert b"65031510159" not in (tmp_path / "audit.db").read_bytes()
     assert run(settings, "show", "case 65031510159") == 0
     assert "ticketCBSS:    CBSS-N" in capsys.readouterr().out
+
+
+# --- audit explain (issue #18) -----------------------------------------------------------
+
+
+def trail_json(because: str) -> bytes:
+    trail = DecisionTrail(configuration="sha256:0123456789abcdef")
+    trail.answered("NISS", "R-17", because=because, register="unknown")
+    return trail.to_json()
+
+
+def test_explain_prints_the_sealed_trail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = sealed_settings(tmp_path)
+    record = exchange("CBSS-E", "t-1", "cpas-namur", timedelta(0), outcome="MSG00005")
+    store_sealed(settings, record.model_copy(update={"decisions": trail_json("unknown")}), None)
+    assert run(settings, "explain", "CBSS-E") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[4:] == [
+        "outcome:       MSG00005",
+        "configuration: sha256:0123456789abcdef",
+        "1. NISS: ANSWERED",
+        "   rule R-17 — NISS exists",
+        "   register: unknown",
+        "   because: unknown",
+    ]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        b"{not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"format":2,"steps":[]}',
+        b'{"format":1,"steps":[{"stage":"x"}]}',
+        b'{"format":1,"steps":[{"stage":"x","verdict":"deferred"}]}',
+        b'{"format":1,"steps":[{"stage":"x","verdict":"passed","because":5}]}',
+        b'{"format":1,"steps":[{"stage":"x","verdict":"passed","facts":[1]}]}',
+        b'{"format":1,"steps":["a"]}',
+        b'{"format":1,"configuration":7}',
+    ],
+)
+def test_explain_names_an_unreadable_trail_and_shows_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stored: bytes
+) -> None:
+    """A damaged row is one line and exit 2, never a traceback; the other exchange with the
+    same ticket is still explained (found by the reviewer of issue #18)."""
+    settings = settings_for(tmp_path / "audit.db")
+    store = open_audit_store(settings.audit)
+    store.record(
+        exchange("CBSS-1", "same", "cpas-namur", timedelta(hours=1)).model_copy(
+            update={"decisions": stored}
+        )
+    )
+    store.record(
+        exchange("CBSS-2", "same", "cpas-namur", timedelta(hours=2)).model_copy(
+            update={"decisions": trail_json("kept")}
+        )
+    )
+    store.close()
+    assert run(settings, "explain", "same") == 2
+    out = capsys.readouterr().out
+    assert "--- decision trail not shown: " in out
+    assert "   because: kept" in out
+
+
+def test_a_damaged_message_does_not_hide_an_intact_trail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """explain opens the trail only: it needs no message (and opens no personal data)."""
+    settings = sealed_settings(tmp_path)
+    record = exchange("CBSS-D", "t-1", "cpas-namur", timedelta(0))
+    store_sealed(settings, record.model_copy(update={"decisions": trail_json("intact")}), None)
+    with sqlite3.connect(tmp_path / "audit.db") as connection:
+        connection.execute("UPDATE audit_exchange SET request_xml = x'00'")
+    assert run(settings, "explain", "CBSS-D") == 0
+    assert "   because: intact" in capsys.readouterr().out
+
+
+def test_an_exchange_without_a_trail_says_so(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(settings, "explain", "CBSS-A") == 1
+    assert "--- no decision trail stored" in capsys.readouterr().out

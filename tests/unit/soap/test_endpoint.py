@@ -10,8 +10,10 @@ from lxml import etree
 from selfemployed_gateway import codes
 from selfemployed_gateway.clock import FixedClock
 from selfemployed_gateway.dataset import Dataset
+from selfemployed_gateway.decisions import DecisionTrail
 from selfemployed_gateway.records import CareerAnswer, DatePeriod, SupplierOutcome
-from selfemployed_gateway.soap.endpoint import SoapEndpoint
+from selfemployed_gateway.soap import faults
+from selfemployed_gateway.soap.endpoint import SoapEndpoint, explain_edge_fault
 from selfemployed_gateway.suppliers import SupplierError
 from tests.support.endpoints import answer as call
 from tests.support.endpoints import soap_endpoint
@@ -146,3 +148,22 @@ def test_a_date_with_a_time_zone_keeps_its_day(dataset: Dataset) -> None:
         )
         call(endpoint(dataset, supplier), request.encode(), None, certificate("cpas-namur"))
     assert {call[2:] for call in supplier.calls} == {("2000-01-01", "2000-12-31")}
+
+
+@pytest.mark.parametrize(
+    ("message", "rule"),
+    [
+        ("Element 'x': This element is not expected.", "R-10"),
+        ("The envelope must hold one Body (and at most a Header)", "R-27"),
+        ("At most one Header is allowed in a SOAP 1.1 envelope", "R-27"),
+        ("The SOAP Body must hold exactly one request element, not 2", "R-27"),
+        ("SOAPAction 'x' does not match the Body element, which asks for 'y'", "R-80"),
+    ],
+)
+def test_an_edge_fault_names_its_rule_in_the_decision_trail(message: str, rule: str) -> None:
+    """Issue #18: a MSG00004 refused before the pipeline decides by R-10, R-27 or R-80."""
+    trail = DecisionTrail()
+    explain_edge_fault(faults.invalid_structure(message), trail)
+    assert trail.deciding is not None
+    assert (trail.deciding.stage, trail.deciding.rules) == ("primary validation", (rule,))
+    assert trail.deciding.facts == {"error message": message}

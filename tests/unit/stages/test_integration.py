@@ -468,7 +468,7 @@ def test_trail_of_fully_included_names_the_missing_end(dataset: Dataset) -> None
             "the integration of cpas-namur for this person ends 2016-12-30; the checked period "
             "ends 2016-12-31; FullyIncluded requires it inside",
             **namur_facts(
-                periods=["2010-01-01 … 2016-12-30"],
+                periods_after_extension=["2010-01-01 … 2016-12-30"],
                 other_quality_codes=["quality 8: 1990-01-01 …"],
                 checked="2016-01-01 … 2016-12-31",
                 cbe_number="0212345668",
@@ -493,7 +493,10 @@ def test_trail_of_fully_included_names_the_closest_period(dataset: Dataset) -> N
         "2010-12-31; the checked period begins 2004-01-01, ends 2011-12-31; FullyIncluded "
         "requires it inside"
     ]
-    assert steps[0].facts["periods"] == ["1990-01-01 … 1999-12-31", "2005-01-01 … 2010-12-31"]
+    assert steps[0].facts["periods_after_extension"] == [
+        "1990-01-01 … 1999-12-31",
+        "2005-01-01 … 2010-12-31",
+    ]
 
 
 def test_trail_of_fully_included_after_extension(dataset: Dataset) -> None:
@@ -515,7 +518,7 @@ def test_trail_of_fully_included_after_extension(dataset: Dataset) -> None:
             quality_code=1,
             extension_days_before=90,
             extension_days_after=90,
-            periods=["2015-01-01 … 2020-12-29"],
+            periods_after_extension=["2015-01-01 … 2020-12-29"],
             other_quality_codes=[],
             checked="2014-12-31 … 2020-12-29",
         )
@@ -543,7 +546,7 @@ def test_trail_of_current_date_names_today_and_the_closest_end(dataset: Dataset)
             quality_code=8,
             extension_days_before=0,
             extension_days_after=1826,
-            periods=["2012-01-01 … 2028-06-29"],
+            periods_after_extension=["2012-01-01 … 2028-06-29"],
             other_quality_codes=[],
             today="2028-06-30",
         )
@@ -562,7 +565,7 @@ def test_trail_of_current_date_before_the_integration_begins(dataset: Dataset) -
         "today 2026-11-25 is outside every integration period of cpas-namur for this person "
         "(after extension); the integration begins 2026-11-26"
     )
-    assert (step.rules, step.facts["periods"]) == (
+    assert (step.rules, step.facts["periods_after_extension"]) == (
         ("R-20", "R-43", "R-45", "R-46"),
         ["2026-11-26 …"],
     )
@@ -582,7 +585,7 @@ def test_trail_of_no_integration_under_the_quality_code(dataset: Dataset) -> Non
             "quality codes, which do not count)",
             **namur_facts(
                 mode="Ignore",
-                periods=[],
+                periods_after_extension=[],
                 other_quality_codes=["quality 8: 1990-01-01 … 1999-12-31"],
                 cbe_number="0212345668",
             ),
@@ -689,7 +692,9 @@ def test_trail_agrees_with_the_reply_property(
     assert (step.verdict is Verdict.PASSED) == (reply is None)
     if reply is not None:
         assert step.because is not None
-        assert len(step.facts["periods"] or []) == sum(1 for q, _ in found if q == 1)
+        assert len(step.facts["periods_after_extension"] or []) == sum(
+            1 for q, _ in found if q == 1
+        )
 
 
 def test_trail_of_inasti_not_knowing_the_person() -> None:

@@ -278,8 +278,8 @@ def test_trail_of_a_replaced_niss_names_its_replacement() -> None:
                 "replaced_by": "90101007731",
                 "replacement_canceled": True,
             },
-            "the person register says this NISS is replaced by 90101007731: a request for the "
-            "new number would have gone on",
+            "the person register says this NISS is replaced by 90101007731: the answer names "
+            "it; ask again with the new number",
         )
     ]
 
