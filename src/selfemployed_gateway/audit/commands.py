@@ -123,15 +123,22 @@ def _with_store(
     return command
 
 
-def _show(arguments: argparse.Namespace, settings: Settings, store: AuditStore) -> int:
-    protection = AuditProtection.from_settings(settings.audit)
+def _by_ticket(store: AuditStore, ticket: str) -> list[ExchangeRecord]:
+    """The exchanges of `ticket`, the BCSS's own first; none: says so on standard error."""
     # A client ticket is stored with any NISS in it as its tag (exchange.py): so is the query.
-    exchanges = store.by_ticket(redact(arguments.ticket))
+    exchanges = store.by_ticket(redact(ticket))
     # The BCSS's own ticket first: a caller may use another exchange's ticketCBSS as its
     # client ticket, and must not push its exchange in front of the one asked for.
-    exchanges.sort(key=lambda e: e.ticket_cbss != arguments.ticket)
+    exchanges.sort(key=lambda e: e.ticket_cbss != ticket)
     if not exchanges:
-        print(f"{PROG}: no exchange with ticket {_text(arguments.ticket)!r}", file=sys.stderr)
+        print(f"{PROG}: no exchange with ticket {_text(ticket)!r}", file=sys.stderr)
+    return exchanges
+
+
+def _show(arguments: argparse.Namespace, settings: Settings, store: AuditStore) -> int:
+    protection = AuditProtection.from_settings(settings.audit)
+    exchanges = _by_ticket(store, arguments.ticket)
+    if not exchanges:
         return 1
     missing = 0
     for number, exchange in enumerate(exchanges, start=1):
@@ -169,10 +176,8 @@ def _show(arguments: argparse.Namespace, settings: Settings, store: AuditStore) 
 def _explain(arguments: argparse.Namespace, settings: Settings, store: AuditStore) -> int:
     """Issue #18: each matching exchange's decision trail, opened with the audit keys."""
     protection = AuditProtection.from_settings(settings.audit)
-    exchanges = store.by_ticket(redact(arguments.ticket))
-    exchanges.sort(key=lambda e: e.ticket_cbss != arguments.ticket)
+    exchanges = _by_ticket(store, arguments.ticket)
     if not exchanges:
-        print(f"{PROG}: no exchange with ticket {_text(arguments.ticket)!r}", file=sys.stderr)
         return 1
     status = 0
     for number, exchange in enumerate(exchanges, start=1):
