@@ -52,7 +52,11 @@ def test_unexpected_error_is_msg00003_without_trace(
     assert (found["faultcode"], found["faultstring"]) == ("soapenv:Server", "Internal Error")
     assert found["details"][0]["reasonCode"] == "MSG00003"  # type: ignore[index]
     assert found["ticketCBSS"] == outcome.ticket_cbss
-    records = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    records = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and r.name.startswith("selfemployed_gateway")
+    ]
     assert [getattr(r, "ticketCBSS", None) for r in records] == [outcome.ticket_cbss]
     assert outcome.outcome == "MSG00003"
 
