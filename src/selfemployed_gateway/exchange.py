@@ -155,10 +155,11 @@ class ExchangeHandler:
                 duration_ms=(time.monotonic() - started) * 1000,
                 request_xml=bounded(call.body, self._request_cap(trace)),
                 response_xml=bounded(answer.body, self.stored_bytes[1]),
-                decisions=trace.decisions.to_json() if trace.decisions.recorded else None,
             )
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self.audit_writer, self._write, record, trace.ssin)
+            await loop.run_in_executor(
+                self.audit_writer, self._write, record, trace.ssin, trace.decisions
+            )
         except Exception as error:
             self.metrics.audit_write_failures.inc()
             log.error(
@@ -169,11 +170,15 @@ class ExchangeHandler:
             return self.endpoint.refuse(call, GatewayFault(codes.INTERNAL_ERROR), trace)
         return answer
 
-    def _write(self, record: ExchangeRecord, ssin: str | None) -> None:
-        """In the audit writer thread: sealing costs ~10 µs, never the loop's."""
+    def _write(self, record: ExchangeRecord, ssin: str | None, trail: DecisionTrail) -> None:
+        """In the audit writer thread: the trail's JSON (~20 µs) and the sealing (~10 µs),
+        never the loop's. The exchange is answered: its trail gets no more steps."""
         protection = self.protection
+        decisions = trail.to_json() if trail.recorded else None
         stored = protection.seal(
-            record.model_copy(update={"ssin_hash": protection.ssin_hash(ssin)})
+            record.model_copy(
+                update={"ssin_hash": protection.ssin_hash(ssin), "decisions": decisions}
+            )
         )
         self.audit.record(stored)
 

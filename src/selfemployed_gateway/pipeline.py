@@ -74,6 +74,8 @@ class Pipeline:
         trace: ExchangeTrace,
     ) -> Reply:
         trail = trace.decisions
+        # The exchange named the annex in force when it began (exchange.py); a reload since
+        # then means this pipeline decided: the trail names it.
         trail.configuration = self.configuration
         client = authorisation.identify_client(self.annex, certificate, trail=trail)
         trace.client_id = client.id

@@ -141,50 +141,50 @@ class AuditProtection:
         `AuditError` if a message was altered or moved."""
         if exchange.key_id is None:
             return exchange
-        key = dict(self.sealing).get(exchange.key_id)
-        if key is None:
-            raise MissingAuditKey(exchange.key_id)
-        cipher = AESGCM(key)
-
-        def opened(message: bytes, role: bytes) -> bytes:
-            try:
-                nonce, body = message[:NONCE_BYTES], message[NONCE_BYTES:]
-                return cipher.decrypt(nonce, body, _context(exchange, role))
-            except InvalidTag as error:
-                raise AuditError(
-                    f"exchange {exchange.ticket_cbss}: the {role.decode()} does not open with "
-                    f"key {exchange.key_id}: altered, or moved from another row"
-                ) from error
-
+        cipher = self._cipher_of(exchange)
         decisions = exchange.decisions
         return exchange.model_copy(
             update={
                 "key_id": None,
-                "request_xml": opened(exchange.request_xml, b"request"),
-                "response_xml": opened(exchange.response_xml, b"response"),
-                "decisions": opened(decisions, b"decisions") if decisions is not None else None,
+                "request_xml": _opened(cipher, exchange, exchange.request_xml, b"request"),
+                "response_xml": _opened(cipher, exchange, exchange.response_xml, b"response"),
+                "decisions": (
+                    _opened(cipher, exchange, decisions, b"decisions")
+                    if decisions is not None
+                    else None
+                ),
             }
         )
 
     def open_decisions(self, exchange: ExchangeRecord) -> bytes | None:
         """The decision trail in clear, and nothing else: `audit explain` needs no message,
         and a damaged message must not hide an intact trail."""
-        if exchange.decisions is None:
-            return None
-        if exchange.key_id is None:
+        if exchange.decisions is None or exchange.key_id is None:
             return exchange.decisions
+        cipher = self._cipher_of(exchange)
+        return _opened(cipher, exchange, exchange.decisions, b"decisions", "decision trail")
+
+    def _cipher_of(self, exchange: ExchangeRecord) -> AESGCM:
+        """The cipher of the key that sealed `exchange`; `MissingAuditKey` if not here."""
+        assert exchange.key_id is not None
         key = dict(self.sealing).get(exchange.key_id)
         if key is None:
             raise MissingAuditKey(exchange.key_id)
-        sealed = exchange.decisions
-        try:
-            nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
-            return AESGCM(key).decrypt(nonce, body, _context(exchange, b"decisions"))
-        except InvalidTag as error:
-            raise AuditError(
-                f"exchange {exchange.ticket_cbss}: the decision trail does not open with key "
-                f"{exchange.key_id}: altered, or moved from another row"
-            ) from error
+        return AESGCM(key)
+
+
+def _opened(
+    cipher: AESGCM, exchange: ExchangeRecord, message: bytes, role: bytes, what: str = ""
+) -> bytes:
+    """One sealed part of `exchange` in clear; `AuditError` if altered or moved."""
+    try:
+        nonce, body = message[:NONCE_BYTES], message[NONCE_BYTES:]
+        return cipher.decrypt(nonce, body, _context(exchange, role))
+    except InvalidTag as error:
+        raise AuditError(
+            f"exchange {exchange.ticket_cbss}: the {what or role.decode()} does not open with "
+            f"key {exchange.key_id}: altered, or moved from another row"
+        ) from error
 
 
 def _context(exchange: ExchangeRecord, role: bytes) -> bytes:
