@@ -38,6 +38,7 @@ from tests.support.docker import (
     wait_until,
 )
 from tests.support.paths import PROJECT
+from tests.support.ports import free_port
 
 IMAGE = os.environ.get("SEG_TEST_IMAGE", "selfemployed-gateway:dev")
 REQUIRED = os.environ.get("SEG_CONTAINER_REQUIRED") == "1"
@@ -91,13 +92,6 @@ def image() -> str:
     )
     _image_size.append(int(docker("image", "inspect", "--format", "{{.Size}}", IMAGE)))
     return IMAGE
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ budget: answered within budget + 0.5 s), R-66 (a bad answer is never DATA_FOUND)
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tests.e2e.conftest import (
     GatewayFactory,
     SimulatorFactory,
 )
+from tests.support.ports import free_port
 from tests.support.soap import (
     career_request,
     contributions_request,
@@ -94,15 +94,9 @@ def test_inasti_statuses_pass_through(as_client: CallerFactory) -> None:
     )
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_supplier_down_is_msg00002_fast_and_not_ready(gateway_with: GatewayFactory) -> None:
     """R-22: nothing listens at the supplier's port: MSG00002 at once; /readyz says so."""
-    url = f"http://127.0.0.1:{closed_port()}/inasti/SelfEmployedService"
+    url = f"http://127.0.0.1:{free_port()}/inasti/SelfEmployedService"
     server = gateway_with.server(supplier_url=url)
     callers = gateway_with(supplier_url=url)
     started = time.monotonic()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from selfemployed_gateway.devpki import DevPki
 from tests.deploy.promql import prometheus_binary
 from tests.e2e.conftest import CallerFactory, gateway_config
 from tests.support.paths import PROJECT
+from tests.support.ports import free_port
 from tests.support.processes import Server, start, stop, write_config
 from tests.support.soap import career_request, customer, fault, payload, status
 
@@ -128,16 +128,10 @@ def scrape_config(target: str, token_file: Path) -> dict[str, Any]:
     return dict(config)
 
 
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def launch_prometheus(config: Path, folder: Path) -> Prometheus:
     """Prometheus on a free port of 127.0.0.1 only, its storage and log in `folder`."""
     folder.mkdir()
-    port = free_loopback_port()
+    port = free_port()
     log_path = folder / "prometheus.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -19,7 +19,6 @@ import pwd
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +28,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.support.ports import free_port
 
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
 SERVICE_USER = "postgres"
@@ -150,7 +151,7 @@ def _start(
     """Start on a free port (a few attempts: another process may take it meanwhile)."""
     failure = ""
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         options = (
             f"-p {port} -k {shlex.quote(str(root))} -c listen_addresses=127.0.0.1 -c fsync=off"
         )
@@ -191,13 +192,6 @@ def _check(command: Sequence[str], cwd: Path, what: str) -> None:
             f"{what} failed ({shlex.join(command)}):\n{result.stdout}{result.stderr}",
             pytrace=False,
         )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _tail(log: Path) -> str:

@@ -53,6 +53,7 @@ from selfemployed_gateway.suppliers.soap11 import (
 from tests.support.aio import run
 from tests.support.mock_supplier import Handler, failure_of, fixed, raising, serving
 from tests.support.paths import PROJECT
+from tests.support.ports import free_port
 
 ROOT = PROJECT
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=ZoneInfo("Europe/Brussels"))
@@ -432,14 +433,6 @@ def test_total_deadline_cuts_a_trickling_answer() -> None:
 
 
 # --- reachability ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port that nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def test_is_reachable() -> None:
