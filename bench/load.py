@@ -10,6 +10,9 @@ Every run is bounded twice: by a deadline (monotonic clock, shared by all proces
 and by a request count per connection. Requests that start before `warmup` seconds have passed
 are not measured. A request counts as an error when the connection fails, the HTTP status is
 not the expected one or the body lacks the expected marker; the connection is then reopened.
+A refusal of R-28 (MSG00003, `Retry-After`) is counted apart, as *refused*: the caller waits
+what `Retry-After` asks (at most `MAX_RETRY_AFTER`), as a well-behaved client does, then tries
+again on a new connection.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ LOOPBACK = "127.0.0.1"
 SOCKET_TIMEOUT = 20.0  # one exchange; larger than any budget of the gateway (5 s)
 _CODE = re.compile(rb"<(?:code|reasonCode)>([A-Z]{3}\d{5})</")
 _DETAIL = re.compile(rb"<fieldValue>([^<]{1,60})")
+REFUSAL = b"MSG00003"  # R-28: over a client's or the gateway's share
+MAX_RETRY_AFTER = 2.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class Target:
     soap_action: str | None = None
     expect_status: int = 200
     expect_marker: bytes | None = None
+    # Source addresses of the connections, dealt round-robin: an institution's servers.
+    sources: tuple[str, ...] = (LOOPBACK,)
 
     def request_bytes(self) -> bytes:
         headers = [
@@ -68,6 +75,7 @@ class LoadResult:
     error_samples: list[str] = field(default_factory=list)
     hit_deadline: bool = False
     error_kinds: dict[str, int] = field(default_factory=dict)
+    refused: int = 0  # measured refusals of R-28 (MSG00003), not errors
 
     @property
     def ok(self) -> int:
@@ -76,7 +84,7 @@ class LoadResult:
     @property
     def total(self) -> int:
         """Every exchange attempted, warm-up included."""
-        return self.ok + self.errors + self.warmup_requests
+        return self.ok + self.errors + self.refused + self.warmup_requests
 
     @property
     def rate(self) -> float:
@@ -94,14 +102,16 @@ class LoadResult:
 class _Connection:
     """One keep-alive TLS connection: send the request, read one HTTP/1.1 response."""
 
-    def __init__(self, target: Target, context: ssl.SSLContext) -> None:
-        raw = socket.create_connection((LOOPBACK, target.port), timeout=SOCKET_TIMEOUT)
+    def __init__(self, target: Target, context: ssl.SSLContext, source: str = LOOPBACK) -> None:
+        raw = socket.create_connection(
+            (LOOPBACK, target.port), timeout=SOCKET_TIMEOUT, source_address=(source, 0)
+        )
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = context.wrap_socket(raw, server_hostname=LOOPBACK)
         self.reader = self.sock.makefile("rb", buffering=65536)
 
-    def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
-        """(status, body, server keeps the connection open)."""
+    def exchange(self, request: bytes) -> tuple[int, bytes, bool, float]:
+        """(status, body, server keeps the connection open, Retry-After seconds or 0)."""
         self.sock.sendall(request)
         status_line = self.reader.readline(65537)
         if not status_line:
@@ -111,6 +121,7 @@ class _Connection:
         length: int | None = None
         chunked = False
         keep_alive = True
+        retry_after = 0.0
         while True:
             line = self.reader.readline(65537)
             if line in (b"\r\n", b"\n", b""):
@@ -124,6 +135,8 @@ class _Connection:
                 chunked = True
             elif name == b"connection" and value.lower() == b"close":
                 keep_alive = False
+            elif name == b"retry-after" and value.isdigit():
+                retry_after = float(value)
         if chunked:
             pieces = []
             while True:
@@ -140,7 +153,7 @@ class _Connection:
         else:
             body = self.reader.read()
             keep_alive = False
-        return status, body, keep_alive
+        return status, body, keep_alive, retry_after
 
     def _read_exact(self, size: int) -> bytes:
         data: bytes = self.reader.read(size)
@@ -166,7 +179,7 @@ def fetch_once(target: Target) -> tuple[int, bytes]:
     """One request on a fresh connection (to capture an answer, or check a server)."""
     connection = _Connection(target, client_context(target))
     try:
-        status, body, _ = connection.exchange(target.request_bytes())
+        status, body, _, _ = connection.exchange(target.request_bytes())
     finally:
         connection.close()
     return status, body
@@ -181,6 +194,7 @@ class _ThreadTally:
     samples: list[str] = field(default_factory=list)
     hit_deadline: bool = False
     kinds: dict[str, int] = field(default_factory=dict)
+    refused: int = 0
 
 
 def _kind(status: int, body: bytes) -> str:
@@ -201,6 +215,7 @@ def _connection_loop(
     deadline: float,
     quota: int,
     tally: _ThreadTally,
+    source: str,
 ) -> None:
     """Exchanges until `quota` measured exchanges are done or `deadline` has passed."""
     connection: _Connection | None = None
@@ -212,20 +227,24 @@ def _connection_loop(
                 tally.hit_deadline = True
                 break
             in_warmup = start < measure_from  # the warm-up is bounded by time
+            refused = False
             try:
                 if connection is None:
-                    connection = _Connection(target, context)
+                    connection = _Connection(target, context, source)
                     start = time.monotonic()  # the handshake is not part of an exchange
-                status, body, keep_alive = connection.exchange(request)
+                status, body, keep_alive, retry_after = connection.exchange(request)
                 end = time.monotonic()
                 good = status == target.expect_status and (
                     target.expect_marker is None or target.expect_marker in body
                 )
+                refused = not good and retry_after > 0 and REFUSAL in body
                 if not keep_alive:
                     connection.close()
                     connection = None
+                if refused:  # as a well-behaved client: wait what the gateway asks
+                    time.sleep(min(retry_after, MAX_RETRY_AFTER, max(0.0, deadline - end)))
                 kind = "" if good else _kind(status, body)
-                if not good and len(tally.samples) < 5:
+                if not good and not refused and len(tally.samples) < 5:
                     tally.samples.append(f"HTTP {status}: {body[:300]!r}")
             except (OSError, ValueError, IndexError) as error:
                 end = time.monotonic()
@@ -244,6 +263,8 @@ def _connection_loop(
             tally.last_end = max(tally.last_end, end)
             if good:
                 tally.latencies.append((end - start) * 1000)
+            elif refused:
+                tally.refused += 1
             else:
                 tally.errors += 1
                 tally.kinds[kind] = tally.kinds.get(kind, 0) + 1
@@ -254,7 +275,7 @@ def _connection_loop(
 
 def _worker(
     target: Target,
-    quotas: list[int],
+    quotas: list[tuple[int, str]],
     measure_from: float,
     deadline: float,
     results: multiprocessing.Queue,  # type: ignore[type-arg]
@@ -265,10 +286,10 @@ def _worker(
     threads = [
         threading.Thread(
             target=_connection_loop,
-            args=(target, context, request, measure_from, deadline, quota, tally),
+            args=(target, context, request, measure_from, deadline, quota, tally, source),
             daemon=True,
         )
-        for quota, tally in zip(quotas, tallies, strict=True)
+        for (quota, source), tally in zip(quotas, tallies, strict=True)
     ]
     for thread in threads:
         thread.start()
@@ -289,6 +310,7 @@ def _worker(
             [s for t in tallies for s in t.samples][:5],
             any(t.hit_deadline for t in tallies),
             kinds,
+            sum(t.refused for t in tallies),
         )
     )
 
@@ -308,8 +330,10 @@ def run_load(
     per_connection = [max_requests // connections] * connections
     for index in range(max_requests % connections):
         per_connection[index] += 1
+    sources = target.sources
+    quotas = [(quota, sources[i % len(sources)]) for i, quota in enumerate(per_connection)]
     # Connections are dealt round-robin to the processes.
-    shares: list[list[int]] = [per_connection[i::processes] for i in range(processes)]
+    shares = [quotas[i::processes] for i in range(processes)]
 
     context = multiprocessing.get_context("fork")
     results: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
@@ -345,7 +369,9 @@ def run_load(
     samples: list[str] = []
     hit_deadline = False
     kinds: dict[str, int] = {}
-    for raw, err, warmups, end, some, hit, their_kinds in collected:
+    refused = 0
+    for raw, err, warmups, end, some, hit, their_kinds, their_refused in collected:
+        refused += their_refused
         for kind, count in their_kinds.items():
             kinds[kind] = kinds.get(kind, 0) + count
         chunk = array("d")
@@ -366,4 +392,5 @@ def run_load(
         error_samples=samples[:5],
         hit_deadline=hit_deadline,
         error_kinds=kinds,
+        refused=refused,
     )

@@ -1,11 +1,18 @@
 """`make bench`: one table, every row measured in this run on this machine.
 
-1. bare Twisted baseline over the same mutual TLS (bench/bare_server.py), 1/16/64 connections;
+1. the bare Twisted responder over the same mutual TLS (bench/bare_server.py), the stack's
+   absolute limit, and 1p, the bare proxy: the same plus the one supplier call (aiohttp) and
+   an lxml parse of its answer, the limit of a gateway (issue #17); 1/16/64 connections;
 2. the gateway, consultCareer DATA_FOUND through the whole pipeline, 1/16/64 connections;
-3. slow supplier (simulator latency 200 ms), 100 callers, default thread pool, and two
-   variants that show which settings bound it;
+3. slow supplier (simulator latency 200 ms), default configuration: 100 callers of one
+   client with 1 and 2 workers (what R-28's share does), and 25 callers (3d);
 4. gateway RSS after 1,000 and 50,000 requests;
-5. two gateway processes sharing the port (`SEG_WORKERS=2`, SO_REUSEPORT).
+5. two gateway processes sharing the port (`SEG_WORKERS=2`, SO_REUSEPORT);
+6. the decision trail's cost.
+
+Cores (`BENCH_PINNING`): `pinned` (default) runs the server under test on the first core and
+this process, the load generator and the simulator on the others, so that they stop fighting;
+`shared` lets every process run anywhere. Rows with two workers use every core either way.
 
 Only 127.0.0.1. Every load is bounded by a request count and a deadline; every server is a
 child process stopped at the end. `BENCH_QUICK=1` divides counts and durations by 10 (about).
@@ -23,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,6 +45,9 @@ from bench.servers import (
     start_simulator,
 )
 from selfemployed_gateway.devpki import DevPki
+from selfemployed_gateway.records import DatePeriod, Operation
+from selfemployed_gateway.suppliers.final import protocol
+from selfemployed_gateway.suppliers.soap11 import envelope
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 SCALE = 10 if QUICK else 1
@@ -51,6 +62,22 @@ CONCURRENCY = (1, 16, 64)
 SLOW_CALLERS = 100
 FEW_CALLERS = 25
 SLOW_LATENCY_MS = 200
+# An institution's servers: the slow rows' callers come from these addresses (≤ 64 each).
+SOURCES = tuple(f"127.0.0.{n}" for n in range(2, 7))
+
+# BENCH_ROWS: some of the parts below, e.g. "throughput" for rows 1, 1p and 2 alone.
+PARTS = ("throughput", "trail", "workers", "memory", "slow")
+ROWS = tuple(os.environ.get("BENCH_ROWS", ",".join(PARTS)).split(","))
+if not set(ROWS) <= set(PARTS):
+    raise SystemExit(f"BENCH_ROWS: a comma-separated list of {', '.join(PARTS)}")
+PINNING = os.environ.get("BENCH_PINNING", "pinned")
+if PINNING not in ("pinned", "shared"):
+    raise SystemExit(f"BENCH_PINNING must be pinned or shared, not {PINNING!r}")
+ALL_CPUS = frozenset(os.sched_getaffinity(0))
+PINNED = PINNING == "pinned" and len(ALL_CPUS) >= 2
+# The server under test; everything else (load generator, simulator, this process).
+SERVER_CPUS: frozenset[int] | None = frozenset(sorted(ALL_CPUS)[:1]) if PINNED else None
+LOAD_CPUS = ALL_CPUS - SERVER_CPUS if SERVER_CPUS else ALL_CPUS
 
 PATH = "/SelfEmployedService/v2/consult"
 ACTION = "http://kszbcss.fgov.be/intf/SelfEmployedService/consultCareer"
@@ -70,6 +97,10 @@ REQUEST = (
     "</ses:consultCareerRequest></soapenv:Body></soapenv:Envelope>"
 ).encode()
 MARKER = b"DATA_FOUND"
+# What the gateway sends INASTI for REQUEST (R-33: no period is the whole career).
+WHOLE_CAREER = DatePeriod(begin=date(1956, 7, 1))
+SUPPLIER_REQUEST = envelope(protocol.career_request("65031510159", WHOLE_CAREER))
+SUPPLIER_ACTION = protocol.soap_action(Operation.CONSULT_CAREER).strip('"')
 
 
 @dataclass
@@ -88,7 +119,7 @@ def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def target_for(port: int, pki: DevPki) -> Target:
+def target_for(port: int, pki: DevPki, sources: tuple[str, ...] = ("127.0.0.1",)) -> Target:
     client = pki.clients[CLIENT]
     return Target(
         port=port,
@@ -100,6 +131,7 @@ def target_for(port: int, pki: DevPki) -> Target:
         soap_action=ACTION,
         expect_status=200,
         expect_marker=MARKER,
+        sources=sources,
     )
 
 
@@ -149,11 +181,13 @@ def main() -> int:
             servers.remove(server)
 
     rows: list[Row] = []
+    # This process, and so the load generator and the simulator it starts, off the server's core.
+    os.sched_setaffinity(0, LOAD_CPUS)
     try:
-        say(f"{'QUICK' if QUICK else 'full'} mode; temporary folder {folder}")
+        say(f"{'QUICK' if QUICK else 'full'} mode; cores: {placement()}; temporary folder {folder}")
         pki = make_pki(folder)
         simulator = track(start_simulator(folder, "simulator"))
-        gateway = track(start_gateway(folder, "gateway", pki, simulator))
+        gateway = track(start_gateway(folder, "gateway", pki, simulator, cpus=SERVER_CPUS))
         gw_target = target_for(soap_port(gateway), pki)
 
         # The baseline answers the very bytes of a real DATA_FOUND answer of the gateway.
@@ -162,48 +196,67 @@ def main() -> int:
             raise RuntimeError(f"gateway did not answer DATA_FOUND: {status} {answer[:500]!r}")
         (folder / "answer.xml").write_bytes(answer)
         say(f"captured a DATA_FOUND answer: {len(answer)} bytes (request {len(REQUEST)} bytes)")
-        bare = track(start_bare(folder, pki, folder / "answer.xml"))
+        bare = track(start_bare(folder, pki, folder / "answer.xml", cpus=SERVER_CPUS))
         bare_target = target_for(bare.ready["port"], pki)
+        (folder / "supplier-request.xml").write_bytes(SUPPLIER_REQUEST)
+        proxy = track(
+            start_bare(
+                folder,
+                pki,
+                folder / "answer.xml",
+                cpus=SERVER_CPUS,
+                supplier=(
+                    simulator.ready["simulator"],
+                    folder / "supplier-request.xml",
+                    SUPPLIER_ACTION,
+                ),
+            )
+        )
+        proxy_target = target_for(proxy.ready["port"], pki)
 
-        # 1 and 2, interleaved per concurrency so that drift hits both alike.
+        # 1, 1p and 2, interleaved per concurrency so that drift hits them alike.
         bare_rows: dict[int, Row] = {}
+        proxy_rows: dict[int, Row] = {}
         gw_rows: dict[int, Row] = {}
+        idle = [bare, proxy, gateway]
         for conns in CONCURRENCY:
-            say(f"bare baseline, {conns} connection(s)")
-            result, cpu = measure(bare_target, conns, [bare], [gateway, simulator])
-            bare_rows[conns] = Row("1", "bare Twisted + lxml parse, mTLS", conns, result, cpu)
-            say(f"gateway, {conns} connection(s)")
-            result, cpu = measure(gw_target, conns, [gateway], [bare, simulator])
-            gw_rows[conns] = Row("2", "gateway consultCareer DATA_FOUND", conns, result, cpu)
+            for number, scenario, server, target, into in (
+                ("1", "bare responder: Twisted + lxml parse, mTLS", bare, bare_target, bare_rows),
+                ("1p", PROXY_SCENARIO, proxy, proxy_target, proxy_rows),
+                ("2", "gateway consultCareer DATA_FOUND", gateway, gw_target, gw_rows),
+            ):
+                say(f"{number} {scenario}, {conns} connection(s)")
+                others = [s for s in idle if s is not server]
+                result, cpu = measure(target, conns, [server], [*others, simulator])
+                into[conns] = Row(number, scenario, conns, result, cpu)
         for conns in CONCURRENCY:
-            base, row = bare_rows[conns], gw_rows[conns]
-            assert base.result is not None and row.result is not None
-            ratio = row.result.rate / base.result.rate if base.result.rate else 0.0
-            row.ratio = f"{ratio:.2f}× bare"
-            targets = []
-            if conns in (1, 16):
-                targets.append(f"≥ 0.5× bare: {verdict(ratio >= 0.5)}")
-            if conns == 16:
-                targets.append(f"p99 ≤ 10 ms: {verdict(row.result.percentile(99) <= 10)}")
-            row.target = "; ".join(targets)
+            gateway_against_baselines(conns, bare_rows[conns], proxy_rows[conns], gw_rows[conns])
         rows.extend(bare_rows.values())
+        rows.extend(proxy_rows.values())
         rows.extend(gw_rows.values())
         bare_rows[CONCURRENCY[0]].notes.append(f"answer {len(answer)} B, request {len(REQUEST)} B")
-        stop(bare)
+        proxy_rows[CONCURRENCY[0]].notes.append(
+            f"INASTI request {len(SUPPLIER_REQUEST)} B, plain HTTP to the simulator"
+        )
+        stop(bare, proxy)
 
         # 6. The decision trail's cost (issue #18): the same gateway without it, alternated.
-        rows.append(trail_row(folder, pki, simulator, gateway, gw_target, track, stop))
+        if "trail" in ROWS:
+            rows.append(trail_row(folder, pki, simulator, gateway, gw_target, track, stop))
 
         # 5. Two processes on one port (SO_REUSEPORT set by a bench-only shim).
-        rows.append(workers_row(folder, pki, simulator, gateway, gw_rows[64], track, stop))
+        if "workers" in ROWS:
+            rows.append(workers_row(folder, pki, simulator, gateway, gw_rows[64], track, stop))
         stop(gateway)
 
         # 4. Memory of a fresh gateway.
-        rows.append(memory_row(folder, pki, simulator, track, stop))
+        if "memory" in ROWS:
+            rows.append(memory_row(folder, pki, simulator, track, stop))
         stop(simulator)
 
         # 3. Slow supplier.
-        rows.extend(slow_rows(folder, pki, track, stop))
+        if "slow" in ROWS:
+            rows.extend(slow_rows(folder, pki, track, stop))
     finally:
         for server in list(servers):
             server.stop()
@@ -215,6 +268,42 @@ def main() -> int:
     rows.sort(key=lambda r: r.number)
     print_table(rows, time.monotonic() - started)
     return 0
+
+
+PROXY_SCENARIO = "bare proxy: 1 + one supplier call (aiohttp) + lxml parse of its answer"
+CPU_TARGET_MS = 3.0
+PROXY_RATIO_TARGET = 0.35
+
+
+def placement() -> str:
+    if SERVER_CPUS is None:
+        return f"shared: every process on cores {sorted(ALL_CPUS)}"
+    return (
+        f"pinned: server under test on core {sorted(SERVER_CPUS)}, load generator and "
+        f"simulator on {sorted(LOAD_CPUS)}; two workers on {sorted(ALL_CPUS)}"
+    )
+
+
+def cpu_ms(row: Row) -> float:
+    assert row.result is not None and row.cpu is not None
+    return row.cpu.server_seconds / max(row.result.total, 1) * 1000
+
+
+def gateway_against_baselines(conns: int, bare: Row, proxy: Row, gateway: Row) -> None:
+    """Row 2's ratios to the bare proxy (the target's) and to the bare responder."""
+    assert bare.result and proxy.result and gateway.result
+    to_proxy = gateway.result.rate / proxy.result.rate if proxy.result.rate else 0.0
+    to_bare = gateway.result.rate / bare.result.rate if bare.result.rate else 0.0
+    gateway.ratio = f"{to_proxy:.2f}× proxy ({to_bare:.2f}× bare)"
+    proxy.ratio = f"{proxy.result.rate / bare.result.rate:.2f}× bare" if bare.result.rate else ""
+    targets = []
+    if conns in (1, 16):
+        holds = to_proxy >= PROXY_RATIO_TARGET
+        targets.append(f"≥ {PROXY_RATIO_TARGET}× proxy: {verdict(holds)}")
+    if conns == 16:
+        spent = cpu_ms(gateway)
+        targets.append(f"CPU ≤ {CPU_TARGET_MS} ms: {verdict(spent <= CPU_TARGET_MS)}")
+    gateway.target = "; ".join(targets)
 
 
 TRAIL_CONNECTIONS = 16
@@ -234,7 +323,14 @@ def trail_row(
     without it (SEG_AUDIT_DECISION_TRAIL=false), measured in turns so that drift hits both."""
     row = Row("6", "gateway DATA_FOUND, decision trail off (issue #18)", TRAIL_CONNECTIONS)
     plain = track(
-        start_gateway(folder, "gateway-no-trail", pki, simulator, {"SEG_AUDIT_DECISION_TRAIL": "0"})
+        start_gateway(
+            folder,
+            "gateway-no-trail",
+            pki,
+            simulator,
+            {"SEG_AUDIT_DECISION_TRAIL": "0"},
+            cpus=SERVER_CPUS,
+        )
     )
     plain_target = target_for(soap_port(plain), pki)
     with_trail: list[float] = []
@@ -270,7 +366,9 @@ def workers_row(
     """`serve` with SEG_WORKERS=2: two processes on the SOAP port (SO_REUSEPORT)."""
     row = Row("5", "workers: SEG_WORKERS=2 (2 processes, one port)", 64)
     try:
-        workers = track(start_gateway(folder, "gateway-workers", pki, simulator, workers=2))
+        workers = track(
+            start_gateway(folder, "gateway-workers", pki, simulator, workers=2, cpus=ALL_CPUS)
+        )
     except RuntimeError as error:
         row.notes.append(f"**not supported** here: {str(error).splitlines()[0][:200]}")
         return row
@@ -287,8 +385,11 @@ def workers_row(
     assert one_worker.result is not None
     ratio = row.result.rate / one_worker.result.rate if one_worker.result.rate else 0.0
     row.ratio = f"{ratio:.2f}× 1 worker"
-    row.target = f"≥ 1.5× 1 worker: {verdict(ratio >= 1.5)}"
-    row.notes.append(f"{processes} processes, one audit file; 1 worker = row 2 at 64 conns")
+    row.target = f"≥ 1.7× 1 worker: {verdict(ratio >= 1.7)}"
+    row.notes.append(
+        f"{processes} processes on cores {sorted(ALL_CPUS)}, one audit file; "
+        "1 worker = row 2 at 64 conns"
+    )
     return row
 
 
@@ -301,7 +402,7 @@ def memory_row(
 ) -> Row:
     first, total = MEMORY_COUNTS
     row = Row("4", f"memory: fresh gateway, {first:,} then {total:,} requests", 16)
-    gateway = track(start_gateway(folder, "gateway-memory", pki, simulator))
+    gateway = track(start_gateway(folder, "gateway-memory", pki, simulator, cpus=SERVER_CPUS))
     target = target_for(soap_port(gateway), pki)
     idle = gateway.rss_kib()
     say(f"memory: {first} requests")
@@ -333,42 +434,52 @@ def slow_rows(
     track: Callable[[Server], Server],
     stop: Callable[..., None],
 ) -> list[Row]:
+    """The 200 ms supplier, the default configuration (R-28's shares included): callers of
+    one client from five addresses of the institution, who wait what Retry-After asks."""
     simulator = track(start_simulator(folder, "simulator-slow", latency_ms=SLOW_LATENCY_MS))
-    # (label, supplier settings, worker processes, callers, row number)
-    variants: list[tuple[str, dict[str, int], int, int, str]] = [
-        ("default configuration (supplier.max_connections 64)", {}, 1, SLOW_CALLERS, "3"),
-        ("supplier.max_connections=128", {"max_connections": 128}, 1, SLOW_CALLERS, "3b"),
-        ("SEG_WORKERS=2 (2 × 64 supplier connections)", {}, 2, SLOW_CALLERS, "3c"),
-        # Within one loop's CPU (~125 answers a second): what the design adds to the supplier.
-        (f"default configuration, {FEW_CALLERS} callers", {}, 1, FEW_CALLERS, "3d"),
+    # (label, worker processes, callers, row number)
+    variants: list[tuple[str, int, int, str]] = [
+        (f"{SLOW_CALLERS} callers of one client, 1 worker", 1, SLOW_CALLERS, "3"),
+        (f"{SLOW_CALLERS} callers of one client, SEG_WORKERS=2", 2, SLOW_CALLERS, "3c"),
+        (f"{FEW_CALLERS} callers of one client, 1 worker", 1, FEW_CALLERS, "3d"),
     ]
     rows = []
-    for label, supplier, workers, callers, number in variants:
+    for label, workers, callers, number in variants:
         gateway = track(
             start_gateway(
                 folder,
                 f"gateway-slow-{number}",
                 pki,
                 simulator,
-                supplier=supplier,
                 workers=workers,
+                default_limits=True,
+                cpus=ALL_CPUS if workers > 1 else SERVER_CPUS,
             )
         )
-        say(f"slow supplier ({SLOW_LATENCY_MS} ms), {callers} callers: {label}")
+        say(f"slow supplier ({SLOW_LATENCY_MS} ms): {label}")
         result, cpu = measure(
-            target_for(soap_port(gateway), pki),
+            target_for(soap_port(gateway), pki, SOURCES),
             callers,
             [gateway],
             [simulator],
             seconds=SLOW_SECONDS,
         )
         stop(gateway)
-        row = Row(number, f"slow supplier {SLOW_LATENCY_MS} ms: {label}", callers)
+        row = Row(number, f"slow supplier {SLOW_LATENCY_MS} ms, default configuration: {label}")
+        row.connections = callers
         row.result, row.cpu = result, cpu
-        holds = result.percentile(95) <= 240 and result.errors == 0
-        row.target = f"p95 ≤ 240 ms, 0 errors: {verdict(holds)}"
-        if number != "3":
-            row.target = f"(variant) {row.target}"
+        asked = result.ok + result.errors + result.refused
+        refused = result.refused / asked * 100 if asked else 0.0
+        row.ratio = f"{refused:.0f}% refused (R-28)"
+        if callers == FEW_CALLERS:
+            holds = result.percentile(95) <= 240 and result.errors == 0
+            row.target = f"p95 ≤ 240 ms, 0 errors: {verdict(holds)}"
+        else:
+            row.target = "report: answered p95, share refused"
+        row.notes.append(
+            f"{result.ok:,} answered, {result.refused:,} refused MSG00003 (callers wait "
+            f"Retry-After); {workers} worker(s); from {len(SOURCES)} addresses"
+        )
         rows.append(row)
     stop(simulator)
     return rows
@@ -404,10 +515,7 @@ def print_table(rows: list[Row], elapsed: float) -> None:
         if QUICK
         else f"full mode ({WARMUP:.0f} s warm-up + {SECONDS:.0f} s per throughput row)"
     )
-    print(
-        f"\n{mode}; {os.cpu_count()} cores shared by servers and load generator; "
-        f"run took {elapsed:.0f} s; {source_state()}\n"
-    )
+    print(f"\n{mode}; cores {placement()}; run took {elapsed:.0f} s; {source_state()}\n")
     print(
         "| # | scenario | conns | measured req | req/s | p50 ms | p95 ms | p99 ms | errors "
         "| ratio | server CPU ms/req | other load (cores) | target | notes |"

@@ -84,12 +84,19 @@ def start(
     env: Mapping[str, str] | None = None,
     timeout: float = 60,
     ready_lines: int = 1,
+    cpus: frozenset[int] | None = None,
 ) -> Server:
     """Start `python ARGV` and wait for `ready_lines` ready lines (one per worker process:
-    the workers of `serve` write to the same output)."""
+    the workers of `serve` write to the same output). With `cpus`, the process (and what it
+    forks) runs on those cores only; else on the cores of this process."""
     log = folder / f"{name}.log"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SEG_")}
     environment.update(env or {})
+
+    def place() -> None:  # in the child, before exec: its workers inherit the placement
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, *argv],
@@ -97,6 +104,7 @@ def start(
             stderr=subprocess.STDOUT,
             env=environment,
             cwd=PROJECT,
+            preexec_fn=place,  # the bench's own process has no threads when it starts one
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -193,6 +201,7 @@ def start_gateway(
     workers: int = 1,
     *,
     default_limits: bool = False,
+    cpus: frozenset[int] | None = None,
 ) -> Server:
     config = write_config(
         folder / f"{name}.toml",
@@ -207,23 +216,21 @@ def start_gateway(
     )
     environment = {**(env or {}), "SEG_WORKERS": str(workers)}
     argv = ["-m", "selfemployed_gateway.cli", "--config", str(config), "serve"]
-    return start(name, argv, folder, environment, ready_lines=workers)
+    return start(name, argv, folder, environment, ready_lines=workers, cpus=cpus)
 
 
-def start_bare(folder: Path, pki: DevPki, response: Path) -> Server:
-    return start(
-        "bare",
-        [
-            "-m",
-            "bench.bare_server",
-            "--cert",
-            str(pki.server.cert),
-            "--key",
-            str(pki.server.key),
-            "--ca",
-            str(pki.ca.cert),
-            "--response",
-            str(response),
-        ],
-        folder,
-    )
+def start_bare(
+    folder: Path,
+    pki: DevPki,
+    response: Path,
+    *,
+    cpus: frozenset[int] | None = None,
+    supplier: tuple[str, Path, str] | None = None,
+) -> Server:
+    """The bare responder; with `supplier` (URL, request file, SOAP action) the bare proxy."""
+    argv = ["-m", "bench.bare_server", "--cert", str(pki.server.cert)]
+    argv += ["--key", str(pki.server.key), "--ca", str(pki.ca.cert), "--response", str(response)]
+    if supplier is not None:
+        url, request, action = supplier
+        argv += ["--supplier", url, "--supplier-request", str(request), "--soap-action", action]
+    return start("bare-proxy" if supplier else "bare", argv, folder, cpus=cpus)
