@@ -17,8 +17,13 @@ A connection goes back on the idle stack only after a call that ended well (an a
 whole, whatever its HTTP status). One whose call failed, was cut at the budget or was
 cancelled is closed and discarded: httpcore can leave such a connection opened but never
 usable again (encode/httpcore#1093), and handing it to the next call made every later call
-wait out its budget until a restart. Before reuse, httpcore itself checks that an idle
+wait out its budget until a restart. Before reuse, the transport itself checks that an idle
 connection was not closed by the peer.
+
+The transport under each client is aiohttp's (`suppliers/transport.py`, chosen by measurement:
+about a third of httpcore's CPU per call); a test may hand its own. Whatever the transport
+says, a call is "no answer within the budget" only when time ran out — `httpx-aiohttp` maps a
+refused or dropped connection to `httpx.ConnectTimeout` too.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 
 from selfemployed_gateway import codes
@@ -38,6 +44,7 @@ from selfemployed_gateway.errors import SupplierError
 from selfemployed_gateway.settings import SupplierSettings
 from selfemployed_gateway.suppliers.soap11 import CONTENT_TYPE
 from selfemployed_gateway.suppliers.tls import check_pinned, client_context, pin_checker
+from selfemployed_gateway.suppliers.transport import aiohttp_transport
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +87,17 @@ class SupplierHttp:
 
     def _new_client(self) -> httpx.AsyncClient:
         budget = self.settings.timeout_seconds
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        transport = self._transport or aiohttp_transport(
+            self._tls, self._pinned, limits.keepalive_expiry or 5.0
+        )
         client = httpx.AsyncClient(
-            transport=self._transport,
+            transport=transport,
             verify=self._tls,
             timeout=httpx.Timeout(
                 budget, connect=min(self.settings.connect_timeout_seconds, budget)
             ),
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            limits=limits,
             # Proxy variables of the environment must not reroute calls to the supplier.
             trust_env=False,
         )
@@ -133,12 +144,14 @@ class SupplierHttp:
                 body = await self._read_capped(response)
                 return HttpAnswer(response.status_code, body)
         except (TimeoutError, httpx.TimeoutException) as exc:
-            raise SupplierError(codes.SUPPLIER_TIME_BUDGET, type(exc).__name__) from exc
+            if _timed_out(exc):
+                raise SupplierError(codes.SUPPLIER_TIME_BUDGET, type(exc).__name__) from exc
+            raise SupplierError(codes.SUPPLIER_UNEXPECTED_RETURN_CODE, _cause(exc)) from exc
         except httpx.DecodingError as exc:
             raise SupplierError(
                 codes.SUPPLIER_UNEXPECTED_RESPONSE, f"undecodable body: {exc}"[:_MAX_CAUSE]
             ) from exc
-        except (httpx.HTTPError, ssl.SSLError) as exc:
+        except (httpx.HTTPError, aiohttp.ClientError, ssl.SSLError) as exc:
             # Connection refused or reset, TLS refused (the reason is in the cause, for the
             # log), protocol error…: no answer at all. A TLS alert that arrives while the
             # answer is read (TLS 1.3: INASTI refusing our certificate after the handshake)
@@ -199,6 +212,16 @@ class SupplierHttp:
             await client.aclose()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+def _timed_out(error: BaseException) -> bool:
+    """Time ran out: the budget, or a timeout of the transport — not a connection refused or
+    dropped that `httpx-aiohttp` reports as `ConnectTimeout` (caused by a ClientConnectionError
+    that is no timeout)."""
+    if isinstance(error, TimeoutError):
+        return True
+    cause = error.__cause__
+    return cause is None or isinstance(cause, TimeoutError)
 
 
 def _cause(error: BaseException) -> str:
