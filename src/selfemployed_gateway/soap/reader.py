@@ -1,9 +1,12 @@
 """Spyne reads the request: an envelope, already parsed and schema-valid, becomes a record.
 
 The spyne `Application` of `service.py` declares the two operations (the design card);
-here it only finds the operation named by the Body element and deserialises the request
-into the models of `models.py` (`get_in_object`). Nothing is dispatched: no spyne operation
-body runs, and the pipeline is called by the endpoint with the record this returns.
+here its SOAP 1.1 protocol deserialises the Body's element into the message model spyne
+declared for it (`from_element`, the step of spyne's `get_in_object` that reads the body).
+Nothing is dispatched: no spyne operation body runs, and the pipeline is called by the
+endpoint with the record this returns. Spyne's own envelope walk (method contexts, header
+decomposition) is skipped: the envelope is already opened and checked (R-27, R-10), and that
+walk cost 60% of the reading (0.40 → 0.15 ms per request, issue #17).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from lxml import etree
 from spyne import MethodContext
 from spyne.server import ServerBase
 
-from selfemployed_gateway.namespaces import SOAP_HTTP_TRANSPORT
+from selfemployed_gateway.namespaces import SOAP_ENV, SOAP_HTTP_TRANSPORT
 from selfemployed_gateway.records import (
     CareerRequest,
     ConsultRequest,
@@ -26,6 +29,8 @@ from selfemployed_gateway.records import (
     Organisation,
 )
 from selfemployed_gateway.soap.service import build_application, quiet_spyne_logs
+
+_BODY = f"{{{SOAP_ENV}}}Body"
 
 
 class _Deserialiser(ServerBase):
@@ -40,20 +45,26 @@ class RequestReader:
     def __init__(self) -> None:
         quiet_spyne_logs()
         self._spyne = _Deserialiser(build_application())
+        # Body element → the message model spyne declared for it (bare messages, R-08).
+        self._models: dict[str, Any] = {
+            tag: methods[0].in_message
+            for tag, methods in self._spyne.app.interface.service_method_map.items()
+        }
 
     def read(self, envelope: etree._Element, operation: Operation) -> ConsultRequest:
         """The request of a schema-valid SOAP 1.1 `envelope` whose Body asks `operation`."""
-        protocol = self._spyne.app.in_protocol
+        body = envelope.find(_BODY)
+        payload = next(e for e in body if isinstance(e.tag, str)) if body is not None else None
+        model = self._models.get(str(payload.tag)) if payload is not None else None
+        if payload is None or model is None:  # the envelope was opened and checked: a bug
+            raise RuntimeError(f"no request of {operation.value} in the envelope")
         ctx = MethodContext(self._spyne, MethodContext.SERVER)
-        ctx.in_document = (envelope, {})
-        protocol.decompose_incoming_envelope(ctx, protocol.REQUEST)
-        method_ctx = protocol.generate_method_contexts(ctx)[0]
-        self._spyne.get_in_object(method_ctx)
-        # A bare message (R-08): in_object is the request model itself.
-        if method_ctx.in_error is not None or method_ctx.in_object is None:
+        try:
+            message = self._spyne.app.in_protocol.from_element(ctx, model, payload)
+        except Exception as error:
             # The XSD accepted it: spyne and the contract disagree, a bug of ours (R-26).
-            raise RuntimeError(f"spyne could not read a valid request: {method_ctx.in_error}")
-        return to_request(operation, method_ctx.in_object)
+            raise RuntimeError(f"spyne could not read a valid request: {error}") from error
+        return to_request(operation, message)
 
 
 def to_request(operation: Operation, message: Any) -> ConsultRequest:
