@@ -29,6 +29,7 @@ refused or dropped connection to `httpx.ConnectTimeout` too.
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import logging
 import socket
 import ssl
@@ -100,6 +101,7 @@ class SupplierHttp:
             limits=limits,
             # Proxy variables of the environment must not reroute calls to the supplier.
             trust_env=False,
+            cookies=_NoCookies(),
         )
         self._clients.append(client)
         return client
@@ -212,6 +214,17 @@ class SupplierHttp:
             await client.aclose()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A cookie INASTI might set must not ride along on the next call, which may be about
+    another person: each call stands alone. Skipping the jar also spares ~0.1 ms a call."""
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        return None
+
+    def add_cookie_header(self, request: object) -> None:
+        return None
 
 
 def _timed_out(error: BaseException) -> bool:

@@ -330,3 +330,22 @@ def test_an_untrusted_server_is_refused_with_the_tls_reason(
     found, cause = details(http.post(ACTION, BODY))
     assert found == codes.SUPPLIER_UNEXPECTED_RETURN_CODE
     assert "CERTIFICATE_VERIFY_FAILED" in cause
+
+
+def test_a_cookie_of_the_supplier_never_rides_along_on_a_later_call(
+    serve: Callable[..., tuple],
+) -> None:
+    """Each call stands alone: the next one may be about another person."""
+
+    async def sets_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: session=person-1; Path=/\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
+        )
+        await writer.drain()
+
+    server, http = serve(sets_cookie)
+    for _ in range(2):
+        assert run(http.post(ACTION, BODY)).body == ANSWER
+    assert server.requests == 2
+    assert b"cookie" not in bytes(server.received).lower()
