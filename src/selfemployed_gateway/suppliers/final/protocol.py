@@ -234,12 +234,26 @@ def _read_period(element: etree._Element) -> DatePeriod:
     return period
 
 
+# Coded values repeat within and across answers (a code and its table's descriptions): each
+# distinct one becomes a record once. Records are frozen, so sharing one is safe; the memo is
+# bounded and forgotten all at once when full. About 40% of reading a career (issue #17).
+_CODED: dict[tuple[str, tuple[tuple[str | None, str], ...]], CodedValue] = {}
+_CODED_ENTRIES = 1024
+
+
 def _read_coded(element: etree._Element) -> CodedValue:
-    descriptions = tuple(
-        Description(language=Language(str(item.get("language"))), text=item.text or "")
-        for item in element.iterfind("description")
-    )
-    return CodedValue(code=_text(element, "code"), descriptions=descriptions)
+    code = _text(element, "code")
+    key = (code, tuple((d.get("language"), d.text or "") for d in element.iterfind("description")))
+    found = _CODED.get(key)
+    if found is None:
+        descriptions = tuple(
+            Description(language=Language(str(language)), text=text) for language, text in key[1]
+        )
+        found = CodedValue(code=code, descriptions=descriptions)
+        if len(_CODED) >= _CODED_ENTRIES:
+            _CODED.clear()
+        _CODED[key] = found
+    return found
 
 
 def _read_optional_coded(parent: etree._Element, name: str) -> CodedValue | None:
