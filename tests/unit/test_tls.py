@@ -242,6 +242,31 @@ def test_peer_certificate(pki: DevPki) -> None:
     assert peer_certificate(object()) is None  # plain TCP: no TLS at all
 
 
+def test_a_certificate_is_described_once_and_each_by_its_own_bytes(pki: DevPki) -> None:
+    """The memo of peer_certificate (issue #17) never gives one client another's identity."""
+    stranger = peer_certificate(FakeTransport(x509_of(pki.clients["stranger"].cert)))
+    again = peer_certificate(FakeTransport(x509_of(pki.clients["stranger"].cert)))
+    expired = peer_certificate(FakeTransport(x509_of(pki.expired.cert)))
+    assert again is stranger
+    assert expired is not None and stranger is not None
+    assert expired.sha256 != stranger.sha256
+    assert expired == certificate_of(x509_of(pki.expired.cert))
+
+
+def test_the_description_memo_is_bounded(pki: DevPki) -> None:
+    from selfemployed_gateway import tls
+
+    tls._DESCRIBED.clear()
+    described = peer_certificate(FakeTransport(x509_of(pki.expired.cert)))
+    assert described is not None
+    for index in range(tls._DESCRIBED_ENTRIES - 1):
+        tls._DESCRIBED[index.to_bytes(4, "big")] = described
+    assert len(tls._DESCRIBED) == tls._DESCRIBED_ENTRIES
+    peer_certificate(FakeTransport(x509_of(pki.clients["stranger"].cert)))
+    assert len(tls._DESCRIBED) == 1  # full: forgotten all at once, then the new one
+    tls._DESCRIBED.clear()
+
+
 def test_server_tls_options_requires_client_certificates(pki: DevPki) -> None:
     options = server_tls_options(pki.server.cert, pki.server.key, [pki.ca.cert])
     context = options.getContext()
