@@ -9,6 +9,7 @@ never reused hold on the transport the gateway really uses.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import ssl
 import time
@@ -101,6 +102,12 @@ def details(call: Awaitable[object]) -> tuple[str, str]:
     return caught.value.details, caught.value.cause
 
 
+def assert_cut_at_the_budget(http: SupplierHttp, within: float) -> None:
+    started = time.monotonic()
+    assert details(http.post(ACTION, BODY))[0] == codes.SUPPLIER_TIME_BUDGET
+    assert time.monotonic() - started < within
+
+
 @pytest.fixture
 def serve() -> Iterator[Callable[..., tuple[RawServer, SupplierHttp]]]:
     made: list[tuple[RawServer, SupplierHttp]] = []
@@ -163,9 +170,7 @@ def test_a_trickling_answer_is_cut_at_the_budget_and_its_connection_dropped(
             await asyncio.sleep(0.05)
 
     server, http = serve(trickle, timeout=0.4)
-    started = time.monotonic()
-    assert details(http.post(ACTION, BODY))[0] == codes.SUPPLIER_TIME_BUDGET
-    assert time.monotonic() - started < 0.7
+    assert_cut_at_the_budget(http, within=0.7)
     # The next call gets a new connection and its answer: the cut one is never reused.
     assert run(http.post(ACTION, BODY)).body == ANSWER
     assert server.connections == 2
@@ -178,9 +183,7 @@ def test_headers_then_silence_is_cut_at_the_budget(serve: Callable[..., tuple]) 
         await asyncio.sleep(5)
 
     _, http = serve(stall, timeout=0.3)
-    started = time.monotonic()
-    assert details(http.post(ACTION, BODY))[0] == codes.SUPPLIER_TIME_BUDGET
-    assert time.monotonic() - started < 0.6
+    assert_cut_at_the_budget(http, within=0.6)
 
 
 def test_an_answer_over_the_cap_is_refused_before_it_is_all_read(
@@ -202,6 +205,26 @@ def test_an_answer_over_the_cap_is_refused_before_it_is_all_read(
     assert found == codes.SUPPLIER_UNEXPECTED_RESPONSE
     assert cause == f"answer larger than {MAX_ANSWER_BYTES} bytes"
     assert sum(sent) < 2 * MAX_ANSWER_BYTES
+
+
+def test_a_compressed_bomb_is_refused_by_its_decoded_size(serve: Callable[..., tuple]) -> None:
+    """R-66: the cap counts the bytes once decoded (httpx decodes; aiohttp's own
+    decompression is off), so 40 KiB of gzip cannot become 16 MiB in memory."""
+    bomb = gzip.compress(b" " * (4 * MAX_ANSWER_BYTES))
+    assert len(bomb) < 64 * 1024
+
+    async def gzipped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(bomb), bomb)
+        )
+        await writer.drain()
+
+    _, http = serve(gzipped, timeout=5.0)
+    assert details(http.post(ACTION, BODY)) == (
+        codes.SUPPLIER_UNEXPECTED_RESPONSE,
+        f"answer larger than {MAX_ANSWER_BYTES} bytes",
+    )
 
 
 def test_a_declared_length_over_the_cap_is_refused_at_once(serve: Callable[..., tuple]) -> None:
