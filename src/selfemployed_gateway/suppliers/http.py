@@ -218,7 +218,8 @@ class SupplierHttp:
 
 class _NoCookies(http.cookiejar.CookieJar):
     """A cookie INASTI might set must not ride along on the next call, which may be about
-    another person: each call stands alone. Skipping the jar also spares ~0.1 ms a call."""
+    another person: each call stands alone. (httpx copies a `Cookies` object into a jar of
+    its own: the client is given this jar itself.)"""
 
     def extract_cookies(self, response: object, request: object) -> None:
         return None
