@@ -54,7 +54,8 @@ class RequestReader:
     def read(self, envelope: etree._Element, operation: Operation) -> ConsultRequest:
         """The request of a schema-valid SOAP 1.1 `envelope` whose Body asks `operation`."""
         body = envelope.find(_BODY)
-        payload = next(e for e in body if isinstance(e.tag, str)) if body is not None else None
+        elements = [] if body is None else [e for e in body if isinstance(e.tag, str)]
+        payload = elements[0] if elements else None
         model = self._models.get(str(payload.tag)) if payload is not None else None
         if payload is None or model is None:  # the envelope was opened and checked: a bug
             raise RuntimeError(f"no request of {operation.value} in the envelope")
