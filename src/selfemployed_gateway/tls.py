@@ -8,6 +8,7 @@ on the other end.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -195,22 +196,15 @@ def peer_certificate(transport: object) -> ClientCertificate | None:
         return None
     if not isinstance(cert, crypto.X509):
         raise TypeError(f"expected an OpenSSL.crypto.X509, got {type(cert).__name__}")
-    # Keyed by the certificate's own bytes: the description is a function of them alone.
-    der = crypto.dump_certificate(crypto.FILETYPE_ASN1, cert)
-    described = _DESCRIBED.get(der)
-    if described is None:
-        described = certificate_of(cert)
-        if len(_DESCRIBED) >= _DESCRIBED_ENTRIES:
-            _DESCRIBED.clear()
-        _DESCRIBED[der] = described
-    return described
+    return _described(crypto.dump_certificate(crypto.FILETYPE_ASN1, cert))
 
 
-# A client presents the same certificate on every request: describing it (subject, issuer,
-# fingerprint, key usages) was ~2.5% of an exchange's CPU (issue #17). Records are frozen;
-# the memo is bounded and forgotten all at once when full.
-_DESCRIBED: dict[bytes, ClientCertificate] = {}
-_DESCRIBED_ENTRIES = 256
+@functools.lru_cache(maxsize=256)
+def _described(der: bytes) -> ClientCertificate:
+    """Remembered by the certificate's own bytes, of which the description is a function
+    alone: a client presents the same certificate on every request, and describing it
+    (subject, issuer, fingerprint, key usages) was ~2.5% of an exchange's CPU (issue #17)."""
+    return certificate_of(crypto.load_certificate(crypto.FILETYPE_ASN1, der))
 
 
 # -- loading -------------------------------------------------------------------

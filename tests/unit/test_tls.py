@@ -256,15 +256,10 @@ def test_a_certificate_is_described_once_and_each_by_its_own_bytes(pki: DevPki) 
 def test_the_description_memo_is_bounded(pki: DevPki) -> None:
     from selfemployed_gateway import tls
 
-    tls._DESCRIBED.clear()
-    described = peer_certificate(FakeTransport(x509_of(pki.expired.cert)))
-    assert described is not None
-    for index in range(tls._DESCRIBED_ENTRIES - 1):
-        tls._DESCRIBED[index.to_bytes(4, "big")] = described
-    assert len(tls._DESCRIBED) == tls._DESCRIBED_ENTRIES
+    limit = tls._described.cache_info().maxsize
+    assert limit is not None
     peer_certificate(FakeTransport(x509_of(pki.clients["stranger"].cert)))
-    assert len(tls._DESCRIBED) == 1  # full: forgotten all at once, then the new one
-    tls._DESCRIBED.clear()
+    assert 1 <= tls._described.cache_info().currsize <= limit
 
 
 def test_server_tls_options_requires_client_certificates(pki: DevPki) -> None:

@@ -32,6 +32,7 @@ Readers take schema-valid payloads (`SCHEMA`); what they check is what the XSD c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
@@ -234,26 +235,24 @@ def _read_period(element: etree._Element) -> DatePeriod:
     return period
 
 
-# Coded values repeat within and across answers (a code and its table's descriptions): each
-# distinct one becomes a record once. Records are frozen, so sharing one is safe; the memo is
-# bounded and forgotten all at once when full. About 40% of reading a career (issue #17).
-_CODED: dict[tuple[str, tuple[tuple[str | None, str], ...]], CodedValue] = {}
-_CODED_ENTRIES = 1024
-
-
 def _read_coded(element: etree._Element) -> CodedValue:
-    code = _text(element, "code")
-    key = (code, tuple((d.get("language"), d.text or "") for d in element.iterfind("description")))
-    found = _CODED.get(key)
-    if found is None:
-        descriptions = tuple(
-            Description(language=Language(str(language)), text=text) for language, text in key[1]
-        )
-        found = CodedValue(code=code, descriptions=descriptions)
-        if len(_CODED) >= _CODED_ENTRIES:
-            _CODED.clear()
-        _CODED[key] = found
-    return found
+    descriptions = tuple(
+        (str(item.get("language")), item.text or "") for item in element.iterfind("description")
+    )
+    return _coded_value(_text(element, "code"), descriptions)
+
+
+@functools.lru_cache(maxsize=1024)
+def _coded_value(code: str, descriptions: tuple[tuple[str, str], ...]) -> CodedValue:
+    """Remembered: coded values repeat within and across answers (a code and its table's
+    descriptions), and building the records was ~40% of reading a career (issue #17).
+    Records are frozen, so sharing one is safe; an unknown language still raises."""
+    return CodedValue(
+        code=code,
+        descriptions=tuple(
+            Description(language=Language(language), text=text) for language, text in descriptions
+        ),
+    )
 
 
 def _read_optional_coded(parent: etree._Element, name: str) -> CodedValue | None:

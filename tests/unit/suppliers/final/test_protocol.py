@@ -41,6 +41,8 @@ def test_the_memo_tells_apart_what_differs_and_still_refuses_a_bad_language() ->
 
 
 def test_the_memo_is_bounded() -> None:
-    for number in range(protocol._CODED_ENTRIES + 10):
+    limit = protocol._coded_value.cache_info().maxsize
+    assert limit is not None
+    for number in range(limit + 10):
         protocol._read_coded(coded(str(number)))
-    assert len(protocol._CODED) <= protocol._CODED_ENTRIES
+    assert protocol._coded_value.cache_info().currsize <= limit
