@@ -153,7 +153,7 @@ class SoapEndpoint:
         trace: ExchangeTrace,
     ) -> SoapAnswer:
         """`read` is what spyne reads (values collapsed); the response copies `request`."""
-        consult = self.reader.read(read.envelope, read.operation)
+        consult = self.reader.read(read.payload, read.operation)
         trace.client_ticket = consult.customer_ticket
         trace.legal_context = consult.legal_context
         trace.ssin = consult.ssin

@@ -19,7 +19,7 @@ from lxml import etree
 from spyne import MethodContext
 from spyne.server import ServerBase
 
-from selfemployed_gateway.namespaces import SOAP_ENV, SOAP_HTTP_TRANSPORT
+from selfemployed_gateway.namespaces import SOAP_HTTP_TRANSPORT
 from selfemployed_gateway.records import (
     CareerRequest,
     ConsultRequest,
@@ -29,8 +29,6 @@ from selfemployed_gateway.records import (
     Organisation,
 )
 from selfemployed_gateway.soap.service import build_application, quiet_spyne_logs
-
-_BODY = f"{{{SOAP_ENV}}}Body"
 
 
 class _Deserialiser(ServerBase):
@@ -51,14 +49,11 @@ class RequestReader:
             for tag, methods in self._spyne.app.interface.service_method_map.items()
         }
 
-    def read(self, envelope: etree._Element, operation: Operation) -> ConsultRequest:
-        """The request of a schema-valid SOAP 1.1 `envelope` whose Body asks `operation`."""
-        body = envelope.find(_BODY)
-        elements = [] if body is None else [e for e in body if isinstance(e.tag, str)]
-        payload = elements[0] if elements else None
-        model = self._models.get(str(payload.tag)) if payload is not None else None
-        if payload is None or model is None:  # the envelope was opened and checked: a bug
-            raise RuntimeError(f"no request of {operation.value} in the envelope")
+    def read(self, payload: etree._Element, operation: Operation) -> ConsultRequest:
+        """The request of `operation`: `payload`, the schema-valid element of a SOAP Body."""
+        model = self._models.get(str(payload.tag))
+        if model is None:  # the envelope was opened and checked: a bug of ours
+            raise RuntimeError(f"no request of {operation.value}: {str(payload.tag)[:80]}")
         ctx = MethodContext(self._spyne, MethodContext.SERVER)
         try:
             message = self._spyne.app.in_protocol.from_element(ctx, model, payload)

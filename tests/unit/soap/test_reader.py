@@ -14,6 +14,7 @@ from selfemployed_gateway.records import (
     Operation,
     Organisation,
 )
+from selfemployed_gateway.soap.envelope import open_envelope
 from selfemployed_gateway.soap.reader import RequestReader, wire_date
 from selfemployed_gateway.xmlsafe import hardened_parser
 from tests.support.soap import career_request, contributions_request, customer
@@ -22,7 +23,8 @@ READER = RequestReader()
 
 
 def read(text: str, operation: Operation) -> CareerRequest | ContributionsRequest:
-    return READER.read(etree.fromstring(text.encode(), hardened_parser()), operation)
+    request = open_envelope(etree.fromstring(text.encode(), hardened_parser()))
+    return READER.read(request.payload, operation)
 
 
 def test_a_career_request_becomes_its_record() -> None:
