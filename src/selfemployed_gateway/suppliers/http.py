@@ -44,7 +44,7 @@ from selfemployed_gateway import codes
 from selfemployed_gateway.errors import SupplierError
 from selfemployed_gateway.settings import SupplierSettings
 from selfemployed_gateway.suppliers.soap11 import CONTENT_TYPE
-from selfemployed_gateway.suppliers.tls import check_pinned, client_context, pin_checker
+from selfemployed_gateway.suppliers.tls import check_pinned, client_context
 from selfemployed_gateway.suppliers.transport import aiohttp_transport
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,6 @@ class SupplierHttp:
         # One TLS context for every client (building one per client is costly).
         self._tls = client_context(settings.tls)
         self._pinned = settings.tls.pinned_sha256
-        self._extensions = {"trace": pin_checker(self._pinned)} if self._pinned else {}
         self._slots = asyncio.Semaphore(settings.max_connections)
         self._idle: list[httpx.AsyncClient] = []  # a stack: the most recently used on top
         self._clients: list[httpx.AsyncClient] = []
@@ -139,9 +138,7 @@ class SupplierHttp:
             async with (
                 asyncio.timeout(budget),
                 self._connection() as client,
-                client.stream(
-                    "POST", self.url, content=content, headers=headers, extensions=self._extensions
-                ) as response,
+                client.stream("POST", self.url, content=content, headers=headers) as response,
             ):
                 body = await self._read_capped(response)
                 return HttpAnswer(response.status_code, body)

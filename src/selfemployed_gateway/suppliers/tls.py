@@ -4,16 +4,15 @@
 certificate verified against `supplier.tls.ca` (or the public roots) with its host name, and
 the gateway's own certificate presented when `supplier.tls.certificate` is set. With
 `supplier.tls.pinned_sha256`, the server's certificate must also be one of those: checked on
-each new connection right after the handshake, before a byte of the request (which names a
-person) is sent. A certificate problem becomes MSG00002 (`SupplierError`); its TLS reason goes
-to the log line of the call, never to the answer.
+each new connection right after the handshake (`transport.PinningConnector`), before a byte
+of the request (which names a person) is sent. A certificate problem becomes MSG00002
+(`SupplierError`); its TLS reason goes to the log line of the call, never to the answer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ssl
-from typing import Any
 
 import httpx
 
@@ -58,21 +57,3 @@ def check_pinned(der: bytes | None, pinned: list[str]) -> None:
             codes.SUPPLIER_UNEXPECTED_RETURN_CODE,
             f"TLS: server certificate sha256 {found} is not pinned (supplier.tls.pinned_sha256)",
         )
-
-
-def pin_checker(pinned: list[str]) -> Any:
-    """An httpx `trace` extension that checks the pin once the handshake is complete."""
-
-    async def trace(event: str, info: dict[str, Any]) -> None:
-        if event == "connection.start_tls.complete" and "return_value" in info:
-            stream = info["return_value"]
-            ssl_object = stream.get_extra_info("ssl_object")
-            try:
-                check_pinned(
-                    ssl_object.getpeercert(binary_form=True) if ssl_object else None, pinned
-                )
-            except SupplierError:
-                await stream.aclose()  # httpcore would leave the refused stream open
-                raise
-
-    return trace

@@ -12,8 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from selfemployed_gateway.devpki import DevPki, ensure_dev_pki
 from selfemployed_gateway.errors import ConfigurationError, SupplierError
 from selfemployed_gateway.settings import SupplierTlsSettings
-from selfemployed_gateway.suppliers.tls import check_pinned, client_context, pin_checker
-from tests.support.aio import run
+from selfemployed_gateway.suppliers.tls import check_pinned, client_context
 
 
 @pytest.fixture(scope="module")
@@ -68,33 +67,3 @@ def x509_subject_tuple(path: Path) -> tuple[tuple[tuple[str, str], ...], ...]:
     certificate = x509.load_pem_x509_certificate(path.read_bytes())
     names = {"O": "organizationName", "CN": "commonName"}
     return tuple(((names[a.rfc4514_attribute_name], str(a.value)),) for a in certificate.subject)
-
-
-def test_a_refused_pin_closes_the_new_stream(pki: DevPki) -> None:
-    """The check runs inside httpcore's TLS step; raising there left the stream open (one
-    socket per call until garbage collection, found in review)."""
-    certificate = x509.load_pem_x509_certificate(pki.inasti.cert.read_bytes())
-    der = certificate.public_bytes(serialization.Encoding.DER)
-
-    class Stream:
-        closed = False
-
-        def get_extra_info(self, name: str) -> object:
-            class SslObject:
-                def getpeercert(self, binary_form: bool) -> bytes:
-                    return der
-
-            return SslObject() if name == "ssl_object" else None
-
-        async def aclose(self) -> None:
-            self.closed = True
-
-    stream = Stream()
-    trace = pin_checker(["00" * 32])
-    with pytest.raises(SupplierError):
-        run(trace("connection.start_tls.complete", {"return_value": stream}))
-    assert stream.closed
-    kept = Stream()
-    good = pin_checker([certificate.fingerprint(hashes.SHA256()).hex()])
-    run(good("connection.start_tls.complete", {"return_value": kept}))
-    assert not kept.closed

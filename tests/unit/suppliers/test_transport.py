@@ -344,6 +344,8 @@ def test_a_certificate_not_pinned_gets_no_byte_of_the_request(
     assert "is not pinned" in cause
     run(asyncio.sleep(0.1))
     assert (server.connections, server.requests, bytes(server.received)) == (1, 0, b"")
+    # The refused connection is closed at once, not left open until garbage collection.
+    assert server.closed == 1
 
 
 def test_an_untrusted_server_is_refused_with_the_tls_reason(
