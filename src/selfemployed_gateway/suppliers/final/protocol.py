@@ -56,6 +56,7 @@ from selfemployed_gateway.records import (
     SupplierOutcome,
 )
 from selfemployed_gateway.suppliers.elements import child as _child
+from selfemployed_gateway.suppliers.elements import first as _first
 from selfemployed_gateway.suppliers.elements import optional_text as _optional_text
 from selfemployed_gateway.suppliers.elements import sub as _sub
 from selfemployed_gateway.suppliers.elements import text as _text
@@ -237,7 +238,7 @@ def _read_period(element: etree._Element) -> DatePeriod:
 
 def _read_coded(element: etree._Element) -> CodedValue:
     descriptions = tuple(
-        (str(item.get("language")), item.text or "") for item in element.iterfind("description")
+        (str(item.get("language")), item.text or "") for item in element.iterchildren("description")
     )
     return _coded_value(_text(element, "code"), descriptions)
 
@@ -256,7 +257,7 @@ def _coded_value(code: str, descriptions: tuple[tuple[str, str], ...]) -> CodedV
 
 
 def _read_optional_coded(parent: etree._Element, name: str) -> CodedValue | None:
-    element: etree._Element | None = parent.find(name)
+    element = _first(parent, name)
     return None if element is None else _read_coded(element)
 
 
@@ -282,7 +283,7 @@ def _read_affiliation(element: etree._Element) -> Affiliation:
         signature_date=_optional_date(element, "signatureDate"),
         segments=tuple(
             _read_segment(item)
-            for item in _child(element, "careerSegments").iterfind("careerSegment")
+            for item in _child(element, "careerSegments").iterchildren("careerSegment")
         ),
     )
 
@@ -294,7 +295,7 @@ def _read_career(element: etree._Element) -> Career:
         occupation=_read_optional_coded(element, "occupation"),
         affiliations=tuple(
             _read_affiliation(item)
-            for item in _child(element, "affiliations").iterfind("affiliation")
+            for item in _child(element, "affiliations").iterchildren("affiliation")
         ),
     )
 
@@ -322,7 +323,7 @@ def _read_result(payload: etree._Element, data: etree._Element | None) -> Result
 
 def read_career_response(payload: etree._Element) -> CareerAnswer:
     """A schema-valid consultCareerResponse as a record; ProtocolError when inconsistent."""
-    element: etree._Element | None = payload.find("career")
+    element = _first(payload, "career")
     result = _read_result(payload, element)
     career = None if element is None else _read_career(element)
     return CareerAnswer(outcome=OUTCOMES[result], career=career)
@@ -330,12 +331,12 @@ def read_career_response(payload: etree._Element) -> CareerAnswer:
 
 def read_contributions_response(payload: etree._Element) -> ContributionsAnswer:
     """A schema-valid consultContributionsResponse as a record; ProtocolError when inconsistent."""
-    element: etree._Element | None = payload.find("contributions")
+    element = _first(payload, "contributions")
     result = _read_result(payload, element)
     payments = (
         ()
         if element is None
-        else tuple(_read_payment(item) for item in element.iterfind("contribution"))
+        else tuple(_read_payment(item) for item in element.iterchildren("contribution"))
     )
     return ContributionsAnswer(outcome=OUTCOMES[result], payments=payments)
 
