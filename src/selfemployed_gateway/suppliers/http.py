@@ -6,12 +6,12 @@ awaited under `asyncio.timeout(budget)` and cancelled at the deadline, whatever 
 does. Calls are awaited on the loop that runs the gateway (Twisted's asyncio reactor): a
 request waiting for INASTI holds no thread, so a slow supplier cannot starve a pool (R-65).
 
-Connections: up to `max_connections` calls at once, each on an `httpx.AsyncClient` that holds
-exactly one keep-alive connection, taken from a stack of idle ones. Not one client with a pool
-of `max_connections`: httpcore's pool re-examines every connection and every queued request
-on each request and release (encode/httpcore#1035), which measured here 22.7 ms of CPU per
-call at 100 concurrent calls against 1.6 ms this way (docs/performance.md). Connections
-belong to the loop that opened them: the gateway's.
+Connections: up to `max_connections` calls at once, each on an httpx transport that holds
+exactly one keep-alive connection, taken from a stack of idle ones. Not one transport with a
+pool of `max_connections`: httpcore's pool re-examines every connection and every queued
+request on each request and release (encode/httpcore#1035), which measured here 22.7 ms of
+CPU per call at 100 concurrent calls against 1.6 ms this way (docs/performance.md).
+Connections belong to the loop that opened them: the gateway's.
 
 A connection goes back on the idle stack only after a call that ended well (an answer read
 whole, whatever its HTTP status). One whose call failed, was cut at the budget or was
@@ -20,16 +20,19 @@ usable again (encode/httpcore#1093), and handing it to the next call made every 
 wait out its budget until a restart. Before reuse, the transport itself checks that an idle
 connection was not closed by the peer.
 
-The transport under each client is aiohttp's (`suppliers/transport.py`, chosen by measurement:
-about a third of httpcore's CPU per call); a test may hand its own. Whatever the transport
-says, a call is "no answer within the budget" only when time ran out — `httpx-aiohttp` maps a
-refused or dropped connection to `httpx.ConnectTimeout` too.
+httpx is the API: an `httpx.Request` goes to an `httpx.AsyncBaseTransport`, an
+`httpx.Response` comes back, httpx decodes its body. The transport is aiohttp's
+(`suppliers/transport.py`, chosen by measurement: about a third of httpcore's CPU per call); a
+test may hand its own. `httpx.AsyncClient` is not used: what it adds — redirects, auth, cookies,
+proxies from the environment, event hooks — a call to INASTI must not have, and it cost 0.3 ms
+of the 1.05 ms of CPU a call took here (issue #17). Whatever the transport says, a call is "no
+answer within the budget" only when time ran out — `httpx-aiohttp` maps a refused or dropped
+connection to `httpx.ConnectTimeout` too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
 import logging
 import socket
 import ssl
@@ -40,7 +43,7 @@ from dataclasses import dataclass
 import aiohttp
 import httpx
 
-from selfemployed_gateway import codes
+from selfemployed_gateway import __version__, codes
 from selfemployed_gateway.errors import SupplierError
 from selfemployed_gateway.settings import SupplierSettings
 from selfemployed_gateway.suppliers.soap11 import CONTENT_TYPE
@@ -54,6 +57,9 @@ MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # Of an error answer only the start is kept, to name a SOAP Fault in the logs.
 ERROR_BODY_BYTES = 64 * 1024
 _MAX_CAUSE = 200
+# An idle connection is closed after this long (httpx's default keep-alive expiry).
+_KEEPALIVE = 5.0
+USER_AGENT = f"selfemployed-gateway/{__version__}"
 
 
 @dataclass(frozen=True)
@@ -80,65 +86,76 @@ class SupplierHttp:
         # One TLS context for every client (building one per client is costly).
         self._tls = client_context(settings.tls)
         self._pinned = settings.tls.pinned_sha256
+        budget = settings.timeout_seconds
+        # httpx's per-phase timeouts, as the transport reads them from each request; the
+        # budget above them all is `asyncio.timeout` in `post`.
+        self._timeouts = httpx.Timeout(
+            budget, connect=min(settings.connect_timeout_seconds, budget)
+        ).as_dict()
         self._slots = asyncio.Semaphore(settings.max_connections)
-        self._idle: list[httpx.AsyncClient] = []  # a stack: the most recently used on top
-        self._clients: list[httpx.AsyncClient] = []
+        self._idle: list[httpx.AsyncBaseTransport] = []  # a stack: the most recently used on top
+        self._open: list[httpx.AsyncBaseTransport] = []
         self._closing: set[asyncio.Task[None]] = set()
 
-    def _new_client(self) -> httpx.AsyncClient:
-        budget = self.settings.timeout_seconds
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        transport = self._transport or aiohttp_transport(
-            self._tls, self._pinned, limits.keepalive_expiry or 5.0
-        )
-        client = httpx.AsyncClient(
-            transport=transport,
-            verify=self._tls,
-            timeout=httpx.Timeout(
-                budget, connect=min(self.settings.connect_timeout_seconds, budget)
-            ),
-            limits=limits,
-            # Proxy variables of the environment must not reroute calls to the supplier.
-            trust_env=False,
-            cookies=_NoCookies(),
-        )
-        self._clients.append(client)
-        return client
+    def _new_transport(self) -> httpx.AsyncBaseTransport:
+        transport = self._transport or aiohttp_transport(self._tls, self._pinned, _KEEPALIVE)
+        self._open.append(transport)
+        return transport
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[httpx.AsyncClient]:
-        """A client with one connection, for one call; waits while all are in use. Back on
-        the idle stack only if the call ended well; else closed and discarded."""
+    async def _connection(self) -> AsyncIterator[httpx.AsyncBaseTransport]:
+        """A transport with one connection, for one call; waits while all are in use. Back
+        on the idle stack only if the call ended well; else closed and discarded."""
         async with self._slots:
-            client = self._idle.pop() if self._idle else self._new_client()
+            transport = self._idle.pop() if self._idle else self._new_transport()
             ended_well = False
             try:
-                yield client
+                yield transport
                 ended_well = True
             finally:
                 if ended_well:
-                    self._idle.append(client)
+                    self._idle.append(transport)
                 else:
-                    self._discard(client)
+                    self._discard(transport)
 
-    def _discard(self, client: httpx.AsyncClient) -> None:
-        """Close `client` beside the call (which may be being cancelled) and forget it."""
-        if client in self._clients:
-            self._clients.remove(client)
-        task = asyncio.get_running_loop().create_task(_close_quietly(client))
+    def _discard(self, transport: httpx.AsyncBaseTransport) -> None:
+        """Close `transport` beside the call (which may be being cancelled) and forget it."""
+        if transport in self._open:
+            self._open.remove(transport)
+        task = asyncio.get_running_loop().create_task(_close_quietly(transport))
         self._closing.add(task)  # a task nobody refers to may be collected before it ends
         task.add_done_callback(self._closing.discard)
+
+    @asynccontextmanager
+    async def _exchange(
+        self, transport: httpx.AsyncBaseTransport, soap_action: str, content: bytes
+    ) -> AsyncIterator[httpx.Response]:
+        """The response to one POST, its body not read yet; closed on the way out."""
+        request = httpx.Request(
+            "POST",
+            self.url,
+            headers={
+                "Content-Type": CONTENT_TYPE,
+                "SOAPAction": f'"{soap_action}"',
+                "User-Agent": USER_AGENT,
+            },
+            content=content,
+            extensions={"timeout": self._timeouts},
+        )
+        response = await transport.handle_async_request(request)
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     async def post(self, soap_action: str, content: bytes) -> HttpAnswer:
         """The supplier's answer (any HTTP status), or SupplierError: time budget spent,
         no connection / transport failure, or an answer over the size cap."""
-        budget = self.settings.timeout_seconds
-        headers = {"Content-Type": CONTENT_TYPE, "SOAPAction": f'"{soap_action}"'}
         try:
             async with (
-                asyncio.timeout(budget),
-                self._connection() as client,
-                client.stream("POST", self.url, content=content, headers=headers) as response,
+                asyncio.timeout(self.settings.timeout_seconds),
+                self._connection() as transport,
+                self._exchange(transport, soap_action, content) as response,
             ):
                 body = await self._read_capped(response)
                 return HttpAnswer(response.status_code, body)
@@ -206,23 +223,11 @@ class SupplierHttp:
             return False
 
     async def aclose(self) -> None:
-        clients, self._clients, self._idle = self._clients, [], []
-        for client in clients:
-            await client.aclose()
+        transports, self._open, self._idle = self._open, [], []
+        for transport in transports:
+            await transport.aclose()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
-
-
-class _NoCookies(http.cookiejar.CookieJar):
-    """A cookie INASTI might set must not ride along on the next call, which may be about
-    another person: each call stands alone. (httpx copies a `Cookies` object into a jar of
-    its own: the client is given this jar itself.)"""
-
-    def extract_cookies(self, response: object, request: object) -> None:
-        return None
-
-    def add_cookie_header(self, request: object) -> None:
-        return None
 
 
 def _timed_out(error: BaseException) -> bool:
@@ -242,9 +247,9 @@ def _cause(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:_MAX_CAUSE]
 
 
-async def _close_quietly(client: httpx.AsyncClient) -> None:
-    """Close a discarded client; its connection may already be broken, which is why."""
+async def _close_quietly(transport: httpx.AsyncBaseTransport) -> None:
+    """Close a discarded transport; its connection may already be broken, which is why."""
     try:
-        await client.aclose()
+        await transport.aclose()
     except Exception:  # nothing to answer: the call that used it has its answer already
         log.debug("closing a discarded supplier connection failed", exc_info=True)

@@ -6,8 +6,8 @@ keep-alive connection, CPU of the calling process: httpx's own transport (httpco
 per call, this one 0.7–1.1 ms (docs/performance.md).
 
 Each transport owns one aiohttp session whose connector holds at most one connection, like
-the single-connection httpx clients of `SupplierHttp`: a call that fails is discarded with
-its client, connection and all. aiohttp checks the certificate against the calls' own
+the single-connection slots of `SupplierHttp`: a call that fails is discarded with its
+transport, connection and all. aiohttp checks the certificate against the calls' own
 `ssl.SSLContext` (CA, host name, our certificate); `PinningConnector` adds the pins of
 `supplier.tls.pinned_sha256`, checked right after the handshake, before a byte of the request
 (which names a person) is sent (R-22).
@@ -55,13 +55,14 @@ def aiohttp_transport(
     tls: ssl.SSLContext, pinned: list[str], keepalive_seconds: float
 ) -> AiohttpTransport:
     """A transport of one connection at most, made on first use (on the running loop, which
-    aiohttp requires) and closed with its httpx client."""
+    aiohttp requires) and closed by `SupplierHttp`."""
 
     def session() -> aiohttp.ClientSession:
         connector = PinningConnector(
             pinned=pinned, ssl=tls, limit=1, keepalive_timeout=keepalive_seconds
         )
-        # httpx keeps the cookies (none are expected); aiohttp must not add its own.
+        # No cookie is kept: one INASTI might set must not ride along on a later call,
+        # which may be about another person (each call stands alone).
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
     # `verify`: without our context the transport builds one from certifi's bundle, ~50 ms of
