@@ -51,5 +51,5 @@ def clock_from_setting(value: str | None) -> Clock:
 
 def wire_timestamp(instant: datetime) -> str:
     """UTC with milliseconds, as BCSS writes timestampReceive/timestampReply."""
-    utc = instant.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = instant.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"

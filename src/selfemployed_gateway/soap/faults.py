@@ -29,11 +29,13 @@ def invalid_structure(message: str) -> GatewayFault:
 
 
 def information_cbss(ticket: str, received: str, replied: str) -> etree._Element:
-    return _PLAIN.informationCBSS(
-        _PLAIN.ticketCBSS(ticket),
-        _PLAIN.timestampReceive(received),
-        _PLAIN.timestampReply(replied),
-    )
+    """R-53's block; in every answer, so built with plain SubElement calls (ElementMaker's
+    generic argument handling cost 70 µs of the 80 here, issue #17)."""
+    block = etree.Element("informationCBSS")
+    etree.SubElement(block, "ticketCBSS").text = ticket
+    etree.SubElement(block, "timestampReceive").text = received
+    etree.SubElement(block, "timestampReply").text = replied
+    return block
 
 
 def fault_envelope(
