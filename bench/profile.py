@@ -59,7 +59,7 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("audit write (SQLite)", ("audit/sqlite.py", "audit/__init__.py")),
     (
-        "supplier call (httpx client, INASTI answer parsing)",
+        "supplier call (httpx over aiohttp, INASTI answer parsing)",
         ("suppliers/", "httpx", "httpcore", "h11", "anyio", "sniffio"),
     ),
     ("lxml XSD validation", ("xmlsafe.py",)),

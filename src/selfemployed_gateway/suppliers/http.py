@@ -83,7 +83,7 @@ class SupplierHttp:
         self.settings = settings
         self.max_answer_bytes = max_answer_bytes
         self._transport = transport
-        # One TLS context for every client (building one per client is costly).
+        # One TLS context for every connection (building one per connection is costly).
         self._tls = client_context(settings.tls)
         self._pinned = settings.tls.pinned_sha256
         budget = settings.timeout_seconds
