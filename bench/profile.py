@@ -57,7 +57,10 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
             "privacy.py",
         ),
     ),
-    ("audit write (SQLite)", ("audit/sqlite.py", "audit/__init__.py")),
+    (
+        "audit write (writer thread: sealing, SQLite)",
+        ("audit/writer.py", "audit/sqlite.py", "audit/__init__.py"),
+    ),
     (
         "supplier call (httpx over aiohttp, INASTI answer parsing)",
         ("suppliers/", "httpx", "httpcore", "h11", "anyio", "sniffio"),
@@ -178,7 +181,7 @@ MARKERS: list[tuple[str, str, str]] = [
     ("spyne deserialisation (RequestReader.read)", "soap/reader.py", "read"),
     ("pipeline (Pipeline.consult)", "pipeline.py", "consult"),
     ("response writing (soap/writer.py)", "writer.py", "*"),
-    ("audit write (AuditStore.record)", "audit/sqlite.py", "record"),
+    ("audit write (AuditStore.record_many)", "audit/sqlite.py", "record_many"),
     ("logging (Logger.info)", "logging/__init__.py", "info"),
     ("metrics (GatewayMetrics.exchange)", "metrics.py", "exchange"),
     ("pydantic (validator calls, anywhere)", "pydantic", "*"),

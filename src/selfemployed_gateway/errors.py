@@ -7,6 +7,7 @@
     │   ├── tls.TlsConfigurationError certificates, keys, CRLs
     │   └── suppliers.l302.mapping.L302MappingError   the L302 conversion table
     ├── AuditError                    the audit trail cannot be opened, read or written
+    │   └── AuditOutcomeUnknown       a commit was sent and its outcome never came back
     ├── SupplierError                 no usable answer from INASTI: MSG00002 (R-22)
     ├── suppliers.soap11.ProtocolError  a supplier message not usable; becomes a SupplierError
     └── ExternalResourceRefused       a document asked the hardened parser for a DTD or entity
@@ -29,6 +30,11 @@ class ConfigurationError(GatewayError):
 
 class AuditError(GatewayError):
     """The audit trail cannot be opened, read or written (R-73)."""
+
+
+class AuditOutcomeUnknown(AuditError):
+    """A commit was sent but its outcome is unknown (the connection died under it): the
+    exchanges may be stored or not, so writing them again could store them twice."""
 
 
 class SupplierError(GatewayError):

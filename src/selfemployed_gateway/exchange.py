@@ -5,27 +5,27 @@ audit trail — an answered request is never missing from it. When storing fails
 becomes fault MSG00003 (nothing is sent that could not be traced), the failure is logged and
 counted.
 
-Where the write runs: in `audit_writer`, threads beside the event loop, never on it. A
-store can wait — PostgreSQL on the network, SQLite up to its busy timeout while another
-process (a second worker, `audit purge`) holds the write lock — and a wait on the loop would
-freeze every other exchange, push answers past their time budget (R-65), and silence
-`/healthz`. The gateway gives SQLite one writer thread (it takes one writer at a time
-anyway) and PostgreSQL `gateway.threads`.
+Where the write runs: in `audit_writer` (audit/writer.py), threads beside the event loop,
+never on it. A store can wait — PostgreSQL on the network, SQLite up to its busy timeout
+while another process (a second worker, `audit purge`) holds the write lock — and a wait on
+the loop would freeze every other exchange, push answers past their time budget (R-65), and
+silence `/healthz`. The gateway gives SQLite one writer thread (it takes one writer at a
+time anyway) and PostgreSQL `gateway.threads`; exchanges that end together share a commit.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 import time
 import uuid
-from concurrent.futures import Executor
 from dataclasses import replace
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.admission import Admission
 from selfemployed_gateway.audit.protection import AuditProtection
 from selfemployed_gateway.audit.trail import AuditStore, ExchangeRecord, bounded
+from selfemployed_gateway.audit.writer import AuditWriter
 from selfemployed_gateway.clock import Clock
 from selfemployed_gateway.decisions import DecisionTrail
 from selfemployed_gateway.metrics import GatewayMetrics
@@ -49,7 +49,7 @@ class ExchangeHandler:
         metrics: GatewayMetrics,
         clock: Clock,
         *,
-        audit_writer: Executor | None = None,
+        audit_writer: AuditWriter | None = None,
         admission: Admission | None = None,
         stored_bytes: tuple[int, int] = (
             _AUDIT.max_request_bytes,
@@ -65,8 +65,8 @@ class ExchangeHandler:
         self.admission = admission or Admission(LimitSettings())
         # The caps of a stored (request, response): the rest is its SHA-256 and length.
         self.stored_bytes = stored_bytes
-        # None: the running loop's default executor.
-        self.audit_writer = audit_writer
+        # None: a writer thread of its own.
+        self.audit_writer = audit_writer or AuditWriter(audit)
         # Messages sealed and the NISS hashed before they are stored (issue #13).
         self.protection = protection or AuditProtection()
         # Each exchange's decision trail is kept and stored with it (issue #18).
@@ -156,9 +156,8 @@ class ExchangeHandler:
                 request_xml=bounded(call.body, self._request_cap(trace)),
                 response_xml=bounded(answer.body, self.stored_bytes[1]),
             )
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(
-                self.audit_writer, self._write, record, trace.ssin, trace.decisions
+            await self.audit_writer.write(
+                functools.partial(self._sealed, record, trace.ssin, trace.decisions)
             )
         except Exception as error:
             self.metrics.audit_write_failures.inc()
@@ -170,17 +169,18 @@ class ExchangeHandler:
             return self.endpoint.refuse(call, GatewayFault(codes.INTERNAL_ERROR), trace)
         return answer
 
-    def _write(self, record: ExchangeRecord, ssin: str | None, trail: DecisionTrail) -> None:
+    def _sealed(
+        self, record: ExchangeRecord, ssin: str | None, trail: DecisionTrail
+    ) -> ExchangeRecord:
         """In the audit writer thread: the trail's JSON (~20 µs) and the sealing (~10 µs),
         never the loop's. The exchange is answered: its trail gets no more steps."""
         protection = self.protection
         decisions = trail.to_json() if trail.recorded else None
-        stored = protection.seal(
+        return protection.seal(
             record.model_copy(
                 update={"ssin_hash": protection.ssin_hash(ssin), "decisions": decisions}
             )
         )
-        self.audit.record(stored)
 
 
 def _redacted(text: str | None) -> str | None:

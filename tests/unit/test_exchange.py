@@ -7,13 +7,14 @@ import io
 import json
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from datetime import datetime
 
 import pytest
 
 from selfemployed_gateway import privacy
 from selfemployed_gateway.audit.trail import ExchangeRecord
+from selfemployed_gateway.audit.writer import AuditWriter
 from selfemployed_gateway.clock import FixedClock
 from selfemployed_gateway.dataset import Dataset
 from selfemployed_gateway.errors import AuditError
@@ -49,6 +50,10 @@ class MemoryAudit:
             raise AuditError("audit store unavailable (test)")
         self.records.append(exchange)
 
+    def record_many(self, exchanges: Sequence[ExchangeRecord]) -> None:
+        for exchange in exchanges:
+            self.record(exchange)
+
     def by_ticket(self, ticket: str) -> list[ExchangeRecord]:
         return [r for r in self.records if ticket in (r.ticket_cbss, r.client_ticket)]
 
@@ -67,7 +72,7 @@ def handler(
     audit: MemoryAudit,
     metrics: GatewayMetrics,
     *,
-    audit_writer: ThreadPoolExecutor | None = None,
+    audit_writer: AuditWriter | None = None,
 ) -> ExchangeHandler:
     endpoint = soap_endpoint(
         dataset, registers(dataset), ScriptedSupplier(), CLOCK, validate_responses=False
@@ -183,7 +188,8 @@ def test_the_audit_write_runs_beside_the_event_loop_in_its_writer(dataset: Datas
     """A store may wait (PostgreSQL on the network, SQLite on another process's write lock):
     the write runs in the handler's `audit_writer` threads, never on the loop itself."""
     audit = MemoryAudit()
-    with ThreadPoolExecutor(1, thread_name_prefix="audit") as writer:
+    writer = AuditWriter(audit)  # type: ignore[arg-type]
+    try:
         exchanges = handler(dataset, audit, GatewayMetrics("final"), audit_writer=writer)
 
         async def answer_and_note_the_loop_thread() -> int:
@@ -192,6 +198,8 @@ def test_the_audit_write_runs_beside_the_event_loop_in_its_writer(dataset: Datas
             return threading.get_ident()
 
         loop_thread = asyncio.run(answer_and_note_the_loop_thread())
+    finally:
+        writer.close()
     assert len(audit.records) == 1
     assert audit.threads[0] != loop_thread
     assert audit.thread_names == ["audit_0"]

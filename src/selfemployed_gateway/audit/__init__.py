@@ -12,5 +12,6 @@ of a record's ``repr``.
 
 Modules: `trail` (the exchange record and the store's contract), `sqlite` (one file, the
 default) and `postgresql` (the two backends), `backends` (the one chosen by
-`AuditSettings.backend`), `commands` (`audit show|find|purge`).
+`AuditSettings.backend`), `writer` (the gateway's writer threads: group commit),
+`commands` (`audit show|find|purge`).
 """

@@ -6,11 +6,12 @@ replaced on the next call. A statement that fails because the connection was los
 anything was committed (typically: the server restarted while the connection was idle) is
 retried once on a fresh connection, so a database restart does not fail the next request of
 every worker thread. A failure of the COMMIT itself is never retried (the outcome is
-unknown): it raises `AuditError`. Connections of threads that have ended are closed when the
-next connection is opened; `close` closes them all.
+unknown): it raises `AuditOutcomeUnknown`. Connections of threads that have ended are closed
+when the next connection is opened; `close` closes them all.
 
-Durability: autocommit is off and `record` commits explicitly; with the server's default
-``synchronous_commit = on`` the exchange is flushed to the server's WAL when it returns.
+Durability: autocommit is off and `record_many` commits explicitly, once for all its rows;
+with the server's default ``synchronous_commit = on`` they are flushed to the server's WAL
+when it returns.
 
 Schema: ``CREATE TABLE IF NOT EXISTS audit_exchange`` (timestamptz, bytea for the messages)
 and its indexes, under a transaction-level advisory lock so that several gateways starting
@@ -21,7 +22,7 @@ SQLSTATE and the server's primary message (never its DETAIL, which can quote a r
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -40,7 +41,7 @@ from selfemployed_gateway.audit.trail import (
     record_from_row,
     row_from_record,
 )
-from selfemployed_gateway.errors import AuditError
+from selfemployed_gateway.errors import AuditError, AuditOutcomeUnknown
 from selfemployed_gateway.postgresql_errors import describe
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -71,6 +72,9 @@ _SCHEMA = (
 )
 
 _COLUMNS = sql.SQL(COLUMNS)
+_INSERT = sql.SQL("INSERT INTO audit_exchange ({}) VALUES ({})").format(
+    _COLUMNS, sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS.split(",")))
+)
 
 Connection = psycopg.Connection[TupleRow]
 T = TypeVar("T")
@@ -91,13 +95,14 @@ class PostgresAuditStore:
         return f"PostgresAuditStore({self._name!r})"
 
     def record(self, exchange: ExchangeRecord) -> None:
-        row = row_from_record(exchange, lambda moment: moment)
-        query = sql.SQL("INSERT INTO audit_exchange ({}) VALUES ({})").format(
-            _COLUMNS, sql.SQL(", ").join(sql.Placeholder() * len(row))
-        )
+        self.record_many((exchange,))
+
+    def record_many(self, exchanges: Sequence[ExchangeRecord]) -> None:
+        rows = [row_from_record(exchange, _same) for exchange in exchanges]
 
         def insert(connection: Connection) -> None:
-            connection.execute(query, row)
+            with connection.cursor() as cursor:
+                cursor.executemany(_INSERT, rows)
 
         self._run("record", insert)
 
@@ -201,7 +206,10 @@ class PostgresAuditStore:
             connection.commit()
         except psycopg.Error as error:
             self._abandon(connection, error)
-            raise self._error(f"{what} (commit; outcome unknown)", error) from error
+            raise AuditOutcomeUnknown(
+                f"audit store {self._name}: {what} (commit; outcome unknown) failed: "
+                f"{describe(error)}"
+            ) from error
         return result
 
     def _connection(self, what: str) -> tuple[Connection, bool]:
@@ -305,6 +313,10 @@ def _redacted(dsn: str) -> str:
         return "postgresql (unparsable DSN)"
     parameters.pop("password", None)
     return f"postgresql {make_conninfo('', **parameters)}" if parameters else "postgresql"
+
+
+def _same(moment: datetime) -> datetime:
+    return moment  # psycopg writes an aware datetime as timestamptz itself
 
 
 def _exchange(row: TupleRow) -> ExchangeRecord:

@@ -2,7 +2,7 @@
 
 Every `audit.purge_interval_seconds` (and once at start-up), the exchanges received more than
 `audit.retention_days` ago by the gateway's clock (the clock that stamped them) are deleted,
-in the audit writer's thread, never on the event loop. Each run is logged and counted
+in a thread of its own, never on the event loop. Each run is logged and counted
 (`seg_audit_purged_total`); a failed run is logged and counted too, and the next run tries
 again. `selfemployed-gateway audit purge` stays, for a purge now.
 """

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from selfemployed_gateway.errors import AuditError
 
 BUSY_TIMEOUT_SECONDS = 10.0
 _PLACEHOLDERS = ", ".join("?" for _ in COLUMNS.split(","))
+_INSERT = f"INSERT INTO audit_exchange ({COLUMNS}) VALUES ({_PLACEHOLDERS})"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_exchange (
@@ -116,12 +117,13 @@ class SqliteAuditStore:
         return f"SqliteAuditStore({str(self._path)!r})"
 
     def record(self, exchange: ExchangeRecord) -> None:
-        row = row_from_record(exchange, _text)
+        self.record_many((exchange,))
+
+    def record_many(self, exchanges: Sequence[ExchangeRecord]) -> None:
+        # One transaction: SQLite's commit (the WAL append) is most of a write's cost.
+        rows = [row_from_record(exchange, _text) for exchange in exchanges]
         with self._failures("record"), self._locked() as connection, connection:
-            connection.execute(
-                f"INSERT INTO audit_exchange ({COLUMNS}) VALUES ({_PLACEHOLDERS})",
-                row,
-            )
+            connection.executemany(_INSERT, rows)
 
     def by_ticket(self, ticket: str) -> list[ExchangeRecord]:
         return self._select(

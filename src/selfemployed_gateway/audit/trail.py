@@ -58,6 +58,12 @@ class AuditStore(Protocol):
         """Store one exchange; durable when this returns (called before the response is sent)."""
         ...
 
+    def record_many(self, exchanges: Sequence[ExchangeRecord]) -> None:
+        """Store the exchanges in one transaction (group commit, `audit/writer.py`): all
+        durable when this returns; on `AuditError` none was stored, except on
+        `AuditOutcomeUnknown`, when the commit's outcome is not known."""
+        ...
+
     def by_ticket(self, ticket: str) -> list[ExchangeRecord]:
         """Exchanges whose ticketCBSS or client ticket is ``ticket``, newest first."""
         ...

@@ -19,6 +19,7 @@ from selfemployed_gateway.audit.backends import open_audit_store
 from selfemployed_gateway.audit.protection import AuditProtection
 from selfemployed_gateway.audit.retention import Retention
 from selfemployed_gateway.audit.trail import AuditStore
+from selfemployed_gateway.audit.writer import AuditWriter
 from selfemployed_gateway.bindings import load_bindings
 from selfemployed_gateway.clock import clock_from_setting
 from selfemployed_gateway.configuration import configuration_digest, load_settings
@@ -68,7 +69,7 @@ class Gateway:
     exchanges: ExchangeHandler
     metrics: GatewayMetrics
     audit: AuditStore
-    audit_writer: ThreadPoolExecutor
+    audit_writer: AuditWriter
     tls: tls.ReloadableServerTls
     breaker: CircuitBreaker
     retention: Retention
@@ -103,7 +104,7 @@ class Gateway:
         audit = open_audit_store(settings.audit)
         # SQLite takes one writer at a time anyway; PostgreSQL writes in parallel.
         writers = 1 if settings.audit.backend is AuditBackend.SQLITE else settings.gateway.threads
-        audit_writer = ThreadPoolExecutor(writers, thread_name_prefix="audit")
+        audit_writer = AuditWriter(audit, threads=writers)
         return cls(
             settings=settings,
             contract=contract,
@@ -125,7 +126,14 @@ class Gateway:
             audit_writer=audit_writer,
             tls=tls.ReloadableServerTls(server_tls_options),
             breaker=breaker,
-            retention=Retention(audit, clock, metrics, audit_writer, settings.audit.retention_days),
+            # Its own thread: a long purge holds SQLite's lock, never the writer's queue.
+            retention=Retention(
+                audit,
+                clock,
+                metrics,
+                ThreadPoolExecutor(1, thread_name_prefix="audit-purge"),
+                settings.audit.retention_days,
+            ),
             admin_token=read_token(token_file) if token_file is not None else None,
         )
 
@@ -176,7 +184,8 @@ class Gateway:
         if interval > 0:
             self._retention_task = loop.create_task(self.retention.run(interval))
         reactor.addSystemEventTrigger("after", "shutdown", blocking.shutdown)
-        reactor.addSystemEventTrigger("after", "shutdown", self.audit_writer.shutdown)
+        reactor.addSystemEventTrigger("after", "shutdown", self.retention.writer.shutdown)
+        reactor.addSystemEventTrigger("after", "shutdown", self.audit_writer.close)
         reactor.addSystemEventTrigger("after", "shutdown", self.audit.close)
 
         readiness = Readiness(

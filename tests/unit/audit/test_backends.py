@@ -288,6 +288,21 @@ def test_concurrent_writers_lose_nothing(store: AuditStore) -> None:
     assert tickets(store.by_ticket("c7-24")) == ["W7-24"]
 
 
+def test_record_many_stores_a_batch_in_one_transaction_all_or_nothing(store: AuditStore) -> None:
+    """Group commit (audit/writer.py): a batch is stored whole, or not at all, so that the
+    writer may try its exchanges again one by one without storing any twice."""
+    store.record_many([exchange("G1", at=T0), exchange("G2", at=T0 + timedelta(seconds=1))])
+    assert tickets(store.find()) == ["G2", "G1"]
+    # NOT NULL refused by the database itself (pydantic would refuse it before).
+    broken = ExchangeRecord.model_construct(**{**exchange("BROKEN").model_dump(), "outcome": None})
+    with pytest.raises(AuditError, match="record failed") as refused:
+        store.record_many([exchange("G3"), broken])
+    assert SECRET.decode() not in str(refused.value)
+    assert store.by_ticket("G3") == []
+    store.record_many([exchange("G3")])  # the store is usable after the refused batch
+    assert tickets(store.by_ticket("G3")) == ["G3"]
+
+
 # --- opening ---------------------------------------------------------------------------
 
 
