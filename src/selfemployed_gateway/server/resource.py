@@ -24,13 +24,12 @@ see server/channel.py):
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from twisted.internet.defer import Deferred
-from twisted.python.failure import Failure
 from twisted.web import resource, server
 
 from selfemployed_gateway import tls
@@ -124,11 +123,9 @@ class ConsultResource(resource.Resource):
         # A client that leaves does not cancel its exchange: it is still answered and audited.
         task = self.loop.create_task(exchange)
         self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
-        work: Deferred[SoapAnswer] = Deferred.fromFuture(task)
-        work.addCallbacks(
-            self._answer, self._crash, callbackArgs=(request, gone), errbackArgs=(request, gone)
-        )
+        # Straight from the task, on the reactor's loop: a Deferred in between cost ~1% of an
+        # exchange and adds nothing here (issue #17).
+        task.add_done_callback(functools.partial(self._done, request, gone))
         return server.NOT_DONE_YET
 
     async def drain(self, timeout: float) -> None:
@@ -138,6 +135,17 @@ class ConsultResource(resource.Resource):
         deadline = self.loop.time() + timeout
         while self._in_flight and (left := deadline - self.loop.time()) > 0:
             await asyncio.wait(set(self._in_flight), timeout=left)
+
+    def _done(
+        self, request: server.Request, gone: list[bool], task: asyncio.Task[SoapAnswer]
+    ) -> None:
+        self._in_flight.discard(task)
+        if task.cancelled():
+            self._crash(asyncio.CancelledError("exchange cancelled"), request, gone)
+        elif (error := task.exception()) is not None:
+            self._crash(error, request, gone)
+        else:
+            self._answer(task.result(), request, gone)
 
     def _answer(self, answer: SoapAnswer, request: server.Request, gone: list[bool]) -> None:
         self.metrics.in_flight.dec()
@@ -154,10 +162,10 @@ class ConsultResource(resource.Resource):
         request.write(answer.body)
         request.finish()
 
-    def _crash(self, failure: Failure, request: server.Request, gone: list[bool]) -> None:
+    def _crash(self, error: BaseException, request: server.Request, gone: list[bool]) -> None:
         # The endpoint answers every error itself; reaching here is a bug of ours.
         self.metrics.in_flight.dec()
-        log.error("unanswered request", exc_info=failure.value)
+        log.error("unanswered request", exc_info=error)
         if not gone:
             request.setResponseCode(500)
             request.finish()
