@@ -19,7 +19,8 @@ import functools
 import logging
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from selfemployed_gateway import codes
 from selfemployed_gateway.admission import Admission
@@ -141,24 +142,23 @@ class ExchangeHandler:
         self, trace: ExchangeTrace, call: IncomingCall, answer: SoapAnswer, started: float
     ) -> SoapAnswer:
         try:
-            record = ExchangeRecord(
+            exchange = _Exchange(
                 ticket_cbss=trace.ticket_cbss,
-                # Free texts of the caller, stored in clear beside the sealed messages: a NISS
-                # written in them is kept as its tag (privacy.redact), like in the logs.
-                client_ticket=_redacted(trace.client_ticket),
+                client_ticket=trace.client_ticket,
                 client_id=trace.client_id,
                 operation=trace.operation.value if trace.operation else None,
-                legal_context=_redacted(trace.legal_context),
+                legal_context=trace.legal_context,
                 received=trace.received,
                 replied=self.clock.now(),
                 outcome=trace.outcome or "unknown",
                 duration_ms=(time.monotonic() - started) * 1000,
-                request_xml=bounded(call.body, self._request_cap(trace)),
-                response_xml=bounded(answer.body, self.stored_bytes[1]),
+                request=call.body,
+                request_cap=self._request_cap(trace),
+                response=answer.body,
+                ssin=trace.ssin,
+                trail=trace.decisions,
             )
-            await self.audit_writer.write(
-                functools.partial(self._sealed, record, trace.ssin, trace.decisions)
-            )
+            await self.audit_writer.write(functools.partial(self._stored, exchange))
         except Exception as error:
             self.metrics.audit_write_failures.inc()
             log.error(
@@ -169,18 +169,52 @@ class ExchangeHandler:
             return self.endpoint.refuse(call, GatewayFault(codes.INTERNAL_ERROR), trace)
         return answer
 
-    def _sealed(
-        self, record: ExchangeRecord, ssin: str | None, trail: DecisionTrail
-    ) -> ExchangeRecord:
-        """In the audit writer thread: the trail's JSON (~20 µs) and the sealing (~10 µs),
-        never the loop's. The exchange is answered: its trail gets no more steps."""
+    def _stored(self, exchange: _Exchange) -> ExchangeRecord:
+        """In the audit writer thread, never the loop's: the record as stored, built once —
+        messages bounded and sealed, the trail's JSON, the NISS's keyed hash. The exchange is
+        answered: its trail gets no more steps."""
         protection = self.protection
-        decisions = trail.to_json() if trail.recorded else None
-        return protection.seal(
-            record.model_copy(
-                update={"ssin_hash": protection.ssin_hash(ssin), "decisions": decisions}
-            )
+        trail = exchange.trail
+        return ExchangeRecord(
+            ticket_cbss=exchange.ticket_cbss,
+            # Free texts of the caller, stored in clear beside the sealed messages: a NISS
+            # written in them is kept as its tag (privacy.redact), like in the logs.
+            client_ticket=_redacted(exchange.client_ticket),
+            client_id=exchange.client_id,
+            operation=exchange.operation,
+            legal_context=_redacted(exchange.legal_context),
+            received=exchange.received,
+            replied=exchange.replied,
+            outcome=exchange.outcome,
+            duration_ms=exchange.duration_ms,
+            ssin_hash=protection.ssin_hash(exchange.ssin),
+            **protection.sealed(
+                exchange.ticket_cbss,
+                bounded(exchange.request, exchange.request_cap),
+                bounded(exchange.response, self.stored_bytes[1]),
+                trail.to_json() if trail.recorded else None,
+            ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    """What the loop hands the audit writer: the exchange as it ended, nothing derived yet."""
+
+    ticket_cbss: str
+    client_ticket: str | None
+    client_id: str | None
+    operation: str | None
+    legal_context: str | None
+    received: datetime
+    replied: datetime
+    outcome: str
+    duration_ms: float
+    request: bytes
+    request_cap: int
+    response: bytes
+    ssin: str | None
+    trail: DecisionTrail
 
 
 def _redacted(text: str | None) -> str | None:

@@ -23,6 +23,7 @@ import hmac
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -75,6 +76,15 @@ def new_key_text() -> str:
     return base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii")
 
 
+class SealedFields(TypedDict):
+    """The fields of `ExchangeRecord` that `AuditProtection.sealed` writes."""
+
+    key_id: str | None
+    request_xml: bytes
+    response_xml: bytes
+    decisions: bytes | None
+
+
 @dataclass(frozen=True)
 class AuditProtection:
     """The keys of one trail: sealing keys by id (the first seals) and the NISS hash key."""
@@ -119,22 +129,41 @@ class AuditProtection:
         """The record as stored: messages sealed with the first key (as is without a key)."""
         if not self.sealing:
             return exchange
+        return exchange.model_copy(
+            update=self.sealed(
+                exchange.ticket_cbss,
+                exchange.request_xml,
+                exchange.response_xml,
+                exchange.decisions,
+            )
+        )
+
+    def sealed(
+        self, ticket_cbss: str, request: bytes, response: bytes, decisions: bytes | None
+    ) -> SealedFields:
+        """The stored fields of an exchange's messages and trail: sealed with the first key
+        and its `key_id`; as they are (and no key) without one. Lets the gateway build the
+        stored record once (exchange.py), not copy it once more to seal it (issue #17)."""
+        if not self.sealing:
+            return {
+                "key_id": None,
+                "request_xml": request,
+                "response_xml": response,
+                "decisions": decisions,
+            }
         key_id, key = self.sealing[0]
         cipher = AESGCM(key)
 
         def sealed(message: bytes, role: bytes) -> bytes:
             nonce = os.urandom(NONCE_BYTES)
-            return nonce + cipher.encrypt(nonce, message, _context(exchange, role))
+            return nonce + cipher.encrypt(nonce, message, _context(ticket_cbss, role))
 
-        decisions = exchange.decisions
-        return exchange.model_copy(
-            update={
-                "key_id": key_id,
-                "request_xml": sealed(exchange.request_xml, b"request"),
-                "response_xml": sealed(exchange.response_xml, b"response"),
-                "decisions": sealed(decisions, b"decisions") if decisions is not None else None,
-            }
-        )
+        return {
+            "key_id": key_id,
+            "request_xml": sealed(request, b"request"),
+            "response_xml": sealed(response, b"response"),
+            "decisions": sealed(decisions, b"decisions") if decisions is not None else None,
+        }
 
     def open(self, exchange: ExchangeRecord) -> ExchangeRecord:
         """The record with its messages in clear; `MissingAuditKey` if its key is not here,
@@ -179,7 +208,7 @@ def _opened(
     """One sealed part of `exchange` in clear; `AuditError` if altered or moved."""
     try:
         nonce, body = message[:NONCE_BYTES], message[NONCE_BYTES:]
-        return cipher.decrypt(nonce, body, _context(exchange, role))
+        return cipher.decrypt(nonce, body, _context(exchange.ticket_cbss, role))
     except InvalidTag as error:
         raise AuditError(
             f"exchange {exchange.ticket_cbss}: the {what or role.decode()} does not open with "
@@ -187,8 +216,8 @@ def _opened(
         ) from error
 
 
-def _context(exchange: ExchangeRecord, role: bytes) -> bytes:
-    return b"selfemployed-gateway audit\x00" + exchange.ticket_cbss.encode() + b"\x00" + role
+def _context(ticket_cbss: str, role: bytes) -> bytes:
+    return b"selfemployed-gateway audit\x00" + ticket_cbss.encode() + b"\x00" + role
 
 
 def _hex(text: str) -> bytes | None:
