@@ -10,7 +10,6 @@ client gets back exactly what it sent.
 
 from __future__ import annotations
 
-import copy
 import functools
 from datetime import date
 
@@ -85,7 +84,7 @@ def _copy(request: etree._Element, parent: etree._Element, names: tuple[str, ...
     for name in names:
         found = request.find(name)
         if found is not None:
-            element = copy.deepcopy(found)
+            element = found.__deepcopy__(None)  # lxml's own copy, without copy.py's dispatch
             element.tail = None
             for node in element.iter():
                 for attribute in [a for a in node.attrib if a.startswith(_XSI_PREFIX)]:
@@ -114,7 +113,7 @@ def _status(parent: etree._Element, reply: Reply) -> None:
 
 def _coded(parent: etree._Element, tag: str, value: CodedValue | None) -> None:
     if value is not None:
-        parent.append(copy.copy(_coded_element(tag, value)))
+        parent.append(_coded_element(tag, value).__copy__())
 
 
 @functools.lru_cache(maxsize=1024)

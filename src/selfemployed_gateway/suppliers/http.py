@@ -96,6 +96,7 @@ class SupplierHttp:
         self._idle: list[httpx.AsyncBaseTransport] = []  # a stack: the most recently used on top
         self._open: list[httpx.AsyncBaseTransport] = []
         self._closing: set[asyncio.Task[None]] = set()
+        self._headers_by_action: dict[str, httpx.Headers] = {}
 
     def _new_transport(self) -> httpx.AsyncBaseTransport:
         transport = self._transport or aiohttp_transport(self._tls, self._pinned, _KEEPALIVE)
@@ -134,11 +135,7 @@ class SupplierHttp:
         request = httpx.Request(
             "POST",
             self.url,
-            headers={
-                "Content-Type": CONTENT_TYPE,
-                "SOAPAction": f'"{soap_action}"',
-                "User-Agent": USER_AGENT,
-            },
+            headers=self._headers(soap_action),
             content=content,
             extensions={"timeout": self._timeouts},
         )
@@ -147,6 +144,20 @@ class SupplierHttp:
             yield response
         finally:
             await response.aclose()
+
+    def _headers(self, soap_action: str) -> httpx.Headers:
+        """A call's headers, normalised once per operation (two at most: the protocol's
+        actions), since httpx only copies a `Headers` it is given (issue #17)."""
+        headers = self._headers_by_action.get(soap_action)
+        if headers is None:
+            headers = self._headers_by_action[soap_action] = httpx.Headers(
+                {
+                    "Content-Type": CONTENT_TYPE,
+                    "SOAPAction": f'"{soap_action}"',
+                    "User-Agent": USER_AGENT,
+                }
+            )
+        return headers
 
     async def post(self, soap_action: str, content: bytes) -> HttpAnswer:
         """The supplier's answer (any HTTP status), or SupplierError: time budget spent,
