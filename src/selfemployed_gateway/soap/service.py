@@ -49,6 +49,20 @@ class _Soap11(Soap11):
     # Spyne's XML document class keeps the envelope prefix for faults in a class attribute.
     soap_env = "soapenv"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._attributes: dict[type, Any] = {}
+
+    def get_cls_attrs(self, cls: type) -> Any:
+        """Spyne's attributes of a model class, as spyne computes them, remembered in a plain
+        dict. Spyne's own cache is a WeakKeyDictionary behind a debug line that takes its
+        length on every call, 26 calls a request: 25 of the 230 µs of reading one (issue
+        #17). It never forgets an entry either; the classes live as long as the application."""
+        attributes = self._attributes.get(cls)
+        if attributes is None:
+            attributes = self._attributes[cls] = super().get_cls_attrs(cls)
+        return attributes
+
 
 def build_application() -> Application:
     """The spyne Application, writing `soapenv` and `ses` prefixes like BCSS's examples."""

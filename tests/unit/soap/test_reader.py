@@ -87,3 +87,25 @@ def test_a_contributions_request_keeps_its_quarters_collapsed() -> None:
 )
 def test_wire_dates(text: str, day: date) -> None:
     assert wire_date(text) == day
+
+
+def test_spyne_attributes_are_remembered_as_spyne_computes_them() -> None:
+    """service._Soap11 keeps spyne's class attributes in a plain dict (issue #17): for every
+    model the reader meets, the same attributes as spyne's own Soap11, computed once."""
+    from spyne.protocol.soap import Soap11
+
+    from selfemployed_gateway.soap import models
+    from selfemployed_gateway.soap.service import build_application
+
+    protocol = build_application().in_protocol
+    classes = [
+        value
+        for value in vars(models).values()
+        if isinstance(value, type) and hasattr(value, "Attributes")
+    ]
+    assert len(classes) >= 5
+    plain = Soap11()
+    for cls in classes:
+        remembered = protocol.get_cls_attrs(cls)
+        assert protocol.get_cls_attrs(cls) is remembered
+        assert repr(remembered) == repr(plain.get_cls_attrs(cls)), cls.__name__
