@@ -55,12 +55,11 @@ from selfemployed_gateway.records import (
     Operation,
     SupplierOutcome,
 )
+from selfemployed_gateway.suppliers.elements import Children, top
 from selfemployed_gateway.suppliers.elements import child as _child
-from selfemployed_gateway.suppliers.elements import first as _first
 from selfemployed_gateway.suppliers.elements import optional_text as _optional_text
 from selfemployed_gateway.suppliers.elements import sub as _sub
 from selfemployed_gateway.suppliers.elements import text as _text
-from selfemployed_gateway.suppliers.elements import top
 from selfemployed_gateway.suppliers.soap11 import ProtocolError
 from selfemployed_gateway.xmlsafe import XmlSchema
 
@@ -221,15 +220,16 @@ def contributions_response(
 # --- reading (of schema-valid payloads; the checks here are what the XSD cannot say) -------
 
 
-def _optional_date(parent: etree._Element, name: str) -> date | None:
-    text = _optional_text(parent, name)
+def _optional_date(children: Children, name: str) -> date | None:
+    text = children.optional_text(name)
     return None if text is None else date.fromisoformat(text)
 
 
 def _read_period(element: etree._Element) -> DatePeriod:
+    children = Children(element)
     period = DatePeriod(
-        begin=date.fromisoformat(_text(element, "beginDate")),
-        end=_optional_date(element, "endDate"),
+        begin=date.fromisoformat(children.text("beginDate")),
+        end=_optional_date(children, "endDate"),
     )
     if period.end is not None and period.end < period.begin:
         raise ProtocolError("a period ends before it begins")
@@ -237,10 +237,17 @@ def _read_period(element: etree._Element) -> DatePeriod:
 
 
 def _read_coded(element: etree._Element) -> CodedValue:
-    descriptions = tuple(
-        (str(item.get("language")), item.text or "") for item in element.iterchildren("description")
-    )
-    return _coded_value(_text(element, "code"), descriptions)
+    """A code and its descriptions, in one walk over the element's children."""
+    code: str | None = None
+    descriptions: list[tuple[str, str]] = []
+    for item in element:
+        if item.tag == "description":
+            descriptions.append((str(item.get("language")), item.text or ""))
+        elif item.tag == "code" and code is None:
+            code = item.text or ""
+    if code is None:
+        raise ProtocolError(f"code missing in {etree.QName(element).localname}")
+    return _coded_value(code, tuple(descriptions))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -256,62 +263,67 @@ def _coded_value(code: str, descriptions: tuple[tuple[str, str], ...]) -> CodedV
     )
 
 
-def _read_optional_coded(parent: etree._Element, name: str) -> CodedValue | None:
-    element = _first(parent, name)
+def _read_optional_coded(children: Children, name: str) -> CodedValue | None:
+    element = children.first(name)
     return None if element is None else _read_coded(element)
 
 
 def _read_fund(element: etree._Element) -> Fund:
+    children = Children(element)
     return Fund(
-        code=_text(element, "code"),
-        enterprise_number=_optional_text(element, "enterpriseNumber"),
+        code=children.text("code"),
+        enterprise_number=children.optional_text("enterpriseNumber"),
     )
 
 
 def _read_segment(element: etree._Element) -> CareerSegment:
+    children = Children(element)
     return CareerSegment(
-        period=_read_period(_child(element, "period")),
-        quality=_read_coded(_child(element, "selfEmployedQuality")),
-        contribution=_read_coded(_child(element, "contribution")),
-        equality=_read_optional_coded(element, "equality"),
+        period=_read_period(children.child("period")),
+        quality=_read_coded(children.child("selfEmployedQuality")),
+        contribution=_read_coded(children.child("contribution")),
+        equality=_read_optional_coded(children, "equality"),
     )
 
 
 def _read_affiliation(element: etree._Element) -> Affiliation:
+    children = Children(element)
     return Affiliation(
-        fund=_read_fund(_child(element, "socialInsuranceFund")),
-        signature_date=_optional_date(element, "signatureDate"),
+        fund=_read_fund(children.child("socialInsuranceFund")),
+        signature_date=_optional_date(children, "signatureDate"),
         segments=tuple(
             _read_segment(item)
-            for item in _child(element, "careerSegments").iterchildren("careerSegment")
+            for item in children.child("careerSegments").iterchildren("careerSegment")
         ),
     )
 
 
 def _read_career(element: etree._Element) -> Career:
+    children = Children(element)
     return Career(
-        nisse_reference=_text(element, "nisseReference"),
-        enterprise_number=_optional_text(element, "selfEmployedEnterpriseNumber"),
-        occupation=_read_optional_coded(element, "occupation"),
+        nisse_reference=children.text("nisseReference"),
+        enterprise_number=children.optional_text("selfEmployedEnterpriseNumber"),
+        occupation=_read_optional_coded(children, "occupation"),
         affiliations=tuple(
             _read_affiliation(item)
-            for item in _child(element, "affiliations").iterchildren("affiliation")
+            for item in children.child("affiliations").iterchildren("affiliation")
         ),
     )
 
 
 def _read_payment(element: etree._Element) -> ContributionPayment:
+    children = Children(element)
     return ContributionPayment(
-        quarter=_text(element, "quarter"),
-        fund=_read_fund(_child(element, "socialInsuranceFund")),
-        situation=_read_coded(_child(element, "contributionSituation")),
-        ziv=_read_optional_coded(element, "ziv"),
+        quarter=children.text("quarter"),
+        fund=_read_fund(children.child("socialInsuranceFund")),
+        situation=_read_coded(children.child("contributionSituation")),
+        ziv=_read_optional_coded(children, "ziv"),
     )
 
 
-def _read_result(payload: etree._Element, data: etree._Element | None) -> ResultCode:
+def _read_result(children: Children, data: etree._Element | None) -> ResultCode:
     """The result code, checked against the presence of the data (OK if and only if data)."""
-    text = _text(_child(payload, "result"), "code")
+    text = _text(children.child("result"), "code")
     try:
         result = ResultCode(text)
     except ValueError:
@@ -323,16 +335,18 @@ def _read_result(payload: etree._Element, data: etree._Element | None) -> Result
 
 def read_career_response(payload: etree._Element) -> CareerAnswer:
     """A schema-valid consultCareerResponse as a record; ProtocolError when inconsistent."""
-    element = _first(payload, "career")
-    result = _read_result(payload, element)
+    children = Children(payload)
+    element = children.first("career")
+    result = _read_result(children, element)
     career = None if element is None else _read_career(element)
     return CareerAnswer(outcome=OUTCOMES[result], career=career)
 
 
 def read_contributions_response(payload: etree._Element) -> ContributionsAnswer:
     """A schema-valid consultContributionsResponse as a record; ProtocolError when inconsistent."""
-    element = _first(payload, "contributions")
-    result = _read_result(payload, element)
+    children = Children(payload)
+    element = children.first("contributions")
+    result = _read_result(children, element)
     payments = (
         ()
         if element is None
