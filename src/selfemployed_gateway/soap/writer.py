@@ -30,16 +30,24 @@ from selfemployed_gateway.records import (
 _COPIED_BEFORE_CBSS = ("informationCustomer",)
 _COPIED_AFTER_CBSS = ("legalContext", "criteria")
 _XSI_PREFIX = f"{{{XSI}}}"
+_ENVELOPE_START = (
+    "<?xml version='1.0' encoding='UTF-8'?>\n"
+    f'<soapenv:Envelope xmlns:soapenv="{SOAP_ENV}"><soapenv:Body>'
+).encode()
+_ENVELOPE_END = b"</soapenv:Body></soapenv:Envelope>"
 
 
 def response_envelope(
     operation: Operation, request: etree._Element, reply: Reply, cbss: etree._Element
 ) -> bytes:
-    """The whole SOAP envelope of the response to `request`."""
-    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV})
-    body = etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
-    body.append(response_payload(operation, request, reply, cbss))
-    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
+    """The whole SOAP envelope of the response to `request`: the bytes lxml would write for
+    the payload appended to an Envelope, without moving it into a second document first
+    (~12 µs of an answer, issue #17)."""
+    payload = response_payload(operation, request, reply, cbss)
+    serialised: bytes = etree.tostring(
+        payload, encoding="UTF-8", xml_declaration=False, with_tail=False
+    )
+    return _ENVELOPE_START + serialised + _ENVELOPE_END
 
 
 def response_payload(

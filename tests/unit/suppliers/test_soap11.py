@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from lxml import etree
 
@@ -55,3 +57,21 @@ def test_a_fault_is_recognised_and_described() -> None:
 def test_what_is_not_one_envelope_with_one_body_element(body: bytes, reason: str) -> None:
     with pytest.raises(ProtocolError, match=reason):
         read_payload(body)
+
+
+def test_the_threads_parser_is_still_hardened_and_usable_after_a_refusal() -> None:
+    """parse_document reuses one parser per thread: a refused or broken document leaves it
+    as it was, for the next answer and for another thread's."""
+    good = envelope(etree.Element("{urn:x}hello"))
+    for bad in (b'<!DOCTYPE r SYSTEM "file:///etc/passwd"><r/>', b"<broken", good):
+        with pytest.raises(ProtocolError):
+            read_payload(bad if bad is not good else b"<a/>")
+        assert read_payload(good).tag == "{urn:x}hello"
+    with pytest.raises(ProtocolError, match="must not load external resources"):
+        read_payload(b'<!DOCTYPE r SYSTEM "file:///etc/passwd"><r/>')
+
+    seen: list[str] = []
+    thread = threading.Thread(target=lambda: seen.append(str(read_payload(good).tag)))
+    thread.start()
+    thread.join(10)
+    assert seen == ["{urn:x}hello"]
