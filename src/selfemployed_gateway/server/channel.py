@@ -393,6 +393,11 @@ class GatewaySite(InMemoryBodySite):
         self.displayTracebacks = False
         self.noisy = False
 
+    def log(self, request: Any) -> None:
+        """No access line from Twisted: its combined-format line goes to Twisted's own log,
+        which the gateway never starts, so it was formatted for nobody — 44 µs a request
+        (issue #17). The gateway's access log is its `exchange` line (exchange.py)."""
+
 
 class AdmittingTLSFactory(TLSMemoryBIOFactory):
     """TLS over the site's channels, for the connections its ConnectionBudget admits.

@@ -15,3 +15,38 @@ def test_every_body_goes_to_memory_never_to_a_temporary_file(length: int | None)
     """Twisted's own choice is a TemporaryFile for chunked bodies and from 100 kB."""
     site = InMemoryBodySite(resource.Resource())
     assert type(site.getContentFile(length)) is BytesIO
+
+
+def test_the_soap_site_formats_no_twisted_access_line() -> None:
+    """Twisted's combined-format access line went to a log nobody reads (issue #17): the
+    SOAP site writes none, even to an access log file set on it."""
+    from io import StringIO
+
+    from twisted.web.test.requesthelper import DummyRequest
+
+    from selfemployed_gateway.metrics import GatewayMetrics
+    from selfemployed_gateway.server.channel import GatewaySite
+    from selfemployed_gateway.server.connections import ConnectionBudget
+
+    site = GatewaySite(
+        resource.Resource(),
+        GatewayMetrics("final"),
+        connections=ConnectionBudget(
+            max_connections=8,
+            max_per_peer=8,
+            max_age_seconds=60,
+            max_requests=100,
+            new_per_second_per_peer=10,
+        ),
+    )
+    written = StringIO()
+    site._logFile = written  # what Twisted writes its access lines to
+    site.log(DummyRequest([b""]))  # would raise on this bare request if it formatted one
+    assert written.getvalue() == ""
+    plain = InMemoryBodySite(resource.Resource())  # Twisted's own behaviour, for contrast
+    plain._logFile = written
+    request = DummyRequest([b""])
+    request.code, request.uri, request.clientproto = 200, b"/", b"HTTP/1.1"
+    request.sentLength = 10
+    plain.log(request)
+    assert '"GET / HTTP/1.1" 200' in written.getvalue()
