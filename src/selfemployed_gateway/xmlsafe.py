@@ -110,44 +110,57 @@ class _Count:
         self.children: list[int] = []
 
     def events(self, events: object) -> None:
+        # The checks of each event in the order they are stated, with their values in
+        # locals: this loop runs for every element of every request (3 µs an element when
+        # written with attribute proxies and helper calls, issue #17).
         limits = self.limits
+        children = self.children
+        text_length = limits.text_length
+        header_tag = self.header_tag
         for event, element in events:  # type: ignore[attr-defined]
             if event == "start":
                 self.elements += 1
                 if self.elements > limits.elements:
                     raise XmlLimitExceeded(f"more than {limits.elements} elements")
-                if self.children:
-                    self.children[-1] += 1
-                    if self.children[-1] > limits.children:
+                if children:
+                    children[-1] += 1
+                    if children[-1] > limits.children:
                         raise XmlLimitExceeded(
                             f"an element with more than {limits.children} children"
                         )
-                self.children.append(0)
+                children.append(0)
                 previous = element.getprevious()  # its tail is complete now
                 if previous is not None:
-                    self._text(previous.tail)
-                attributes = element.attrib
-                if len(attributes) > limits.attributes:
-                    raise XmlLimitExceeded(
-                        f"an element with more than {limits.attributes} attributes"
-                    )
-                for value in attributes.values():
-                    if len(value) > limits.attribute_length:
+                    tail = previous.tail
+                    if tail is not None and len(tail) > text_length:
+                        self._text(tail)
+                values = element.values()  # the attributes' values
+                if values:
+                    if len(values) > limits.attributes:
                         raise XmlLimitExceeded(
-                            f"an attribute longer than {limits.attribute_length} characters"
+                            f"an element with more than {limits.attributes} attributes"
                         )
-                if element.tag == self.header_tag:
+                    for value in values:
+                        if len(value) > limits.attribute_length:
+                            raise XmlLimitExceeded(
+                                f"an attribute longer than {limits.attribute_length} characters"
+                            )
+                tag = element.tag
+                if tag == header_tag:
                     self.in_header += 1
                 if self.in_header:
-                    self._header(len(str(element.tag)) + sum(map(len, attributes.values())))
+                    self._header(len(str(tag)) + sum(map(len, values)))
             else:
-                self.children.pop()
-                self._text(element.text)
+                children.pop()
+                text = element.text
+                if text is not None and len(text) > text_length:
+                    self._text(text)
                 last_tail = element[-1].tail if len(element) else None
-                self._text(last_tail)
+                if last_tail is not None and len(last_tail) > text_length:
+                    self._text(last_tail)
                 if self.in_header:
-                    self._header(len(element.text or "") + len(last_tail or ""))
-                if element.tag == self.header_tag:
+                    self._header(len(text or "") + len(last_tail or ""))
+                if element.tag == header_tag:
                     self.in_header -= 1
 
     def _text(self, text: str | None) -> None:
