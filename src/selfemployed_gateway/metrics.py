@@ -59,6 +59,13 @@ class GatewayMetrics:
             "Exchanges that could not be stored in the audit trail (answered MSG00003).",
             registry=self.registry,
         )
+        # How many exchanges each audit commit carried (group commit, audit/writer.py).
+        self.audit_batch = Histogram(
+            "seg_audit_commit_exchanges",
+            "Exchanges stored by one audit trail commit (group commit).",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=self.registry,
+        )
         self.audit_purged = Counter(
             "seg_audit_purged",
             "Exchanges deleted from the audit trail past audit.retention_days.",

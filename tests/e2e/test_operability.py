@@ -73,6 +73,7 @@ def test_metrics_after_a_few_requests(
     admin = gateway.urls["admin"]
     before = metric(admin, "seg_requests_total", operation="consultCareer", outcome="MSG00000")
     failures_before = metric(admin, "seg_tls_handshake_failures_total")
+    stored_before = metric(admin, "seg_audit_commit_exchanges_sum")
     for _ in range(3):
         as_client("onss-inspection").post(career_request(ONSS, CONTEXT, "65031510159"))
     rogue = ssl.create_default_context(cafile=str(pki.ca.cert))
@@ -95,6 +96,8 @@ def test_metrics_after_a_few_requests(
     )
     assert metric(admin, "seg_requests_in_flight") == 0
     assert metric(admin, "seg_audit_write_failures_total") == 0
+    # Group commit: the three exchanges (and the refused handshake's none) were stored.
+    assert metric(admin, "seg_audit_commit_exchanges_sum") - stored_before == 3
     text = httpx.get(admin + "/metrics").text
     assert "seg_request_duration_seconds_bucket" in text
 

@@ -53,13 +53,22 @@ _STOP = None  # on the queue: one writer thread ends
 class AuditWriter:
     """Writer threads for one `AuditStore`; `write` is called on an event loop."""
 
-    def __init__(self, store: AuditStore, *, threads: int = 1, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        store: AuditStore,
+        *,
+        threads: int = 1,
+        max_batch: int = MAX_BATCH,
+        on_commit: Callable[[int], None] | None = None,
+    ) -> None:
         if threads < 1 or max_batch < 1:
             raise ValueError(
                 f"threads and max_batch must be at least 1, got {threads}, {max_batch}"
             )
         self.store = store
         self.max_batch = max_batch
+        # Told how many exchanges each successful commit stored (a metric, for the gateway).
+        self.on_commit = on_commit
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._closed = False
         self._threads = [
@@ -126,6 +135,7 @@ class AuditWriter:
             return []
         try:
             self.store.record_many([record for _, record in prepared])
+            self._committed(len(prepared))
             return [(pending, None) for pending, _ in prepared]
         except AuditOutcomeUnknown as error:
             return [(pending, error) for pending, _ in prepared]
@@ -138,10 +148,18 @@ class AuditWriter:
         for pending, record in prepared:
             try:
                 self.store.record_many([record])
+                self._committed(1)
                 alone.append((pending, None))
             except Exception as error:
                 alone.append((pending, error))
         return alone
+
+    def _committed(self, exchanges: int) -> None:
+        if self.on_commit is not None:
+            try:
+                self.on_commit(exchanges)
+            except Exception:  # stored all the same: a broken metric fails no exchange
+                log.exception("audit writer: the commit callback failed")
 
 
 def _settle(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:

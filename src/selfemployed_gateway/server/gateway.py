@@ -104,7 +104,7 @@ class Gateway:
         audit = open_audit_store(settings.audit)
         # SQLite takes one writer at a time anyway; PostgreSQL writes in parallel.
         writers = 1 if settings.audit.backend is AuditBackend.SQLITE else settings.gateway.threads
-        audit_writer = AuditWriter(audit, threads=writers)
+        audit_writer = AuditWriter(audit, threads=writers, on_commit=metrics.audit_batch.observe)
         return cls(
             settings=settings,
             contract=contract,

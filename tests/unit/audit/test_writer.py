@@ -99,10 +99,12 @@ def test_an_exchange_alone_is_committed_alone_in_the_writer_thread() -> None:
 def test_exchanges_waiting_together_share_one_commit() -> None:
     """The commit is paid once for every exchange queued while the previous one ran."""
     store = GatedStore()
-    writer = AuditWriter(store)  # type: ignore[arg-type]
+    commits: list[int] = []
+    writer = AuditWriter(store, on_commit=commits.append)  # type: ignore[arg-type]
     tickets = [f"T{n}" for n in range(10)]
     assert write_all(writer, store, tickets) == [None] * 10
     assert store.batches == [["T0"], tickets[1:]]
+    assert commits == [1, 9]  # what seg_audit_commit_exchanges observes
 
 
 def test_a_batch_holds_at_most_max_batch_exchanges() -> None:
@@ -116,8 +118,10 @@ def test_a_batch_holds_at_most_max_batch_exchanges() -> None:
 def test_a_refused_exchange_fails_alone_and_the_others_of_its_batch_are_stored() -> None:
     """One client's exchange never fails another's: the batch is retried one by one."""
     store = GatedStore(refused=frozenset({"BAD"}))
-    writer = AuditWriter(store)  # type: ignore[arg-type]
+    commits: list[int] = []
+    writer = AuditWriter(store, on_commit=commits.append)  # type: ignore[arg-type]
     outcomes = write_all(writer, store, ["A", "B", "BAD", "C"])
+    assert commits == [1, 1, 1]  # A, then B and C alone: only commits that stored
     assert outcomes[:2] == [None, None] and outcomes[3] is None
     assert isinstance(outcomes[2], AuditError) and "BAD" in str(outcomes[2])
     assert store.stored() == ["A", "B", "C"]
@@ -226,3 +230,15 @@ def test_a_real_sqlite_batch_is_one_transaction(tmp_path: Path) -> None:
 def test_threads_and_batch_size_are_checked() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         AuditWriter(GatedStore(), threads=0)  # type: ignore[arg-type]
+
+
+def test_a_failing_commit_callback_fails_no_exchange() -> None:
+    store = GatedStore()
+    store.gate.set()
+
+    def broken(_: int) -> None:
+        raise RuntimeError("metric broken")
+
+    writer = AuditWriter(store, on_commit=broken)  # type: ignore[arg-type]
+    assert write_all(writer, store, ["A"]) == [None]
+    assert store.stored() == ["A"]
