@@ -354,7 +354,17 @@ class CountingChannel(http.HTTPChannel):
             return "unknown"
 
 
-class InMemoryBodySite(server.Site):
+class UnloggedSite(server.Site):
+    """A site without Twisted's access line: `HTTPFactory.log` formats a combined-format
+    line per request and hands it to Twisted's log, which this project never starts, so it
+    was formatted for nobody — 44 µs a request (issue #17). The gateway's access log is its
+    `exchange` line (exchange.py)."""
+
+    def log(self, request: Any) -> None:
+        pass
+
+
+class InMemoryBodySite(UnloggedSite):
     """A site that keeps request bodies in memory, whatever their announced length.
 
     Twisted writes a body of unknown length (chunked) or of 100 kB or more to a temporary
@@ -392,11 +402,6 @@ class GatewaySite(InMemoryBodySite):
         self.connections = connections
         self.displayTracebacks = False
         self.noisy = False
-
-    def log(self, request: Any) -> None:
-        """No access line from Twisted: its combined-format line goes to Twisted's own log,
-        which the gateway never starts, so it was formatted for nobody — 44 µs a request
-        (issue #17). The gateway's access log is its `exchange` line (exchange.py)."""
 
 
 class AdmittingTLSFactory(TLSMemoryBIOFactory):

@@ -23,6 +23,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from selfemployed_gateway.dataset import Dataset
+from selfemployed_gateway.server.channel import UnloggedSite
 from selfemployed_gateway.settings import SimulatorSettings
 from selfemployed_gateway.simulator.answers import (
     SimulatorAnswer,
@@ -208,7 +209,7 @@ def build_simulator_site(
 
         clock = global_reactor
     mapping = simulator_l302_mapping(settings)
-    site = Site(InastiSimulatorResource(dataset, settings, clock, l302_mapping=mapping))
+    site = UnloggedSite(InastiSimulatorResource(dataset, settings, clock, l302_mapping=mapping))
     site.displayTracebacks = False
     site.noisy = False
     return site

@@ -5,7 +5,7 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
-from twisted.web import resource
+from twisted.web import resource, server
 
 from selfemployed_gateway.server.channel import InMemoryBodySite
 
@@ -19,7 +19,8 @@ def test_every_body_goes_to_memory_never_to_a_temporary_file(length: int | None)
 
 def test_the_soap_site_formats_no_twisted_access_line() -> None:
     """Twisted's combined-format access line went to a log nobody reads (issue #17): the
-    SOAP site writes none, even to an access log file set on it."""
+    SOAP site (an UnloggedSite, like the admin site's and the simulator's) writes none, even
+    to an access log file set on it."""
     from io import StringIO
 
     from twisted.web.test.requesthelper import DummyRequest
@@ -43,7 +44,7 @@ def test_the_soap_site_formats_no_twisted_access_line() -> None:
     site._logFile = written  # what Twisted writes its access lines to
     site.log(DummyRequest([b""]))  # would raise on this bare request if it formatted one
     assert written.getvalue() == ""
-    plain = InMemoryBodySite(resource.Resource())  # Twisted's own behaviour, for contrast
+    plain = server.Site(resource.Resource())  # Twisted's own behaviour, for contrast
     plain._logFile = written
     request = DummyRequest([b""])
     request.code, request.uri, request.clientproto = 200, b"/", b"HTTP/1.1"

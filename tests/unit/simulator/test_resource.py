@@ -12,10 +12,12 @@ from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
 
 from selfemployed_gateway.dataset import Dataset
+from selfemployed_gateway.server.channel import UnloggedSite
 from selfemployed_gateway.settings import SimulatorSettings
 from selfemployed_gateway.simulator.l302 import answer_l302
 from selfemployed_gateway.simulator.resource import (
     InastiSimulatorResource,
+    build_simulator_site,
     simulator_l302_mapping,
 )
 from selfemployed_gateway.suppliers.final.protocol import (
@@ -88,6 +90,14 @@ def test_simulator_mapping_setting(tmp_path: Path) -> None:
     broken = write(tmp_path, "[categories.A]\nquality = 200\ncontribution = 101\n")
     with pytest.raises(L302MappingError):
         simulator_l302_mapping(SimulatorSettings(dataset=dataset_file, l302_mapping=broken))
+
+
+def test_the_simulator_formats_no_twisted_access_line(dataset: Dataset) -> None:
+    """Like the gateway's sites (issue #17): Twisted's access line went to a log nobody
+    starts; the simulator under a tester's load pays nothing for it."""
+    dataset_file = ROOT / "config" / "reference-dataset.json"
+    site = build_simulator_site(dataset, SimulatorSettings(dataset=dataset_file), Clock())
+    assert isinstance(site, UnloggedSite)
 
 
 # --- the Twisted resource, final-phase protocol ---------------------------------------------
