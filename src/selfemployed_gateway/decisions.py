@@ -31,6 +31,9 @@ MAX_TEXT = 200
 MAX_ITEMS = 20
 #: The version of the JSON written: `explain` reads what it knows.
 FORMAT = 1
+# Compact, UTF-8 as it is; one encoder for every trail (json.dumps with options builds one
+# per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 class UnreadableTrail(AuditError):
@@ -99,10 +102,17 @@ class Step:
     because: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        value: dict[str, Any] = {"stage": self.stage, "verdict": self.verdict.value}
-        value["rules"] = list(self.rules)
+        value: dict[str, Any] = {
+            "stage": self.stage,
+            "verdict": str(self.verdict),
+            "rules": list(self.rules),
+        }
         if self.facts:
-            value["facts"] = {name: _bounded(fact) for name, fact in self.facts.items()}
+            # Numbers, booleans and None are stored as they are; texts and lists bounded.
+            value["facts"] = {
+                name: fact if not isinstance(fact, str | list) else _bounded(fact)
+                for name, fact in self.facts.items()
+            }
         if self.because is not None:
             value["because"] = _cut(self.because)
         return value
@@ -165,7 +175,7 @@ class DecisionTrail:
         document: dict[str, Any] = {"format": FORMAT, "steps": steps}
         if self.configuration is not None:
             document["configuration"] = self.configuration
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        return _ENCODER.encode(document).encode()
 
     @classmethod
     def from_json(cls, text: bytes) -> DecisionTrail:
