@@ -90,12 +90,25 @@ class AuditWriter:
         return done
 
     def close(self, timeout: float | None = None) -> None:
-        """Store what is queued, then end the threads (waits up to `timeout` for each)."""
+        """Store what is queued, then end the threads (waits up to `timeout` for each).
+        Anything queued behind the threads' end (a write racing the close from another
+        thread) is answered "closed", never left waiting."""
         self._closed = True
         for _ in self._threads:
             self._queue.put(_STOP)
         for thread in self._threads:
             thread.join(timeout)
+        if any(thread.is_alive() for thread in self._threads):
+            return  # still storing (timeout): what is queued is theirs
+        left: list[tuple[_Pending, BaseException | None]] = []
+        while True:
+            try:
+                pending = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if pending is not _STOP:
+                left.append((pending, AuditError("audit writer closed")))
+        _settle(left)
 
     def _run(self) -> None:
         while (first := self._queue.get()) is not _STOP:

@@ -242,3 +242,24 @@ def test_a_failing_commit_callback_fails_no_exchange() -> None:
     writer = AuditWriter(store, on_commit=broken)  # type: ignore[arg-type]
     assert write_all(writer, store, ["A"]) == [None]
     assert store.stored() == ["A"]
+
+
+def test_an_exchange_queued_behind_the_end_of_the_threads_is_answered_closed() -> None:
+    """A write racing the close from another thread lands behind the threads' end: the
+    next close answers it "closed" instead of leaving its exchange waiting forever."""
+    store = GatedStore()
+    store.gate.set()
+    writer = AuditWriter(store)  # type: ignore[arg-type]
+    writer.close(timeout=10)
+
+    async def run() -> BaseException:
+        writer._closed = False  # the race: the write saw the writer open
+        raced = writer.write(lambda: exchange("RACED"))
+        await asyncio.to_thread(writer.close, 10)
+        (outcome,) = await asyncio.gather(raced, return_exceptions=True)
+        assert isinstance(outcome, BaseException)
+        return outcome
+
+    late = asyncio.run(run())
+    assert isinstance(late, AuditError) and "closed" in str(late)
+    assert store.stored() == []
