@@ -125,12 +125,8 @@ class SqliteAuditStore:
         # were ~1% of an exchange (issue #17).
         rows = [row_from_record(exchange, _text) for exchange in exchanges]
         try:
-            with self._lock:
-                connection = self._connection
-                if connection is None:
-                    raise AuditError(f"audit store {self._path}: closed")
-                with connection:
-                    connection.executemany(_INSERT, rows)
+            with self._lock, self._opened() as connection:
+                connection.executemany(_INSERT, rows)
         except (sqlite3.Error, OSError) as error:
             raise self._failed("record", error) from error
 
@@ -194,9 +190,13 @@ class SqliteAuditStore:
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            if self._connection is None:
-                raise AuditError(f"audit store {self._path}: closed")
-            yield self._connection
+            yield self._opened()
+
+    def _opened(self) -> sqlite3.Connection:
+        """The connection, for a caller holding the lock; `AuditError` once closed."""
+        if self._connection is None:
+            raise AuditError(f"audit store {self._path}: closed")
+        return self._connection
 
     @contextmanager
     def _failures(self, what: str) -> Iterator[None]:

@@ -26,7 +26,7 @@ from selfemployed_gateway.soap import envelope, faults, whitespace, writer
 from selfemployed_gateway.soap.contract import Contract
 from selfemployed_gateway.soap.reader import RequestReader
 from selfemployed_gateway.stages import authorisation
-from selfemployed_gateway.xmlsafe import XmlLimits, XmlSchema, hardened_parser
+from selfemployed_gateway.xmlsafe import XmlLimits, XmlSchema, thread_parser
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class SoapEndpoint:
 
     def _check_response(self, body: bytes) -> None:
         """Tests and acceptance: every emitted response must conform to the contract."""
-        root = etree.fromstring(body, hardened_parser())
+        root = etree.fromstring(body, thread_parser())
         payload = root[0][0]
         whitespace.collapse(payload)  # the copied blocks are as the client sent them (R-10)
         error = self.schema.first_error(payload)

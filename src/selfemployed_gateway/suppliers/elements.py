@@ -43,8 +43,13 @@ def first(parent: etree._Element, name: str) -> etree._Element | None:
 def child(parent: etree._Element, name: str) -> etree._Element:
     found = first(parent, name)
     if found is None:
-        raise ProtocolError(f"{name} missing in {etree.QName(parent).localname}")
+        raise missing(name, parent)
     return found
+
+
+def missing(name: str, parent: etree._Element) -> ProtocolError:
+    """The error of a child `name` that `parent` lacks (the XSD made it required)."""
+    return ProtocolError(f"{name} missing in {etree.QName(parent).localname}")
 
 
 def text(parent: etree._Element, name: str) -> str:
@@ -77,7 +82,7 @@ class Children:
     def child(self, name: str) -> etree._Element:
         found = self._first.get(name)
         if found is None:
-            raise ProtocolError(f"{name} missing in {etree.QName(self._parent).localname}")
+            raise missing(name, self._parent)
         return found
 
     def text(self, name: str) -> str:

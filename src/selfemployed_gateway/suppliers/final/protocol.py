@@ -55,7 +55,7 @@ from selfemployed_gateway.records import (
     Operation,
     SupplierOutcome,
 )
-from selfemployed_gateway.suppliers.elements import Children, top
+from selfemployed_gateway.suppliers.elements import Children, missing, top
 from selfemployed_gateway.suppliers.elements import child as _child
 from selfemployed_gateway.suppliers.elements import optional_text as _optional_text
 from selfemployed_gateway.suppliers.elements import sub as _sub
@@ -246,7 +246,7 @@ def _read_coded(element: etree._Element) -> CodedValue:
         elif item.tag == "code" and code is None:
             code = item.text or ""
     if code is None:
-        raise ProtocolError(f"code missing in {etree.QName(element).localname}")
+        raise missing("code", element)
     return _coded_value(code, tuple(descriptions))
 
 
