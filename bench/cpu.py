@@ -34,6 +34,10 @@ class CpuUse:
     seconds: float
     server_seconds: float  # the servers named as "under test"
     other_cores: float  # average cores busy with processes that are not ours
+    # The rest of the benchmark's own CPU: the other servers (the simulator…) and the bench
+    # process with its load generator. On two cores, what they take the server cannot use.
+    helper_seconds: float = 0.0
+    load_seconds: float = 0.0
 
 
 class CpuWindow:
@@ -55,4 +59,11 @@ class CpuWindow:
         server = sum(deltas[s.pid] for s in self.under_test)
         ours = own + sum(deltas.values())
         other = max(0.0, machine - ours) / elapsed if elapsed > 0 else 0.0
-        return CpuUse(seconds=elapsed, server_seconds=server, other_cores=other)
+        helpers = sum(deltas[s.pid] for s in self.also_ours)
+        return CpuUse(
+            seconds=elapsed,
+            server_seconds=server,
+            other_cores=other,
+            helper_seconds=helpers,
+            load_seconds=own,
+        )

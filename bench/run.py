@@ -231,6 +231,7 @@ def main() -> int:
                 into[conns] = Row(number, scenario, conns, result, cpu)
         for conns in CONCURRENCY:
             gateway_against_baselines(conns, bare_rows[conns], proxy_rows[conns], gw_rows[conns])
+            gw_rows[conns].notes.append(helpers_note(gw_rows[conns]))
         rows.extend(bare_rows.values())
         rows.extend(proxy_rows.values())
         rows.extend(gw_rows.values())
@@ -287,6 +288,18 @@ def placement() -> str:
 def cpu_ms(row: Row) -> float:
     assert row.result is not None and row.cpu is not None
     return row.cpu.server_seconds / max(row.result.total, 1) * 1000
+
+
+def helpers_ms(row: Row) -> tuple[float, float]:
+    """CPU per exchange of the simulator (and idle servers), and of the load generator."""
+    assert row.result is not None and row.cpu is not None
+    total = max(row.result.total, 1)
+    return row.cpu.helper_seconds / total * 1000, row.cpu.load_seconds / total * 1000
+
+
+def helpers_note(row: Row) -> str:
+    simulator, load = helpers_ms(row)
+    return f"simulator {simulator:.2f} ms, load generator {load:.2f} ms per exchange"
 
 
 def gateway_against_baselines(conns: int, bare: Row, proxy: Row, gateway: Row) -> None:
@@ -386,9 +399,14 @@ def workers_row(
     ratio = row.result.rate / one_worker.result.rate if one_worker.result.rate else 0.0
     row.ratio = f"{ratio:.2f}× 1 worker"
     row.target = f"≥ 1.7× 1 worker: {verdict(ratio >= 1.7)}"
+    # What this machine allows: every core busy with the workers, the simulator and the load,
+    # against one worker with a core to itself.
+    simulator, load = helpers_ms(row)
+    bound = len(ALL_CPUS) * cpu_ms(one_worker) / (cpu_ms(row) + simulator + load)
     row.notes.append(
         f"{processes} processes on cores {sorted(ALL_CPUS)}, one audit file; "
-        "1 worker = row 2 at 64 conns"
+        f"1 worker = row 2 at 64 conns; {helpers_note(row)}; this machine's bound "
+        f"{len(ALL_CPUS)} × 1 worker's CPU ÷ (2 workers' + simulator + load) = {bound:.2f}×"
     )
     return row
 
