@@ -27,6 +27,7 @@ import cProfile
 import os
 import pstats
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -256,6 +257,7 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
     endpoint.pipeline = replace(endpoint.pipeline, supplier=_Memoised(endpoint.pipeline.supplier))
     loop(50)
     memo_n, memo_wall, memo_cpu = loop(LOOP_REQUESTS)
+    trail_on, trail_off = trail_turns(gateway.exchanges, loop)
 
     profiler = cProfile.Profile()
     profiler.enable()
@@ -278,6 +280,12 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
         f"| supplier answer memoised (no HTTP) | {memo_ms:.2f} | {memo_wall / memo_n * 1000:.2f} |",
         f"| → the supplier call itself (difference) | {real_ms - memo_ms:.2f} | |",
         f"| the simulator process, per exchange (same cores) | {sim_cpu / real_n * 1000:.2f} | |",
+        "",
+        f"The decision trail (issue #18), supplier memoised, median of {TRAIL_TURNS} turns of "
+        f"{TRAIL_REQUESTS} exchanges: {trail_on:.3f} ms with it, {trail_off:.3f} ms without, "
+        f"so {trail_on - trail_off:.3f} ms, {(trail_on - trail_off) / real_ms * 100:.1f}% of "
+        "the in-process exchange with the real supplier above: an upper bound of its share of "
+        "a served exchange, which adds TLS and HTTP.",
         "",
         f"cProfile of the memoised run ({done} exchanges; cProfile inflates Python-heavy code: "
         "read the shares):",
@@ -307,6 +315,25 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
         pstats.Stats(profiler, stream=handle_out).sort_stats("tottime").print_stats(20)
     lines += ["", "Top functions by own time (memoised run):", "```", *_top_lines(top), "```"]
     return "\n".join(lines) + "\n"
+
+
+TRAIL_TURNS = 3 if QUICK else 7
+TRAIL_REQUESTS = 200 if QUICK else 1000
+
+
+def trail_turns(exchanges: Any, loop: Any) -> tuple[float, float]:
+    """CPU ms per exchange with the decision trail and without (the switch a reload flips),
+    in alternating turns so that the machine's drift hits both: the server rows' two turns
+    move by several points of an exchange here, this does not see TLS, HTTP or the load."""
+    with_trail: list[float] = []
+    without: list[float] = []
+    for _ in range(TRAIL_TURNS):
+        for recorded, into in ((True, with_trail), (False, without)):
+            exchanges.decision_trail = recorded
+            done, _wall, cpu = loop(TRAIL_REQUESTS)
+            into.append(cpu / done * 1000)
+    exchanges.decision_trail = True
+    return statistics.median(with_trail), statistics.median(without)
 
 
 def _top_lines(path: Path) -> list[str]:
