@@ -355,10 +355,20 @@ class CountingChannel(http.HTTPChannel):
 
 
 class UnloggedSite(server.Site):
-    """A site without Twisted's access line: `HTTPFactory.log` formats a combined-format
-    line per request and hands it to Twisted's log, which this project never starts, so it
-    was formatted for nobody — 44 µs a request (issue #17). The gateway's access log is its
-    `exchange` line (exchange.py)."""
+    """The base of every site here (SOAP, admin, simulator), without two things Twisted does
+    per request for nobody (issue #17):
+
+    - its access line: `HTTPFactory.log` formats a combined-format line per request for
+      Twisted's log, which this project never starts — 44 µs a request. The gateway's access
+      log is its `exchange` line (exchange.py);
+    - form parsing: bodies are SOAP envelopes (the admin site serves GETs), so a POST is never
+      read as a form. Twisted reads every POST's Content-Type with the email package for it (a
+      third of the simulator's CPU per call), and would parse a hostile multipart body.
+    """
+
+    def __init__(self, resource: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("parsePOSTFormSubmission", False)
+        super().__init__(resource, *args, **kwargs)
 
     def log(self, request: Any) -> None:
         pass
@@ -393,9 +403,7 @@ class GatewaySite(InMemoryBodySite):
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
     ) -> None:
-        # Bodies are SOAP envelopes: never parse them as form submissions (multipart parsing
-        # of a hostile body would cost memory and answer 400 on its own).
-        super().__init__(resource, timeout=KEEP_ALIVE_IDLE_SECONDS, parsePOSTFormSubmission=False)
+        super().__init__(resource, timeout=KEEP_ALIVE_IDLE_SECONDS)
         self.metrics = metrics
         self.max_request_bytes = max_request_bytes
         self.request_timeout_seconds = request_timeout_seconds

@@ -196,9 +196,7 @@ class Gateway:
         )
         admin = admin_root(readiness, Metrics(self.metrics.registry, self.admin_token))
         # Probes and scrapers send small GETs: no body kept, no 12-hour idle connection.
-        admin_site = InMemoryBodySite(
-            admin, requestFactory=AdminRequest, timeout=30, parsePOSTFormSubmission=False
-        )
+        admin_site = InMemoryBodySite(admin, requestFactory=AdminRequest, timeout=30)
         admin_site.displayTracebacks = False
         admin_site.noisy = False
         address = self.settings.admin.listen

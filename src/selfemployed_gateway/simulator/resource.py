@@ -209,12 +209,7 @@ def build_simulator_site(
 
         clock = global_reactor
     mapping = simulator_l302_mapping(settings)
-    # Bodies are SOAP envelopes: Twisted's form parsing would read each one's Content-Type
-    # with the email package, a third of the simulator's CPU per call (issue #17).
-    site = UnloggedSite(
-        InastiSimulatorResource(dataset, settings, clock, l302_mapping=mapping),
-        parsePOSTFormSubmission=False,
-    )
+    site = UnloggedSite(InastiSimulatorResource(dataset, settings, clock, l302_mapping=mapping))
     site.displayTracebacks = False
     site.noisy = False
     return site

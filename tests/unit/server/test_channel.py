@@ -51,3 +51,27 @@ def test_the_soap_site_formats_no_twisted_access_line() -> None:
     request.sentLength = 10
     plain.log(request)
     assert '"GET / HTTP/1.1" 200' in written.getvalue()
+
+
+def test_no_site_of_the_project_parses_forms() -> None:
+    """UnloggedSite, the base of the SOAP, admin and simulator sites, turns Twisted's form
+    parsing off (issue #17): SOAP bodies are no forms, and the admin site serves GETs. The
+    simulator's test (tests/unit/simulator/test_resource.py) shows the parse it saves."""
+    from selfemployed_gateway.metrics import GatewayMetrics
+    from selfemployed_gateway.server.channel import GatewaySite
+    from selfemployed_gateway.server.connections import ConnectionBudget
+
+    soap = GatewaySite(
+        resource.Resource(),
+        GatewayMetrics("final"),
+        connections=ConnectionBudget(
+            max_connections=8,
+            max_per_peer=8,
+            max_age_seconds=60,
+            max_requests=100,
+            new_per_second_per_peer=10,
+        ),
+    )
+    admin = InMemoryBodySite(resource.Resource(), timeout=30)
+    assert (soap._parsePOSTFormSubmission, admin._parsePOSTFormSubmission) == (False, False)
+    assert server.Site(resource.Resource())._parsePOSTFormSubmission is True  # Twisted's own
