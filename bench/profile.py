@@ -33,14 +33,18 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.load import run_load
 from bench.run import ACTION, CLIENT, REQUEST, soap_port, target_for
 from bench.servers import PROJECT, Server, make_pki, start_gateway, start_simulator
 from selfemployed_gateway.devpki import DevPki
+
+if TYPE_CHECKING:
+    from selfemployed_gateway.exchange import ExchangeHandler
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 SPY_SECONDS = 4 if QUICK else 10
@@ -321,7 +325,9 @@ TRAIL_TURNS = 3 if QUICK else 7
 TRAIL_REQUESTS = 200 if QUICK else 1000
 
 
-def trail_turns(exchanges: Any, loop: Any) -> tuple[float, float]:
+def trail_turns(
+    exchanges: ExchangeHandler, loop: Callable[[int], tuple[int, float, float]]
+) -> tuple[float, float]:
     """CPU ms per exchange with the decision trail and without (the switch a reload flips),
     in alternating turns so that the machine's drift hits both: the server rows' two turns
     move by several points of an exchange here, this does not see TLS, HTTP or the load."""
