@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import logging
 import ssl
 import time
@@ -233,12 +234,23 @@ def test_certificate_of_a_foreign_ca_is_refused(
     assert refusal(gateway.urls["soap"], context) == "TLSV1_ALERT_UNKNOWN_CA"
 
 
-def test_refusals_are_counted(pki: DevPki, gateway: Server) -> None:
+def test_refusals_are_counted_and_logged_with_their_reason(pki: DevPki, gateway: Server) -> None:
     admin = gateway.urls["admin"]
     before = metric(admin, "seg_tls_handshake_failures_total")
+    logged = len(gateway.output)
     refusal(gateway.urls["soap"], client_context(pki, pki.rogue))
     refusal(gateway.urls["soap"], client_context(pki, None))
     assert metric(admin, "seg_tls_handshake_failures_total") - before == 2
+    time.sleep(0.2)
+    lines = [json.loads(line) for line in gateway.output[logged:] if line.startswith("{")]
+    failed = [line for line in lines if line.get("message") == "TLS connection failed"]
+    assert [line["tls_error"] for line in failed] == [
+        "certificate verify failed",
+        "peer did not return a certificate",
+    ]
+    assert all(
+        line["peer"].startswith("IPv4Address(type='TCP', host='127.0.0.1'") for line in failed
+    )
 
 
 @pytest.fixture(scope="module")

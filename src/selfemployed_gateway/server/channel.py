@@ -64,6 +64,14 @@ MAX_HEADER_LINE = 8192
 ADMIN_MAX_BODY = 4096
 
 
+def tls_error_text(error: BaseException | None) -> str:
+    """OpenSSL's reasons of a pyOpenSSL error, e.g. "tlsv1 alert unknown ca"."""
+    entries = error.args[0] if error is not None and error.args else None
+    if not isinstance(entries, list):
+        return str(error) or type(error).__name__
+    return "; ".join(str(e[2]) for e in entries if isinstance(e, tuple) and len(e) == 3) or "?"
+
+
 def plain_response(code: int, reason: str, text: str) -> bytes:
     """A complete HTTP/1.1 answer with a plain-text body, announcing the close."""
     body = text.encode()
@@ -279,6 +287,12 @@ class CountingChannel(http.HTTPChannel):
             self._peer_host = None
         if reason.check(SSL.Error) is not None:
             self.site.metrics.tls_handshake_failures.inc()
+            # Without OpenSSL's reason a refused client is a count on a dashboard: name it,
+            # as the 408/413/431 refusals are (bounded alike by the connections per peer).
+            log.warning(
+                "TLS connection failed",
+                extra={"tls_error": tls_error_text(reason.value), "peer": self._peer()},
+            )
         super().connectionLost(reason)
 
     def _refuse_too_large(self, request: LimitedRequest, declared: int | None) -> None:

@@ -7,7 +7,7 @@ from io import BytesIO
 import pytest
 from twisted.web import resource, server
 
-from selfemployed_gateway.server.channel import InMemoryBodySite
+from selfemployed_gateway.server.channel import InMemoryBodySite, tls_error_text
 
 
 @pytest.mark.parametrize("length", [None, 0, 99_999, 100_000, 64 * 1024 * 1024])
@@ -75,3 +75,11 @@ def test_no_site_of_the_project_parses_forms() -> None:
     admin = InMemoryBodySite(resource.Resource(), timeout=30)
     assert (soap._parsePOSTFormSubmission, admin._parsePOSTFormSubmission) == (False, False)
     assert server.Site(resource.Resource())._parsePOSTFormSubmission is True  # Twisted's own
+
+
+def test_a_tls_failure_is_named_by_openssl_s_reasons() -> None:
+    from OpenSSL import SSL
+
+    refused = SSL.Error([("SSL routines", "", "tlsv1 alert unknown ca"), ("SSL routines", "", "x")])
+    assert tls_error_text(refused) == "tlsv1 alert unknown ca; x"
+    assert tls_error_text(SSL.SysCallError(-1, "Unexpected EOF")) == "(-1, 'Unexpected EOF')"
