@@ -39,6 +39,7 @@ __all__ = [
     "certificate_of",
     "peer_certificate",
     "server_tls_options",
+    "tls_error_text",
 ]
 
 #: Mozilla "intermediate" TLS 1.2 suites, in Mozilla's order: exactly the list of guidelines
@@ -197,6 +198,14 @@ def peer_certificate(transport: object) -> ClientCertificate | None:
     if not isinstance(cert, crypto.X509):
         raise TypeError(f"expected an OpenSSL.crypto.X509, got {type(cert).__name__}")
     return _described(crypto.dump_certificate(crypto.FILETYPE_ASN1, cert))
+
+
+def tls_error_text(error: BaseException | None) -> str:
+    """OpenSSL's reasons of a pyOpenSSL error, e.g. "tlsv1 alert unknown ca"."""
+    entries = error.args[0] if error is not None and error.args else None
+    if not isinstance(entries, list):
+        return str(error) or type(error).__name__
+    return "; ".join(str(e[2]) for e in entries if isinstance(e, tuple) and len(e) == 3) or "?"
 
 
 @functools.lru_cache(maxsize=256)

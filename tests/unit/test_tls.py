@@ -28,6 +28,7 @@ from selfemployed_gateway.tls import (
     certificate_of,
     peer_certificate,
     server_tls_options,
+    tls_error_text,
 )
 from tests.support.paths import PROJECT
 
@@ -296,3 +297,9 @@ def test_mismatched_key_is_refused(pki: DevPki) -> None:
 def test_no_ca_is_refused(pki: DevPki) -> None:
     with pytest.raises(TlsConfigurationError, match="CA"):
         server_tls_options(pki.server.cert, pki.server.key, [])
+
+
+def test_a_tls_failure_is_named_by_openssl_s_reasons() -> None:
+    refused = SSL.Error([("SSL routines", "", "tlsv1 alert unknown ca"), ("SSL routines", "", "x")])
+    assert tls_error_text(refused) == "tlsv1 alert unknown ca; x"
+    assert tls_error_text(SSL.SysCallError(-1, "Unexpected EOF")) == "(-1, 'Unexpected EOF')"

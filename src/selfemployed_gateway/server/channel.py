@@ -45,7 +45,9 @@ from twisted.python.failure import Failure
 from twisted.web import http, server
 
 from selfemployed_gateway.metrics import GatewayMetrics
+from selfemployed_gateway.rates import TokenBuckets
 from selfemployed_gateway.server.connections import ConnectionBudget
+from selfemployed_gateway.tls import tls_error_text
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +64,10 @@ MAX_HEADER_LINE = 8192
 
 
 ADMIN_MAX_BODY = 4096
-
-
-def tls_error_text(error: BaseException | None) -> str:
-    """OpenSSL's reasons of a pyOpenSSL error, e.g. "tlsv1 alert unknown ca"."""
-    entries = error.args[0] if error is not None and error.args else None
-    if not isinstance(entries, list):
-        return str(error) or type(error).__name__
-    return "; ".join(str(e[2]) for e in entries if isinstance(e, tuple) and len(e) == 3) or "?"
+# Refused TLS connections logged with their reason: this many a second, bursts of 20.
+TLS_FAILURE_LINES_PER_SECOND = 1.0
+TLS_FAILURE_BURST = 20.0
+_TLS_FAILURE_LINES = TokenBuckets(max_keys=1)
 
 
 def plain_response(code: int, reason: str, text: str) -> bytes:
@@ -288,11 +286,12 @@ class CountingChannel(http.HTTPChannel):
         if reason.check(SSL.Error) is not None:
             self.site.metrics.tls_handshake_failures.inc()
             # Without OpenSSL's reason a refused client is a count on a dashboard: name it,
-            # as the 408/413/431 refusals are (bounded alike by the connections per peer).
-            log.warning(
-                "TLS connection failed",
-                extra={"tls_error": tls_error_text(reason.value), "peer": self._peer()},
-            )
+            # but at a bounded rate for the whole process (a scanner must not flood the log).
+            if _TLS_FAILURE_LINES.take("tls", TLS_FAILURE_LINES_PER_SECOND, TLS_FAILURE_BURST):
+                log.warning(
+                    "TLS connection failed",
+                    extra={"tls_error": tls_error_text(reason.value), "peer": self._peer()},
+                )
         super().connectionLost(reason)
 
     def _refuse_too_large(self, request: LimitedRequest, declared: int | None) -> None:

@@ -7,7 +7,7 @@ from io import BytesIO
 import pytest
 from twisted.web import resource, server
 
-from selfemployed_gateway.server.channel import InMemoryBodySite, tls_error_text
+from selfemployed_gateway.server.channel import InMemoryBodySite
 
 
 @pytest.mark.parametrize("length", [None, 0, 99_999, 100_000, 64 * 1024 * 1024])
@@ -77,9 +77,46 @@ def test_no_site_of_the_project_parses_forms() -> None:
     assert server.Site(resource.Resource())._parsePOSTFormSubmission is True  # Twisted's own
 
 
-def test_a_tls_failure_is_named_by_openssl_s_reasons() -> None:
+def test_refused_tls_connections_are_all_counted_and_logged_at_a_bounded_rate(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scanner refused in a loop must not flood the log: every refusal counts in the
+    metric, at most `TLS_FAILURE_BURST` of them are logged at once, then one a second."""
     from OpenSSL import SSL
+    from twisted.internet.testing import StringTransport
+    from twisted.python.failure import Failure
 
-    refused = SSL.Error([("SSL routines", "", "tlsv1 alert unknown ca"), ("SSL routines", "", "x")])
-    assert tls_error_text(refused) == "tlsv1 alert unknown ca; x"
-    assert tls_error_text(SSL.SysCallError(-1, "Unexpected EOF")) == "(-1, 'Unexpected EOF')"
+    from selfemployed_gateway.metrics import GatewayMetrics
+    from selfemployed_gateway.rates import TokenBuckets
+    from selfemployed_gateway.server import channel
+    from selfemployed_gateway.server.connections import ConnectionBudget
+
+    now = [100.0]
+    monkeypatch.setattr(channel, "_TLS_FAILURE_LINES", TokenBuckets(clock=lambda: now[0]))
+    metrics = GatewayMetrics("final")
+    site = channel.GatewaySite(
+        resource.Resource(),
+        metrics,
+        connections=ConnectionBudget(
+            max_connections=100,
+            max_per_peer=100,
+            max_age_seconds=60,
+            max_requests=100,
+            new_per_second_per_peer=100,
+        ),
+    )
+
+    def refuse(count: int) -> None:
+        for _ in range(count):
+            protocol = site.buildProtocol(None)
+            protocol.makeConnection(StringTransport())
+            protocol.connectionLost(Failure(SSL.Error([("SSL routines", "", "unknown ca")])))
+
+    with caplog.at_level("WARNING", logger=channel.__name__):
+        refuse(50)
+        now[0] += 3.0
+        refuse(10)
+    lines = [r for r in caplog.records if r.getMessage() == "TLS connection failed"]
+    assert len(lines) == channel.TLS_FAILURE_BURST + 3
+    assert {r.__dict__["tls_error"] for r in lines} == {"unknown ca"}
+    assert metrics.tls_handshake_failures._value.get() == 60
