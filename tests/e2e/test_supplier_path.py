@@ -47,11 +47,22 @@ def test_calls_cut_at_the_budget_do_not_poison_the_next_ones(
         "SEG_MAX_CONNECTIONS_PER_PEER": "256",
         "SEG_SUPPLIER_BREAKER_FAILURES": "10000",
     }
-    callers: CallerFactory = gateway_with(env=env)
+    server = gateway_with.server(env=env)
+    callers = CallerFactory(gateway_with.pki, server.urls["soap"])
     slow = callers("onss-inspection")
+
+    def cut_call(_: int) -> str:
+        try:
+            return reason(slow.post(career_request(ONSS, CONTEXT, SLOW)))
+        except httpx.TransportError as error:  # named with the gateway's side, below
+            return f"{type(error).__name__}: {error}"
+
     with ThreadPoolExecutor(200) as pool:
-        cut = list(pool.map(lambda _: slow.post(career_request(ONSS, CONTEXT, SLOW)), range(500)))
-    assert {reason(r) for r in cut} == {"MSG00002"}
+        cut = list(pool.map(cut_call, range(500)))
+    # A connection TLS refused (a rare TLSV1_ALERT_DECODE_ERROR seen in CI): the gateway's
+    # "TLS connection failed" lines say why on its side.
+    refused = [line for line in server.output if "TLS connection failed" in line]
+    assert set(cut) == {"MSG00002"}, (sorted(set(cut)), refused)
     other = callers("riziv-medical")
     riziv = customer(cbe="0234567873")
     with ThreadPoolExecutor(16) as pool:
