@@ -41,13 +41,16 @@ class SupplierError(GatewayError):
     """No usable answer from the supplier: fault MSG00002 with this `details` (R-22).
 
     `details` is one of the MSG00002 texts of `codes`; `cause` says what happened, for the
-    log only (never in the answer).
+    log only (never in the answer). `answered`: the supplier did answer — a whole HTTP answer
+    that is unusable for this file (a SOAP Fault, a body that is no expected answer) — so it is
+    up: the circuit breaker counts only the failures where no answer came (breaker.py).
     """
 
-    def __init__(self, details: str, cause: str = "") -> None:
+    def __init__(self, details: str, cause: str = "", *, answered: bool = False) -> None:
         super().__init__(f"{details}: {cause}" if cause else details)
         self.details = details
         self.cause = cause
+        self.answered = answered
 
 
 class ExternalResourceRefused(GatewayError):

@@ -18,6 +18,7 @@ import httpx
 from selfemployed_gateway import codes
 from tests.e2e.conftest import CallerFactory, GatewayFactory
 from tests.support.admin import metric
+from tests.support.l302 import GARBAGE, SOAP_FAULT
 from tests.support.processes import Server
 from tests.support.soap import career_request, customer, fault, payload, status
 
@@ -181,3 +182,35 @@ def test_the_circuit_opens_fails_fast_and_closes_after_a_good_probe(
         assert httpx.get(admin + "/readyz").json()["status"] == "ready"
     finally:
         inasti.stop()
+
+
+def test_failing_files_inasti_answers_for_never_suspend_the_others(
+    gateway_with: GatewayFactory,
+) -> None:
+    """R-22: a garbled answer and a SOAP Fault, about one person each, are MSG00002 for those
+    calls — but INASTI answered them: with a circuit that opens after 3 calls without an
+    answer, 8 of them in a row leave it closed and the next person is DATA_FOUND (two reviews
+    found the default circuit suspending everybody after 10 such calls in 10 s)."""
+    env = {"SEG_SUPPLIER_BREAKER_FAILURES": "3", "SEG_SUPPLIER_BREAKER_WINDOW": "0"}
+    server = gateway_with.server(env=env)
+    onss = CallerFactory(gateway_with.pki, server.urls["soap"])("onss-inspection")
+
+    def call(ssin: str) -> tuple[str, str]:
+        response = onss.post(career_request(ONSS, CONTEXT, ssin))
+        if response.status_code == 200:
+            return reason(response), ""
+        (detail,) = fault(response.content)["details"]  # type: ignore[misc]
+        return str(detail["reasonCode"]), str(detail["information"][0][1])
+
+    failing = [call(ssin) for ssin in [GARBAGE, SOAP_FAULT] * 4]
+    assert (
+        failing
+        == [
+            ("MSG00002", codes.SUPPLIER_UNEXPECTED_RESPONSE),
+            ("MSG00002", codes.SUPPLIER_UNEXPECTED_RETURN_CODE),
+        ]
+        * 4
+    )
+    assert call(MULTI) == ("MSG00000", "")
+    admin = server.urls["admin"]
+    assert metric(admin, "seg_supplier_circuit_transitions_total", state="open") == 0

@@ -1,16 +1,20 @@
 """A circuit breaker in front of INASTI (R-22, R-65, R-70): fail fast while it is down.
 
-After `failures` consecutive failed calls (time-outs, transport errors, unusable answers:
-every `SupplierError`) spanning at least `window_seconds` without a success, the circuit
-opens. The span matters: a burst of calls for one slow file, cut at the budget together, is
-many failures in a few milliseconds while INASTI answers everybody else; the abuse benchmark
+After `failures` consecutive calls without an answer (time-outs, transport errors, an HTTP
+status without INASTI's SOAP Fault) spanning at least `window_seconds` without a success,
+the circuit opens. A SOAP Fault or an unusable body (`SupplierError.answered`) is MSG00002 for
+that call, but INASTI did answer: like any answer it ends the streak, so that the failing
+files of a few persons (one garbled, one faulted) never suspend the service for everybody.
+The span matters: a burst of calls for one slow file, cut at the budget together, is many
+failures in a few milliseconds while INASTI answers everybody else; the abuse benchmark
 showed such a burst opening the circuit for every client. INASTI down fails every call for
 the whole window. Once open, for `cooldown_seconds` every call fails at once with
 MSG00002 "Calls to supplier suspended after repeated failures" ([decision], codes.py), without
 touching INASTI or holding a connection slot. Then the circuit is half-open: one call goes
 through as a probe (the others still fail fast); its success closes the circuit, its failure
-opens it again for another cool-down. Any answer INASTI gives (data, no data, SES00005/6) is a
-success. The same breaker outlives configuration reloads (the state is INASTI's, not ours).
+opens it again for another cool-down. Any answer INASTI gives (data, no data, SES00005/6, a
+SOAP Fault, an unusable body) is a success. The same breaker outlives configuration reloads
+(the state is INASTI's, not ours).
 """
 
 from __future__ import annotations
@@ -140,8 +144,14 @@ class GuardedSupplier:
         self.breaker.admit()
         try:
             answer = await call()
-        except SupplierError:
-            self.breaker.failed()
+        except SupplierError as error:
+            # A SOAP Fault or an unusable body is INASTI answering, about this file: it is
+            # up. Only no answer at all (time-out, no connection, a status without INASTI's
+            # SOAP Fault) counts towards opening the circuit.
+            if error.answered:
+                self.breaker.succeeded()
+            else:
+                self.breaker.failed()
             raise
         except BaseException:
             self.breaker.cancelled()

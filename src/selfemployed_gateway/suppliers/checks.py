@@ -22,7 +22,8 @@ _Read = TypeVar("_Read")
 
 
 def unexpected_response(cause: str) -> SupplierError:
-    return SupplierError(codes.SUPPLIER_UNEXPECTED_RESPONSE, cause[:MAX_CAUSE])
+    """An answer came, but it is no usable answer (INASTI is up: `answered`)."""
+    return SupplierError(codes.SUPPLIER_UNEXPECTED_RESPONSE, cause[:MAX_CAUSE], answered=True)
 
 
 def read_checked(

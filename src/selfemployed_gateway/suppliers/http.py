@@ -176,7 +176,9 @@ class SupplierHttp:
             raise SupplierError(codes.SUPPLIER_UNEXPECTED_RETURN_CODE, _cause(exc)) from exc
         except httpx.DecodingError as exc:
             raise SupplierError(
-                codes.SUPPLIER_UNEXPECTED_RESPONSE, f"undecodable body: {exc}"[:_MAX_CAUSE]
+                codes.SUPPLIER_UNEXPECTED_RESPONSE,
+                f"undecodable body: {exc}"[:_MAX_CAUSE],
+                answered=True,  # an answer came, with a status: the supplier is up
             ) from exc
         except (httpx.HTTPError, aiohttp.ClientError, ssl.SSLError) as exc:
             # Connection refused or reset, TLS refused (the reason is in the cause, for the
@@ -197,14 +199,18 @@ class SupplierHttp:
         limit = self.max_answer_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise SupplierError(codes.SUPPLIER_UNEXPECTED_RESPONSE, f"answer of {declared} bytes")
+            raise SupplierError(
+                codes.SUPPLIER_UNEXPECTED_RESPONSE, f"answer of {declared} bytes", answered=True
+            )
         received = bytearray()
         # aiter_bytes yields decoded bytes: the cap also holds against a compressed bomb.
         async for chunk in response.aiter_bytes():
             received += chunk
             if len(received) > limit:
                 raise SupplierError(
-                    codes.SUPPLIER_UNEXPECTED_RESPONSE, f"answer larger than {limit} bytes"
+                    codes.SUPPLIER_UNEXPECTED_RESPONSE,
+                    f"answer larger than {limit} bytes",
+                    answered=True,
                 )
         return bytes(received)
 

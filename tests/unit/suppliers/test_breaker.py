@@ -126,3 +126,38 @@ def test_a_burst_of_failures_opens_only_if_it_spans_the_window() -> None:
     clock.now = 5.0
     breaker.failed()
     assert breaker.state is CircuitState.OPEN
+
+
+@pytest.mark.parametrize(
+    "answered",
+    [
+        SupplierError(codes.SUPPLIER_UNEXPECTED_RESPONSE, "schema: …", answered=True),
+        SupplierError(codes.SUPPLIER_UNEXPECTED_RETURN_CODE, "SOAP Fault …", answered=True),
+        SupplierError(codes.SUPPLIER_L302_SOAP_FAULT, "HTTP 500, SOAP Fault …", answered=True),
+        SupplierError(codes.SUPPLIER_NO_L302_ELEMENT, "neither", answered=True),
+    ],
+    ids=["garbled", "fault", "l302-fault", "no-l302"],
+)
+def test_failing_files_inasti_answered_for_never_open_the_circuit(
+    answered: SupplierError,
+) -> None:
+    """R-22: INASTI answering a SOAP Fault or an unusable body about one file is MSG00002 for
+    that call, but INASTI is up: the streak ends there (both reviewers of 2026-12-03 found 10
+    calls for a garbled file, then for a slow one, suspending everybody)."""
+    clock = Clock()
+    failing = ScriptedSupplier(career=lambda ssin, period: (_ for _ in ()).throw(answered))
+    breaker = CircuitBreaker(3, 10.0, clock=clock)
+    guarded = GuardedSupplier(failing, breaker)
+    for _ in range(20):
+        clock.now += 1.0
+        assert details(guarded) == answered.details
+    assert breaker.state is CircuitState.CLOSED
+    # …and ends a streak of calls without an answer, as a success would.
+    inasti = Inasti()
+    mixed = GuardedSupplier(inasti.supplier, breaker)
+    details(mixed), details(mixed)
+    details(guarded)
+    details(mixed), details(mixed)
+    assert breaker.state is CircuitState.CLOSED
+    details(mixed)
+    assert breaker.state is CircuitState.OPEN  # three in a row without an answer

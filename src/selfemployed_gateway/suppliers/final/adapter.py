@@ -85,21 +85,21 @@ class InastiFinalSupplier:
             protocol.soap_action(operation).strip('"'), envelope(request)
         )
         if answer.status != 200:
-            raise SupplierError(
-                codes.SUPPLIER_UNEXPECTED_RETURN_CODE, _describe_status(answer.status, answer.body)
-            )
+            raise _status_error(answer.status, answer.body)
         return _interpret(answer.body, expected, read)
 
 
-def _describe_status(status: int, body: bytes) -> str:
-    """`HTTP <status>`, with the SOAP Fault's code and text when the body is one."""
+def _status_error(status: int, body: bytes) -> SupplierError:
+    """`HTTP <status>`, with the SOAP Fault's code and text when the body is one: then INASTI
+    answered (`answered`); any other body (a proxy's error page) is no answer of INASTI's."""
     try:
         payload = read_payload(body)
     except ProtocolError:
-        return f"HTTP {status}"
+        return SupplierError(codes.SUPPLIER_UNEXPECTED_RETURN_CODE, f"HTTP {status}")
     if is_fault(payload):
-        return f"HTTP {status}, SOAP Fault {describe_fault(payload)}"
-    return f"HTTP {status}"
+        cause = f"HTTP {status}, SOAP Fault {describe_fault(payload)}"
+        return SupplierError(codes.SUPPLIER_UNEXPECTED_RETURN_CODE, cause, answered=True)
+    return SupplierError(codes.SUPPLIER_UNEXPECTED_RETURN_CODE, f"HTTP {status}")
 
 
 def _interpret(body: bytes, expected: str, read: Callable[[etree._Element], _Answer]) -> _Answer:
@@ -110,6 +110,8 @@ def _interpret(body: bytes, expected: str, read: Callable[[etree._Element], _Ans
         raise unexpected_response(str(exc)) from exc
     if is_fault(payload):
         raise SupplierError(
-            codes.SUPPLIER_UNEXPECTED_RETURN_CODE, f"SOAP Fault {describe_fault(payload)}"
+            codes.SUPPLIER_UNEXPECTED_RETURN_CODE,
+            f"SOAP Fault {describe_fault(payload)}",
+            answered=True,
         )
     return read_checked(payload, expected, protocol.SCHEMA, read)

@@ -84,7 +84,9 @@ class L302Supplier:
     def _outcome(self, answer: L302Answer) -> CareerAnswer:
         if answer is None:
             raise SupplierError(
-                codes.SUPPLIER_NO_L302_ELEMENT, "L302Response holds neither L302 nor Refusal"
+                codes.SUPPLIER_NO_L302_ELEMENT,
+                "L302Response holds neither L302 nor Refusal",
+                answered=True,
             )
         if isinstance(answer, Refusal):
             return CareerAnswer(outcome=_refusal_outcome(answer))
@@ -101,7 +103,7 @@ def _refusal_outcome(refusal: Refusal) -> SupplierOutcome:
     outcome = protocol.REFUSAL_OUTCOMES.get(refusal.return_code)
     if outcome is None:
         cause = f"L302 refusal {refusal.return_code!r}: {refusal.description or ''}"
-        raise SupplierError(codes.SUPPLIER_UNEXPECTED_RETURN_CODE, cause[:MAX_CAUSE])
+        raise SupplierError(codes.SUPPLIER_UNEXPECTED_RETURN_CODE, cause[:MAX_CAUSE], answered=True)
     return outcome
 
 
@@ -118,6 +120,7 @@ def _payload(answer: HttpAnswer) -> etree._Element:
         raise SupplierError(
             codes.SUPPLIER_L302_SOAP_FAULT,
             f"HTTP {answer.status}, SOAP Fault {describe_fault(payload)}"[:MAX_CAUSE],
+            answered=True,
         )
     if answer.status != 200:
         raise SupplierError(codes.SUPPLIER_UNEXPECTED_RETURN_CODE, f"HTTP {answer.status}")

@@ -95,6 +95,7 @@ def test_unknown_return_code(supplier_with: SupplierFactory) -> None:
     error = failure_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000)))
     assert error.details == codes.SUPPLIER_UNEXPECTED_RETURN_CODE
     assert "'BLOCKED'" in error.cause
+    assert error.answered  # INASTI answered, with a code we do not know
 
 
 def test_no_l302_element(supplier_with: SupplierFactory) -> None:
@@ -222,17 +223,25 @@ FAILURES: list[tuple[str, Handler, str]] = [
 ]
 
 
+# No answer of INASTI's came: only these count towards opening the circuit (breaker.py).
+NO_ANSWER = {"soap-fault-502", "http-500-not-xml", "http-503", "http-302"}
+NO_ANSWER |= {"connection-refused", "read-timeout"}
+
+
 @pytest.mark.parametrize(
-    ("handler", "details"),
-    [(handler, details) for _, handler, details in FAILURES],
+    ("name", "handler", "details"),
+    FAILURES,
     ids=[name for name, _, _ in FAILURES],
 )
-def test_failure_details(supplier_with: SupplierFactory, handler: Handler, details: str) -> None:
+def test_failure_details(
+    supplier_with: SupplierFactory, name: str, handler: Handler, details: str
+) -> None:
     answers: list[object] = []
     supplier = supplier_with(handler)
     error = failure_of(lambda: answers.append(run(supplier.consult_career(MULTI, YEAR_2000))))
     assert error.details == details
     assert answers == []
+    assert error.answered is (name not in NO_ANSWER)
 
 
 def test_soap_fault_cause_names_the_fault(supplier_with: SupplierFactory) -> None:
