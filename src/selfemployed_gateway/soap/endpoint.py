@@ -10,7 +10,6 @@ client (R-26).
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -200,16 +199,20 @@ class SoapEndpoint:
 
     def _readable_customer(self, received: _Received) -> etree._Element | None:
         """§8: informationCustomer is copied, as sent, into a fault when it could be read
-        (checked with its values collapsed, R-10)."""
+        (checked with its values collapsed, R-10), without xsi:* attributes as in an answer
+        (writer.py): copied, an xsi:type's prefix declared on the Envelope would be lost, and
+        a valid block would read as invalid and be left out."""
         if received.request is None or received.read is None:
             return None
         found = received.request.payload.find("informationCustomer")
         checked = received.read.payload.find("informationCustomer")
         if found is None or checked is None:
             return None
-        if self.customer_schema.first_error(copy.deepcopy(checked)) is not None:
+        if self.customer_schema.first_error(writer.copied_block(checked)) is not None:
             return None
-        return copy.deepcopy(found)
+        customer = writer.copied_block(found)
+        etree.cleanup_namespaces(customer)  # the xsi declaration its attributes needed
+        return customer
 
 
 # The MSG00004 texts of R-27's envelope rules (soap/envelope.py); the others are R-10's.

@@ -92,10 +92,16 @@ def _copy(request: etree._Element, parent: etree._Element, names: tuple[str, ...
     for name in names:
         found = request.find(name)
         if found is not None:
-            element = found.__deepcopy__(None)  # lxml's own copy, without copy.py's dispatch
-            element.tail = None
-            etree.strip_attributes(element, _XSI_ATTRIBUTES)  # every xsi:*, in C
-            parent.append(element)
+            parent.append(copied_block(found))
+
+
+def copied_block(found: etree._Element) -> etree._Element:
+    """One block of the request as `_copy` writes it back (a fault's informationCustomer
+    too, §8): a copy without its tail and without any xsi:* attribute."""
+    element = found.__deepcopy__(None)  # lxml's own copy, without copy.py's dispatch
+    element.tail = None
+    etree.strip_attributes(element, _XSI_ATTRIBUTES)  # every xsi:*, in C
+    return element
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:

@@ -171,3 +171,36 @@ def test_an_edge_fault_names_its_rule_in_the_decision_trail(message: str, rule: 
     assert trail.deciding is not None
     assert (trail.deciding.stage, trail.deciding.rules) == ("primary validation", (rule,))
     assert trail.deciding.facts == {"error message": message}
+
+
+def test_a_fault_copies_an_information_customer_typed_with_a_prefix_of_the_envelope(
+    dataset: Dataset,
+) -> None:
+    """§8: a readable informationCustomer goes into the fault, also when it carries
+    xsi:type with a prefix declared on the Envelope (helper review of 2026-12-03: the copy
+    lost the prefix, the block read as invalid and was left out). Written back without xsi:*
+    attributes, as in an answer (R-53)."""
+    typed = (
+        REQUEST.decode()
+        .replace(
+            'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">',
+            'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
+            ' xmlns:c="http://kszbcss.fgov.be/types/common/v3"'
+            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">',
+            1,
+        )
+        .replace(
+            "<informationCustomer>", '<informationCustomer xsi:type="c:InformationCustomerType">'
+        )
+        .replace("</criteria>", "<extra/></criteria>")  # MSG00004 (R-10)
+    )
+    answer, _ = call(
+        endpoint(dataset, ScriptedSupplier()), typed.encode(), None, certificate("cpas-namur")
+    )
+    assert fault(answer.body)["details"][0]["reasonCode"] == "MSG00004"  # type: ignore[index]
+    (detail,) = list(payload(answer.body).find("detail"))  # type: ignore[arg-type]
+    copied = detail.find("informationCustomer")
+    assert copied is not None
+    assert copied.attrib == {} and copied.findtext("ticket") == "t-1"
+    schema = etree.XMLSchema(etree.parse(str(XSD)))
+    assert schema.validate(detail), schema.error_log
