@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -111,6 +112,7 @@ class AuditWriter:
         _settle(left)
 
     def _run(self) -> None:
+        _behind_the_event_loop()
         while (first := self._queue.get()) is not _STOP:
             batch = [first]
             while len(batch) < self.max_batch:
@@ -194,3 +196,21 @@ def _resolve(settled: list[tuple[_Pending, BaseException | None]]) -> None:
             pending.done.set_result(None)
         else:
             pending.done.set_exception(error)
+
+
+def _behind_the_event_loop() -> None:
+    """Run this writer thread under Linux's SCHED_BATCH: woken by a queued exchange, it no
+    longer preempts the event loop's thread. Preempting gained nothing: the loop's thread
+    holds the GIL the writer needs first, so each wake-up cost two context switches and a GIL
+    hand-over forced on the loop. Measured (issue #17, one gateway process, the policy
+    switched every 5 s under the same load, 6 turns each, medians): at 16 connections 2.94 ->
+    2.52 ms of CPU per exchange, 351 -> 404 req/s, p50 43 -> 37 ms; at 64, 2.30 -> 2.21 ms;
+    at one connection no change (4.44 vs 4.35 ms: the loop is idle when the writer wakes).
+    Elsewhere, or if the system refuses, the thread keeps the default policy."""
+    policy = getattr(os, "SCHED_BATCH", None)
+    if policy is None:
+        return
+    try:
+        os.sched_setscheduler(0, policy, os.sched_param(0))
+    except OSError as error:  # e.g. a seccomp profile that forbids it: only slower
+        log.info("audit writer: SCHED_BATCH refused (%s), default scheduling kept", error)

@@ -4,6 +4,7 @@ that end together share one, and one exchange's failure is never another's."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -94,6 +95,25 @@ def test_an_exchange_alone_is_committed_alone_in_the_writer_thread() -> None:
     assert write_all(writer, store, ["A"]) == [None]
     assert store.batches == [["A"]]
     assert store.threads == {"audit_0"}
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's SCHED_BATCH only")
+def test_the_writer_thread_runs_behind_the_event_loop_and_the_loop_does_not() -> None:
+    """issue #17: under SCHED_BATCH a woken writer does not preempt the loop's thread, which
+    holds the GIL it needs; the caller's thread keeps its own policy."""
+    store = GatedStore()
+    store.gate.set()
+    writer = AuditWriter(store)  # type: ignore[arg-type]
+    policies: list[int] = []
+
+    def prepare() -> ExchangeRecord:
+        policies.append(os.sched_getscheduler(0))  # in the writer thread
+        return exchange("A")
+
+    caller = os.sched_getscheduler(0)
+    assert write_all(writer, store, ["A"], prepare=lambda _: prepare) == [None]
+    assert policies == [os.SCHED_BATCH]
+    assert os.sched_getscheduler(0) == caller != os.SCHED_BATCH
 
 
 def test_exchanges_waiting_together_share_one_commit() -> None:
