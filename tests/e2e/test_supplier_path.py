@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from selfemployed_gateway import codes
-from tests.e2e.conftest import CallerFactory, GatewayFactory
+from tests.e2e.conftest import Caller, CallerFactory, GatewayFactory
 from tests.support.admin import metric
 from tests.support.l302 import GARBAGE, SOAP_FAULT
 from tests.support.processes import Server
@@ -32,6 +32,15 @@ def reason(response: httpx.Response) -> str:
     if response.status_code == 200:
         return str(status(payload(response.content))["code"])
     return str(fault(response.content)["details"][0]["reasonCode"])  # type: ignore[index]
+
+
+def outcome(caller: Caller, ssin: str) -> tuple[str, str]:
+    """A consultCareer's status code, or its fault's reasonCode and first information."""
+    response = caller.post(career_request(ONSS, CONTEXT, ssin))
+    if response.status_code == 200:
+        return reason(response), ""
+    (detail,) = fault(response.content)["details"]  # type: ignore[misc]
+    return str(detail["reasonCode"]), str(detail["information"][0][1])
 
 
 def test_calls_cut_at_the_budget_do_not_poison_the_next_ones(
@@ -155,11 +164,7 @@ def test_the_circuit_opens_fails_fast_and_closes_after_a_good_probe(
         admin = server.urls["admin"]
 
         def call() -> tuple[str, str]:
-            response = onss.post(career_request(ONSS, CONTEXT, MULTI))
-            if response.status_code == 200:
-                return "MSG00000", ""
-            (detail,) = fault(response.content)["details"]  # type: ignore[misc]
-            return str(detail["reasonCode"]), str(detail["information"][0][1])
+            return outcome(onss, MULTI)
 
         assert call() == ("MSG00000", "")
         inasti.go_down()
@@ -195,14 +200,7 @@ def test_failing_files_inasti_answers_for_never_suspend_the_others(
     server = gateway_with.server(env=env)
     onss = CallerFactory(gateway_with.pki, server.urls["soap"])("onss-inspection")
 
-    def call(ssin: str) -> tuple[str, str]:
-        response = onss.post(career_request(ONSS, CONTEXT, ssin))
-        if response.status_code == 200:
-            return reason(response), ""
-        (detail,) = fault(response.content)["details"]  # type: ignore[misc]
-        return str(detail["reasonCode"]), str(detail["information"][0][1])
-
-    failing = [call(ssin) for ssin in [GARBAGE, SOAP_FAULT] * 4]
+    failing = [outcome(onss, ssin) for ssin in [GARBAGE, SOAP_FAULT] * 4]
     assert (
         failing
         == [
@@ -211,6 +209,6 @@ def test_failing_files_inasti_answers_for_never_suspend_the_others(
         ]
         * 4
     )
-    assert call(MULTI) == ("MSG00000", "")
+    assert outcome(onss, MULTI) == ("MSG00000", "")
     admin = server.urls["admin"]
     assert metric(admin, "seg_supplier_circuit_transitions_total", state="open") == 0

@@ -145,7 +145,11 @@ def test_failing_files_inasti_answered_for_never_open_the_circuit(
     that call, but INASTI is up: the streak ends there (both reviewers of 2026-12-03 found 10
     calls for a garbled file, then for a slow one, suspending everybody)."""
     clock = Clock()
-    failing = ScriptedSupplier(career=lambda ssin, period: (_ for _ in ()).throw(answered))
+
+    def answer(ssin: str, period: DatePeriod) -> CareerAnswer:
+        raise answered
+
+    failing = ScriptedSupplier(career=answer)
     breaker = CircuitBreaker(3, 10.0, clock=clock)
     guarded = GuardedSupplier(failing, breaker)
     for _ in range(20):

@@ -265,6 +265,19 @@ def corrupt(text: str, old: str, new: str) -> bytes:
 OK_TEXT = OK_CAREER.decode()
 
 
+# No answer of INASTI's came: only these count towards opening the circuit (breaker.py).
+NO_ANSWER = {
+    "connection-refused",
+    "connection-reset",
+    "connect-timeout",
+    "read-timeout",
+    "pool-timeout",
+    "http-503",
+    "http-302",
+    "huge-http-502",
+}
+
+
 @pytest.mark.parametrize(
     ("handler", "details"),
     [
@@ -317,10 +330,7 @@ def test_failure_details(handler: Handler, details: str, request: pytest.Fixture
     supplier = supplier_with(handler)
     error = failure_of(lambda: run(supplier.consult_career(MULTI, YEAR_2000)))
     assert error.details == details
-    # Only no answer of INASTI's counts towards opening the circuit (breaker.py).
-    no_answer = {"connection-refused", "connection-reset", "connect-timeout", "read-timeout"}
-    no_answer |= {"pool-timeout", "http-503", "http-302", "huge-http-502"}
-    assert error.answered is (request.node.callspec.id not in no_answer)
+    assert error.answered is (request.node.callspec.id not in NO_ANSWER)
 
 
 @pytest.mark.parametrize(

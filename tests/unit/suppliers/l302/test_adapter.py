@@ -224,8 +224,14 @@ FAILURES: list[tuple[str, Handler, str]] = [
 
 
 # No answer of INASTI's came: only these count towards opening the circuit (breaker.py).
-NO_ANSWER = {"soap-fault-502", "http-500-not-xml", "http-503", "http-302"}
-NO_ANSWER |= {"connection-refused", "read-timeout"}
+NO_ANSWER = {
+    "soap-fault-502",
+    "http-500-not-xml",
+    "http-503",
+    "http-302",
+    "connection-refused",
+    "read-timeout",
+}
 
 
 @pytest.mark.parametrize(
