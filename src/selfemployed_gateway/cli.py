@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -189,8 +190,17 @@ def _serve(arguments: argparse.Namespace) -> int:
         admin=_admin_url(admin_port),
         workers=str(workers),
     )
+    _freeze_start_up_objects()
     reactor.run()
     return 0
+
+
+def _freeze_start_up_objects() -> None:
+    """Move what start-up built (modules, spyne's model, schemas, the dataset) out of the
+    cyclic collector's reach: they live as long as the process, and each full collection
+    would walk them again (issue #17)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _raise_descriptor_limit(settings: Settings) -> None:
