@@ -78,3 +78,17 @@ def test_check_config_names_limit_problems(tmp_path: Path) -> None:
     )
     assert too_big.returncode == 1
     assert "exceeds gateway_in_flight" in too_big.stdout + too_big.stderr
+
+
+def test_start_up_objects_leave_the_cyclic_collector() -> None:
+    """Issue #17: what start-up built is frozen, so full collections skip it."""
+    code = (
+        "import gc; from selfemployed_gateway import cli; before = gc.get_freeze_count(); "
+        "cli._freeze_start_up_objects(); print(before, gc.get_freeze_count())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, after = map(int, result.stdout.split())
+    assert before == 0
+    assert after > 10_000  # the modules of the gateway alone hold tens of thousands
