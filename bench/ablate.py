@@ -1,0 +1,182 @@
+"""What each part of an exchange costs, by removing it: `python -m bench.ablate [PART…]`.
+
+Not part of `make bench`. py-spy's `--gil` samples see only Python holding the GIL (SQLite's
+commit, run with the GIL released, is not in them) and cProfile inflates Python-heavy code;
+this measures CPU instead. The gateway is built in process from the configuration of the
+benchmark (as `bench.profile` does: logging at info to a file, SQLite audit, the supplier's
+answer memoised so that no HTTP is in the figure), `ExchangeHandler.handle` runs in a loop
+on one core, and each part is taken out in turn with the whole exchange as the baseline
+(base, part 1, part 2…, then again: `BENCH_ABLATE_TURNS` turns of `BENCH_ABLATE_REQUESTS`
+exchanges). Printed: the median CPU per exchange of every thread, and what removing the part
+saves. The parts (one attribute of the built gateway replaced, put back after its turn):
+
+- `audit`: no audit write at all; `audit_inline`: the record built and stored on the loop,
+  no writer thread (the difference to the baseline is the hand-over to the thread and back);
+- `trail`: no decision trail; `log`: no exchange log line; `metrics`: no metrics;
+- `reader` / `writer`: spyne's reading / the response's writing, replayed from the first call;
+- `xsd`: no schema validation of the request.
+
+Bounded: every turn by count and time. Only 127.0.0.1 (the simulator, for the first answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.profile import _Memoised
+from bench.run import ACTION, CLIENT, REQUEST, SERVER_CPUS
+from bench.servers import make_pki, start_gateway, start_simulator
+
+TURNS = int(os.environ.get("BENCH_ABLATE_TURNS", "5"))
+REQUESTS = int(os.environ.get("BENCH_ABLATE_REQUESTS", "1500"))
+TURN_SECONDS = 60.0
+
+Patch = tuple[Callable[[], None], Callable[[], None]]  # (take the part out, put it back)
+
+
+def _swap(owner: Any, name: str, value: Any) -> Patch:
+    original = getattr(owner, name)
+    return (lambda: setattr(owner, name, value), lambda: setattr(owner, name, original))
+
+
+def _replayed(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function`'s first result, returned again for every later call."""
+    kept: list[Any] = []
+
+    def replay(*arguments: Any) -> Any:
+        if not kept:
+            kept.append(function(*arguments))
+        return kept[0]
+
+    return replay
+
+
+def parts(gateway: Any, loop: asyncio.AbstractEventLoop) -> dict[str, Patch]:
+    from selfemployed_gateway.soap import endpoint as endpoint_module
+
+    exchanges, endpoint = gateway.exchanges, gateway.endpoint
+    writer = exchanges.audit_writer
+
+    async def unstored(trace: Any, call: Any, answer: Any, started: float) -> Any:
+        return answer
+
+    def inline(prepare: Callable[[], Any]) -> asyncio.Future[None]:
+        done = loop.create_future()
+        writer.store.record_many([prepare()])
+        done.set_result(None)
+        return done
+
+    exchange_log = logging.getLogger("selfemployed_gateway.exchange")
+    quiet_metrics = _swap(exchanges.metrics, "exchange", lambda *_: None)
+    quiet_count = _swap(exchanges, "_count_client", lambda *_: None)
+    return {
+        "audit": _swap(exchanges, "_store", unstored),
+        "audit_inline": _swap(writer, "write", inline),
+        "trail": _swap(exchanges, "decision_trail", False),
+        "log": _swap(exchange_log, "disabled", True),
+        "metrics": (
+            lambda: (quiet_metrics[0](), quiet_count[0]()),
+            lambda: (quiet_metrics[1](), quiet_count[1]()),
+        ),
+        "reader": _swap(endpoint.reader, "read", _replayed(endpoint.reader.read)),
+        "writer": _swap(
+            endpoint_module.writer,
+            "response_envelope",
+            _replayed(endpoint_module.writer.response_envelope),
+        ),
+        "xsd": _swap(endpoint, "_validate", lambda _payload: None),
+    }
+
+
+def main(chosen: list[str]) -> int:
+    from cryptography import x509
+    from OpenSSL import crypto
+
+    from selfemployed_gateway.configuration import load_settings
+    from selfemployed_gateway.logs import configure_logging
+    from selfemployed_gateway.server.gateway import Gateway
+    from selfemployed_gateway.soap.endpoint import IncomingCall
+    from selfemployed_gateway.tls import certificate_of
+
+    folder = Path(tempfile.mkdtemp(prefix="seg-ablate-"))
+    simulator = None
+    try:
+        pki = make_pki(folder)
+        simulator = start_simulator(folder, "simulator")
+        start_gateway(folder, "gateway-ablate", pki, simulator).stop()  # writes its config
+        os.sched_setaffinity(0, SERVER_CPUS)
+        log_stream = (folder / "in-process.log").open("w")
+        configure_logging("info", stream=log_stream)
+        gateway = Gateway.build(load_settings(folder / "gateway-ablate.toml", environ={}))
+        pem = pki.clients[CLIENT].cert.read_bytes()
+        certificate = certificate_of(
+            crypto.X509.from_cryptography(x509.load_pem_x509_certificate(pem))
+        )
+        call = IncomingCall(REQUEST, f'"{ACTION}"', certificate=certificate)
+        endpoint = gateway.endpoint
+        endpoint.pipeline = replace(
+            endpoint.pipeline, supplier=_Memoised(endpoint.pipeline.supplier)
+        )
+        loop = asyncio.new_event_loop()
+
+        def turn(count: int) -> float:
+            """CPU ms per exchange, every thread of this process."""
+            deadline = time.monotonic() + TURN_SECONDS
+            done, cpu = 0, time.process_time()
+            while done < count and time.monotonic() < deadline:
+                answer = loop.run_until_complete(gateway.exchanges.handle(call))
+                done += 1
+            assert answer.status == 200, answer.body[:300]
+            return (time.process_time() - cpu) / done * 1000
+
+        available = parts(gateway, loop)
+        unknown = [name for name in chosen if name not in available]
+        if unknown:
+            raise SystemExit(f"unknown part(s) {unknown}; known: {', '.join(available)}")
+        names = chosen or list(available)
+        turn(200)  # warm-up: the memoised answer, caches, the audit file
+        figures: dict[str, list[float]] = {name: [] for name in ["base", *names]}
+        for _ in range(TURNS):
+            figures["base"].append(turn(REQUESTS))
+            for name in names:
+                take_out, put_back = available[name]
+                take_out()
+                try:
+                    figures[name].append(turn(REQUESTS))
+                finally:
+                    put_back()
+        base = statistics.median(figures["base"])
+        print(
+            f"In process, supplier memoised, median of {TURNS} turns of {REQUESTS} exchanges "
+            "(CPU of every thread)\n"
+        )
+        print("| without | CPU ms per exchange | saves ms |")
+        print("|---|---:|---:|")
+        print(f"| (nothing: the whole exchange) | {base:.3f} | – |")
+        for name in names:
+            median = statistics.median(figures[name])
+            print(f"| {name} | {median:.3f} | {base - median:+.3f} |")
+        loop.run_until_complete(gateway.supplier.aclose())
+        gateway.audit.close()
+        loop.close()
+        log_stream.close()
+    finally:
+        if simulator is not None:
+            simulator.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
