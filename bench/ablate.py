@@ -24,19 +24,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from bench.profile import _Memoised
-from bench.run import ACTION, CLIENT, REQUEST, SERVER_CPUS
-from bench.servers import make_pki, start_gateway, start_simulator
+from bench.profile import _Memoised, in_process_gateway, simulated
+from bench.run import SERVER_CPUS
 
 TURNS = int(os.environ.get("BENCH_ABLATE_TURNS", "5"))
 REQUESTS = int(os.environ.get("BENCH_ABLATE_REQUESTS", "1500"))
@@ -48,6 +44,18 @@ Patch = tuple[Callable[[], None], Callable[[], None]]  # (take the part out, put
 def _swap(owner: Any, name: str, value: Any) -> Patch:
     original = getattr(owner, name)
     return (lambda: setattr(owner, name, value), lambda: setattr(owner, name, original))
+
+
+def _together(*patches: Patch) -> Patch:
+    def take_out() -> None:
+        for patch in patches:
+            patch[0]()
+
+    def put_back() -> None:
+        for patch in patches:
+            patch[1]()
+
+    return take_out, put_back
 
 
 def _replayed(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -63,7 +71,7 @@ def _replayed(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def parts(gateway: Any, loop: asyncio.AbstractEventLoop) -> dict[str, Patch]:
-    from selfemployed_gateway.soap import endpoint as endpoint_module
+    from selfemployed_gateway.soap import writer as soap_writer
 
     exchanges, endpoint = gateway.exchanges, gateway.endpoint
     writer = exchanges.audit_writer
@@ -78,52 +86,27 @@ def parts(gateway: Any, loop: asyncio.AbstractEventLoop) -> dict[str, Patch]:
         return done
 
     exchange_log = logging.getLogger("selfemployed_gateway.exchange")
-    quiet_metrics = _swap(exchanges.metrics, "exchange", lambda *_: None)
-    quiet_count = _swap(exchanges, "_count_client", lambda *_: None)
     return {
         "audit": _swap(exchanges, "_store", unstored),
         "audit_inline": _swap(writer, "write", inline),
         "trail": _swap(exchanges, "decision_trail", False),
         "log": _swap(exchange_log, "disabled", True),
-        "metrics": (
-            lambda: (quiet_metrics[0](), quiet_count[0]()),
-            lambda: (quiet_metrics[1](), quiet_count[1]()),
+        "metrics": _together(
+            _swap(exchanges.metrics, "exchange", lambda *_: None),
+            _swap(exchanges, "_count_client", lambda *_: None),
         ),
         "reader": _swap(endpoint.reader, "read", _replayed(endpoint.reader.read)),
-        "writer": _swap(
-            endpoint_module.writer,
-            "response_envelope",
-            _replayed(endpoint_module.writer.response_envelope),
-        ),
+        # The endpoint looks the function up in the writer's module at each call.
+        "writer": _swap(soap_writer, "response_envelope", _replayed(soap_writer.response_envelope)),
         "xsd": _swap(endpoint, "_validate", lambda _payload: None),
     }
 
 
 def main(chosen: list[str]) -> int:
-    from cryptography import x509
-    from OpenSSL import crypto
-
-    from selfemployed_gateway.configuration import load_settings
-    from selfemployed_gateway.logs import configure_logging
-    from selfemployed_gateway.server.gateway import Gateway
-    from selfemployed_gateway.soap.endpoint import IncomingCall
-    from selfemployed_gateway.tls import certificate_of
-
-    folder = Path(tempfile.mkdtemp(prefix="seg-ablate-"))
-    simulator = None
-    try:
-        pki = make_pki(folder)
-        simulator = start_simulator(folder, "simulator")
-        start_gateway(folder, "gateway-ablate", pki, simulator).stop()  # writes its config
-        os.sched_setaffinity(0, SERVER_CPUS)
-        log_stream = (folder / "in-process.log").open("w")
-        configure_logging("info", stream=log_stream)
-        gateway = Gateway.build(load_settings(folder / "gateway-ablate.toml", environ={}))
-        pem = pki.clients[CLIENT].cert.read_bytes()
-        certificate = certificate_of(
-            crypto.X509.from_cryptography(x509.load_pem_x509_certificate(pem))
-        )
-        call = IncomingCall(REQUEST, f'"{ACTION}"', certificate=certificate)
+    with simulated() as (folder, pki, simulator):
+        if SERVER_CPUS is not None:  # pinned: the server's core, as in `make bench`
+            os.sched_setaffinity(0, SERVER_CPUS)
+        gateway, call, log_stream = in_process_gateway(folder, pki, simulator)
         endpoint = gateway.endpoint
         endpoint.pipeline = replace(
             endpoint.pipeline, supplier=_Memoised(endpoint.pipeline.supplier)
@@ -156,25 +139,21 @@ def main(chosen: list[str]) -> int:
                     figures[name].append(turn(REQUESTS))
                 finally:
                     put_back()
-        base = statistics.median(figures["base"])
-        print(
-            f"In process, supplier memoised, median of {TURNS} turns of {REQUESTS} exchanges "
-            "(CPU of every thread)\n"
-        )
-        print("| without | CPU ms per exchange | saves ms |")
-        print("|---|---:|---:|")
-        print(f"| (nothing: the whole exchange) | {base:.3f} | – |")
-        for name in names:
-            median = statistics.median(figures[name])
-            print(f"| {name} | {median:.3f} | {base - median:+.3f} |")
         loop.run_until_complete(gateway.supplier.aclose())
         gateway.audit.close()
         loop.close()
         log_stream.close()
-    finally:
-        if simulator is not None:
-            simulator.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    base = statistics.median(figures["base"])
+    print(
+        f"In process, supplier memoised, median of {TURNS} turns of {REQUESTS} exchanges "
+        "(CPU of every thread)\n"
+    )
+    print("| without | CPU ms per exchange | saves ms |")
+    print("|---|---:|---:|")
+    print(f"| (nothing: the whole exchange) | {base:.3f} | – |")
+    for name in names:
+        median = statistics.median(figures[name])
+        print(f"| {name} | {median:.3f} | {base - median:+.3f} |")
     return 0
 
 

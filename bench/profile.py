@@ -33,10 +33,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bench.load import run_load
 from bench.run import ACTION, CLIENT, REQUEST, soap_port, target_for
@@ -45,6 +46,8 @@ from selfemployed_gateway.devpki import DevPki
 
 if TYPE_CHECKING:
     from selfemployed_gateway.exchange import ExchangeHandler
+    from selfemployed_gateway.server.gateway import Gateway
+    from selfemployed_gateway.soap.endpoint import IncomingCall
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 SPY_SECONDS = 4 if QUICK else 10
@@ -216,7 +219,26 @@ class _Memoised:
         await self.real.aclose()
 
 
-def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
+@contextmanager
+def simulated() -> Iterator[tuple[Path, DevPki, Server]]:
+    """A temporary folder with its development PKI and a running simulator, all gone after."""
+    folder = Path(tempfile.mkdtemp(prefix="seg-profile-"))
+    simulator = None
+    try:
+        pki = make_pki(folder)
+        simulator = start_simulator(folder, "simulator")
+        yield folder, pki, simulator
+    finally:
+        if simulator is not None:
+            simulator.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def in_process_gateway(
+    folder: Path, pki: DevPki, simulator: Server
+) -> tuple[Gateway, IncomingCall, TextIO]:
+    """The benchmark's gateway built in this process from its configuration, with the
+    benchmark's request as a call of its client, and the stream its logs go to."""
     from cryptography import x509
     from OpenSSL import crypto
 
@@ -237,7 +259,11 @@ def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
     certificate = certificate_of(
         crypto.X509.from_cryptography(x509.load_pem_x509_certificate(client.cert.read_bytes()))
     )
-    call = IncomingCall(REQUEST, f'"{ACTION}"', certificate=certificate)
+    return gateway, IncomingCall(REQUEST, f'"{ACTION}"', certificate=certificate), log_stream
+
+
+def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
+    gateway, call, log_stream = in_process_gateway(folder, pki, simulator)
     handle = gateway.exchanges.handle
     # As in the server, every exchange is awaited on one asyncio loop (here without Twisted).
     event_loop = asyncio.new_event_loop()
@@ -349,17 +375,9 @@ def _top_lines(path: Path) -> list[str]:
 
 
 def main() -> int:
-    folder = Path(tempfile.mkdtemp(prefix="seg-profile-"))
-    simulator = None
-    try:
-        pki = make_pki(folder)
-        simulator = start_simulator(folder, "simulator")
+    with simulated() as (folder, pki, simulator):
         print(py_spy(folder, pki, simulator))
         print(in_process(folder, pki, simulator))
-    finally:
-        if simulator is not None:
-            simulator.stop()
-        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 
