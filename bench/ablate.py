@@ -16,7 +16,8 @@ saves. The parts (one attribute of the built gateway replaced, put back after it
 - `reader` / `writer`: spyne's reading / the response's writing, replayed from the first call;
 - `xsd`: no schema validation of the request.
 
-Bounded: every turn by count and time. Only 127.0.0.1 (the simulator, for the first answer).
+Bounded: every turn by count and time (`bench.profile.LOOP_SECONDS`). Only 127.0.0.1 (the
+simulator, for the first answer).
 """
 
 from __future__ import annotations
@@ -26,17 +27,14 @@ import logging
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
-from bench.profile import _Memoised, in_process_gateway, simulated
+from bench.profile import in_process_gateway, memoise_supplier, simulated, timed_exchanges
 from bench.run import SERVER_CPUS
 
 TURNS = int(os.environ.get("BENCH_ABLATE_TURNS", "5"))
 REQUESTS = int(os.environ.get("BENCH_ABLATE_REQUESTS", "1500"))
-TURN_SECONDS = 60.0
 
 Patch = tuple[Callable[[], None], Callable[[], None]]  # (take the part out, put it back)
 
@@ -107,21 +105,13 @@ def main(chosen: list[str]) -> int:
         if SERVER_CPUS is not None:  # pinned: the server's core, as in `make bench`
             os.sched_setaffinity(0, SERVER_CPUS)
         gateway, call, log_stream = in_process_gateway(folder, pki, simulator)
-        endpoint = gateway.endpoint
-        endpoint.pipeline = replace(
-            endpoint.pipeline, supplier=_Memoised(endpoint.pipeline.supplier)
-        )
+        memoise_supplier(gateway)
         loop = asyncio.new_event_loop()
 
         def turn(count: int) -> float:
             """CPU ms per exchange, every thread of this process."""
-            deadline = time.monotonic() + TURN_SECONDS
-            done, cpu = 0, time.process_time()
-            while done < count and time.monotonic() < deadline:
-                answer = loop.run_until_complete(gateway.exchanges.handle(call))
-                done += 1
-            assert answer.status == 200, answer.body[:300]
-            return (time.process_time() - cpu) / done * 1000
+            done, _wall, cpu = timed_exchanges(loop, gateway, call, count)
+            return cpu / done * 1000
 
         available = parts(gateway, loop)
         unknown = [name for name in chosen if name not in available]

@@ -262,29 +262,40 @@ def in_process_gateway(
     return gateway, IncomingCall(REQUEST, f'"{ACTION}"', certificate=certificate), log_stream
 
 
+def memoise_supplier(gateway: Gateway) -> None:
+    """From now on the gateway's supplier answers what the real one answered first."""
+    endpoint = gateway.endpoint
+    endpoint.pipeline = replace(endpoint.pipeline, supplier=_Memoised(endpoint.pipeline.supplier))
+
+
+def timed_exchanges(
+    event_loop: asyncio.AbstractEventLoop, gateway: Gateway, call: IncomingCall, count: int
+) -> tuple[int, float, float]:
+    """`count` exchanges of `call` one after the other, bounded by `LOOP_SECONDS`: (exchanges,
+    wall s, CPU s of this process: every thread, the supplier's too)."""
+    done = 0
+    deadline = time.monotonic() + LOOP_SECONDS
+    wall, cpu = time.perf_counter(), time.process_time()
+    while done < count and time.monotonic() < deadline:
+        answer = event_loop.run_until_complete(gateway.exchanges.handle(call))
+        done += 1
+    assert answer.status == 200, answer.body[:300]
+    return done, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def in_process(folder: Path, pki: DevPki, simulator: Server) -> str:
     gateway, call, log_stream = in_process_gateway(folder, pki, simulator)
-    handle = gateway.exchanges.handle
     # As in the server, every exchange is awaited on one asyncio loop (here without Twisted).
     event_loop = asyncio.new_event_loop()
 
     def loop(count: int) -> tuple[int, float, float]:
-        """(exchanges, wall s, CPU s of this process: every thread, the supplier's too)."""
-        done = 0
-        deadline = time.monotonic() + LOOP_SECONDS
-        wall, cpu = time.perf_counter(), time.process_time()
-        while done < count and time.monotonic() < deadline:
-            answer = event_loop.run_until_complete(handle(call))
-            done += 1
-        assert answer.status == 200, answer.body[:300]
-        return done, time.perf_counter() - wall, time.process_time() - cpu
+        return timed_exchanges(event_loop, gateway, call, count)
 
     loop(50)  # warm-up
     sim_before = simulator.cpu_seconds()
     real_n, real_wall, real_cpu = loop(LOOP_REQUESTS)
     sim_cpu = simulator.cpu_seconds() - sim_before
-    endpoint = gateway.endpoint
-    endpoint.pipeline = replace(endpoint.pipeline, supplier=_Memoised(endpoint.pipeline.supplier))
+    memoise_supplier(gateway)
     loop(50)
     memo_n, memo_wall, memo_cpu = loop(LOOP_REQUESTS)
     trail_on, trail_off = trail_turns(gateway.exchanges, loop)
