@@ -18,6 +18,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from selfemployed_gateway.errors import AuditError
 
 #: A fact's value: a scalar, or a short list of them (periods as "begin … end" texts).
@@ -31,9 +33,10 @@ MAX_TEXT = 200
 MAX_ITEMS = 20
 #: The version of the JSON written: `explain` reads what it knows.
 FORMAT = 1
-# Compact, UTF-8 as it is; one encoder for every trail (json.dumps with options builds one
-# per call).
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# orjson writes what the standard library's compact, non-ASCII encoder wrote, byte for byte
+# (a test keeps them equal), at a fifteenth of its CPU: 14 -> 0.9 µs for an exchange's trail
+# (issue #17). It takes integers of 64 bits at most: `_bounded` writes larger ones as text.
+_INTEGER_RANGE = range(-(2**63), 2**64)
 
 
 class UnreadableTrail(AuditError):
@@ -110,7 +113,7 @@ class Step:
         if self.facts:
             # Numbers, booleans and None are stored as they are; texts and lists bounded.
             value["facts"] = {
-                name: fact if not isinstance(fact, str | list) else _bounded(fact)
+                name: fact if not isinstance(fact, str | list | int) else _bounded(fact)
                 for name, fact in self.facts.items()
             }
         if self.because is not None:
@@ -175,13 +178,15 @@ class DecisionTrail:
         document: dict[str, Any] = {"format": FORMAT, "steps": steps}
         if self.configuration is not None:
             document["configuration"] = self.configuration
-        return _ENCODER.encode(document).encode()
+        return orjson.dumps(document)
 
     @classmethod
     def from_json(cls, text: bytes) -> DecisionTrail:
         """The trail `to_json` wrote; `UnreadableTrail` for anything else (a damaged row,
         another format), never a bare JSON or type error."""
         try:
+            # The standard library's reader: it also reads rows written before orjson (a
+            # float NaN was written as NaN, which orjson refuses to read).
             document = json.loads(text)
             if not isinstance(document, dict):
                 raise TypeError("not a JSON object")
@@ -224,6 +229,8 @@ def _cut(text: str) -> str:
 def _bounded(fact: Fact) -> Fact:
     if isinstance(fact, str):
         return _cut(fact)
+    if isinstance(fact, int):  # bool too, which is in range
+        return fact if fact in _INTEGER_RANGE else _cut(str(fact))
     if isinstance(fact, list):
         kept = [_cut(str(item)) for item in fact[:MAX_ITEMS]]
         if len(fact) > MAX_ITEMS:

@@ -75,6 +75,36 @@ def test_the_json_is_bounded_and_keeps_the_deciding_step() -> None:
     assert kept.deciding.facts == {"cut": "facts over the size limit"}
 
 
+def test_the_json_is_what_the_standard_library_wrote() -> None:
+    """orjson (issue #17) writes the bytes of `json.dumps(…, separators=(",", ":"),
+    ensure_ascii=False)`, the encoder of the rows stored before it: same keys in the same
+    order, UTF-8 as it is, the same numbers."""
+    trail = DecisionTrail(configuration="sha256:0123456789abcdef")
+    trail.passed("dates", "R-15", period="1956-07-01 …", checked=["R-30", "é", "\u2028"])
+    trail.passed("supplier call", "R-22", duration_ms=4, seconds=0.1 + 0.2, big=2**63 - 1)
+    trail.answered("reply", "R-25", because="« fin »", found=True, missing=None, small=-(2**63))
+    document = {
+        "format": decisions.FORMAT,
+        "steps": [step.as_json() for step in trail.steps],
+        "configuration": trail.configuration,
+    }
+    expected = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    assert trail.to_json() == expected
+
+
+def test_an_integer_beyond_64_bits_is_stored_as_its_text() -> None:
+    """orjson writes no integer beyond 64 bits: such a fact is kept as text, the exchange
+    is stored all the same."""
+    trail = DecisionTrail()
+    trail.answered("reply", "R-25", count=2**64, negative=-(2**63) - 1, top=2**64 - 1)
+    (step,) = json.loads(trail.to_json())["steps"]
+    assert step["facts"] == {
+        "count": str(2**64),
+        "negative": str(-(2**63) - 1),
+        "top": 2**64 - 1,
+    }
+
+
 def test_period_text() -> None:
     assert period_text(date(2010, 1, 1), date(2016, 12, 30)) == "2010-01-01 … 2016-12-30"
     assert period_text(date(2010, 1, 1), None) == "2010-01-01 …"
