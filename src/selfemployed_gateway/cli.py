@@ -106,6 +106,19 @@ def _reactor() -> Any:
     return reactor
 
 
+def _simulator_reactor() -> Any:
+    """Twisted's default reactor (epoll on Linux), for `simulate-inasti` alone: the simulator
+    awaits nothing of asyncio, and asyncio's loop under Twisted cost it a fifth more CPU per
+    call (0.15–0.19 -> 0.12–0.15 ms at 16 connections, issue #17), CPU taken from the gateway
+    it serves when they share a machine. `dev` runs both in one process, on asyncio's."""
+    from twisted.internet import default
+
+    default.install()
+    from twisted.internet import reactor
+
+    return reactor
+
+
 def _settings(arguments: argparse.Namespace) -> Settings:
     settings = load_settings(arguments.config)
     set_ssin_key(settings.logging.ssin_hash_key)
@@ -224,7 +237,7 @@ def _raise_descriptor_limit(settings: Settings) -> None:
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
-    reactor = _reactor()
+    reactor = _simulator_reactor()
 
     settings = load_simulator_settings(arguments.config)
     port = _listen_simulator(reactor, settings)

@@ -92,3 +92,25 @@ def test_start_up_objects_leave_the_cyclic_collector() -> None:
     before, after = map(int, result.stdout.split())
     assert before == 0
     assert after > 10_000  # the modules of the gateway alone hold tens of thousands
+
+
+def test_the_simulator_alone_runs_on_twisted_default_reactor_the_gateway_on_asyncio() -> None:
+    """issue #17: `simulate-inasti` awaits nothing of asyncio, and Twisted's own reactor costs
+    it less CPU per call; `serve` and `dev` await httpx on asyncio's loop."""
+    script = (
+        "import sys; from selfemployed_gateway import cli; "
+        "reactor = (cli._simulator_reactor if sys.argv[1] == 'simulator' else cli._reactor)(); "
+        "print(type(reactor).__name__)"
+    )
+    names = {
+        which: subprocess.run(
+            [sys.executable, "-c", script, which],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=PROJECT,
+            check=True,
+        ).stdout.strip()
+        for which in ("simulator", "gateway")
+    }
+    assert names == {"simulator": "EPollReactor", "gateway": "AsyncioSelectorReactor"}
