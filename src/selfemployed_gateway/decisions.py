@@ -94,7 +94,10 @@ RULES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass is built through object.__setattr__, field by field, and ten
+# steps are built in every exchange (0.65 -> 0.19 µs each, issue #17). Nothing changes a step
+# once built.
+@dataclass(slots=True)
 class Step:
     """One stage of one exchange."""
 
@@ -135,7 +138,7 @@ class Step:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class DecisionTrail:
     """The steps of one exchange, in order, and the configuration in force."""
 
