@@ -243,7 +243,7 @@ def main() -> int:
 
         # 6. The decision trail's cost (issue #18): the same gateway without it, alternated.
         if "trail" in ROWS:
-            rows.append(trail_row(folder, pki, simulator, gateway, gw_target, track, stop))
+            rows.append(trail_row(folder, pki, simulator, gateway, track, stop))
 
         # 5. Two processes on one port (SO_REUSEPORT set by a bench-only shim).
         if "workers" in ROWS:
@@ -320,9 +320,12 @@ def gateway_against_baselines(conns: int, bare: Row, proxy: Row, gateway: Row) -
 
 
 TRAIL_CONNECTIONS = 16
-# A turn's noise on this machine (±3%) is of the size of the target (5%): four turns, whose
-# median moves less than two's, for 40 s more of the full run.
-TRAIL_ROUNDS = 2 if QUICK else 4
+# The trail's cost (2–4%) is of the size of this machine's drift between two turns of 10 s
+# (±5%, docs/performance.md): short turns, in pairs taken one right after the other, the
+# order swapped from pair to pair, and the median of the pairs' differences.
+TRAIL_PAIRS = 2 if QUICK else 8
+TRAIL_SECONDS = 3.0
+TRAIL_WARMUP = 0.5
 
 
 def trail_row(
@@ -330,41 +333,51 @@ def trail_row(
     pki: DevPki,
     simulator: Server,
     gateway: Server,
-    gw_target: Target,
     track: Callable[[Server], Server],
     stop: Callable[..., None],
 ) -> Row:
-    """Server CPU per DATA_FOUND exchange with the decision trail (row 2's gateway) and
-    without it (SEG_AUDIT_DECISION_TRAIL=false), measured in turns so that drift hits both."""
+    """Server CPU per DATA_FOUND exchange with the decision trail and without it
+    (SEG_AUDIT_DECISION_TRAIL=false): two fresh gateways, so that neither carries the other
+    rows' history (idle supplier connections left by 64 callers cost a turn ~10%), in pairs."""
     row = Row("6", "gateway DATA_FOUND, decision trail off (issue #18)", TRAIL_CONNECTIONS)
-    plain = track(
-        start_gateway(
-            folder,
-            "gateway-no-trail",
-            pki,
-            simulator,
-            {"SEG_AUDIT_DECISION_TRAIL": "0"},
-            cpus=SERVER_CPUS,
+    started = [
+        track(start_gateway(folder, name, pki, simulator, env, cpus=SERVER_CPUS))
+        for name, env in (
+            ("gateway-trail", {}),
+            ("gateway-no-trail", {"SEG_AUDIT_DECISION_TRAIL": "0"}),
         )
+    ]
+    sides = [(server, target_for(soap_port(server), pki)) for server in started]
+    idle = [gateway, simulator]
+    figures: list[list[float]] = [[], []]  # CPU ms per exchange: with the trail, without
+    for pair in range(TRAIL_PAIRS):
+        say(f"decision trail on / off, {TRAIL_CONNECTIONS} connections, pair {pair + 1}")
+        for side in (0, 1) if pair % 2 == 0 else (1, 0):
+            server, target = sides[side]
+            other = sides[1 - side][0]
+            result, cpu = measure(
+                target,
+                TRAIL_CONNECTIONS,
+                [server],
+                [other, *idle],
+                seconds=TRAIL_SECONDS,
+                warmup=TRAIL_WARMUP,
+            )
+            figures[side].append(round(cpu.server_seconds / max(result.total, 1) * 1000, 3))
+            if side == 1:
+                row.result, row.cpu = result, cpu
+    say(f"6: CPU ms per exchange of each turn, with the trail {figures[0]}, without {figures[1]}")
+    stop(*started)
+    on, off = (statistics.median(side) for side in figures)
+    cost = statistics.median(
+        (with_trail - without) / with_trail * 100
+        for with_trail, without in zip(*figures, strict=True)
     )
-    plain_target = target_for(soap_port(plain), pki)
-    with_trail: list[float] = []
-    without: list[float] = []
-    for turn in range(TRAIL_ROUNDS):
-        say(f"decision trail off / on, {TRAIL_CONNECTIONS} connections, turn {turn + 1}")
-        result, cpu = measure(plain_target, TRAIL_CONNECTIONS, [plain], [gateway, simulator])
-        without.append(cpu.server_seconds / max(result.total, 1) * 1000)
-        row.result, row.cpu = result, cpu
-        result, cpu = measure(gw_target, TRAIL_CONNECTIONS, [gateway], [plain, simulator])
-        with_trail.append(cpu.server_seconds / max(result.total, 1) * 1000)
-    stop(plain)
-    on, off = statistics.median(with_trail), statistics.median(without)
-    cost = (on - off) / on * 100 if on else 0.0
     row.ratio = f"trail {cost:+.1f}% of an exchange"
     row.target = f"trail < 5% of an exchange: {verdict(cost < 5)}"
     row.notes.append(
-        f"server CPU ms/exchange, median of {TRAIL_ROUNDS} turns: {on:.2f} with the trail, "
-        f"{off:.2f} without"
+        f"server CPU ms/exchange, {TRAIL_PAIRS} pairs of {TRAIL_SECONDS:.0f} s turns: medians "
+        f"{on:.2f} with the trail, {off:.2f} without; cost: the median of the pairs' differences"
     )
     return row
 
