@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -247,7 +247,7 @@ def main() -> int:
 
         # 5. Two processes on one port (SO_REUSEPORT set by a bench-only shim).
         if "workers" in ROWS:
-            rows.append(workers_row(folder, pki, simulator, gateway, gw_rows[64], track, stop))
+            rows.append(workers_row(folder, pki, simulator, gateway, track, stop))
         stop(gateway)
 
         # 4. Memory of a fresh gateway.
@@ -319,13 +319,47 @@ def gateway_against_baselines(conns: int, bare: Row, proxy: Row, gateway: Row) -
     gateway.target = "; ".join(targets)
 
 
+# This machine drifts ±5% between turns of 10 s (docs/performance.md): a comparison of two
+# gateways is made of short turns in pairs, one right after the other, the order swapped from
+# pair to pair, and reads the median of the pairs.
+PAIR_WARMUP = 0.5
+
+
+def paired_turns(
+    sides: Sequence[tuple[Server, Target]],
+    connections: int,
+    idle: Sequence[Server],
+    pairs: int,
+    seconds: float,
+) -> list[list[tuple[LoadResult, CpuUse]]]:
+    """Each side's (result, CPU) of every pair, the sides measured one after the other."""
+    turns: list[list[tuple[LoadResult, CpuUse]]] = [[] for _ in sides]
+    for pair in range(pairs):
+        order = range(len(sides)) if pair % 2 == 0 else reversed(range(len(sides)))
+        for side in order:
+            server, target = sides[side]
+            others = [other for other, _ in sides if other is not server]
+            turns[side].append(
+                measure(
+                    target,
+                    connections,
+                    [server],
+                    [*others, *idle],
+                    seconds=seconds,
+                    warmup=PAIR_WARMUP,
+                )
+            )
+    return turns
+
+
+def per_exchange_ms(turn: tuple[LoadResult, CpuUse]) -> float:
+    result, cpu = turn
+    return round(cpu.server_seconds / max(result.total, 1) * 1000, 3)
+
+
 TRAIL_CONNECTIONS = 16
-# The trail's cost (2–4%) is of the size of this machine's drift between two turns of 10 s
-# (±5%, docs/performance.md): short turns, in pairs taken one right after the other, the
-# order swapped from pair to pair, and the median of the pairs' differences.
 TRAIL_PAIRS = 2 if QUICK else 8
 TRAIL_SECONDS = 3.0
-TRAIL_WARMUP = 0.5
 
 
 def trail_row(
@@ -348,38 +382,36 @@ def trail_row(
         )
     ]
     sides = [(server, target_for(soap_port(server), pki)) for server in started]
-    idle = [gateway, simulator]
-    figures: list[list[float]] = [[], []]  # CPU ms per exchange: with the trail, without
-    for pair in range(TRAIL_PAIRS):
-        say(f"decision trail on / off, {TRAIL_CONNECTIONS} connections, pair {pair + 1}")
-        for side in (0, 1) if pair % 2 == 0 else (1, 0):
-            server, target = sides[side]
-            other = sides[1 - side][0]
-            result, cpu = measure(
-                target,
-                TRAIL_CONNECTIONS,
-                [server],
-                [other, *idle],
-                seconds=TRAIL_SECONDS,
-                warmup=TRAIL_WARMUP,
-            )
-            figures[side].append(round(cpu.server_seconds / max(result.total, 1) * 1000, 3))
-            if side == 1:
-                row.result, row.cpu = result, cpu
-    say(f"6: CPU ms per exchange of each turn, with the trail {figures[0]}, without {figures[1]}")
+    say(f"decision trail on / off, {TRAIL_CONNECTIONS} connections, {TRAIL_PAIRS} pairs of turns")
+    turns = paired_turns(sides, TRAIL_CONNECTIONS, [gateway, simulator], TRAIL_PAIRS, TRAIL_SECONDS)
     stop(*started)
-    on, off = (statistics.median(side) for side in figures)
+    row.result, row.cpu = turns[1][-1]
+    with_trail, without = ([per_exchange_ms(turn) for turn in side] for side in turns)
+    say(f"6: CPU ms per exchange of each turn, with the trail {with_trail}, without {without}")
     cost = statistics.median(
-        (with_trail - without) / with_trail * 100
-        for with_trail, without in zip(*figures, strict=True)
+        (on - off) / on * 100 for on, off in zip(with_trail, without, strict=True)
     )
     row.ratio = f"trail {cost:+.1f}% of an exchange"
     row.target = f"trail < 5% of an exchange: {verdict(cost < 5)}"
     row.notes.append(
         f"server CPU ms/exchange, {TRAIL_PAIRS} pairs of {TRAIL_SECONDS:.0f} s turns: medians "
-        f"{on:.2f} with the trail, {off:.2f} without; cost: the median of the pairs' differences"
+        f"{statistics.median(with_trail):.2f} with the trail, {statistics.median(without):.2f} "
+        "without; cost: the median of the pairs' differences"
     )
     return row
+
+
+WORKERS_CONNECTIONS = 64
+WORKERS_PAIRS = 2 if QUICK else 4
+WORKERS_SECONDS = 4.0
+
+
+def machine_bound(single: tuple[LoadResult, CpuUse], double: tuple[LoadResult, CpuUse]) -> float:
+    """What this machine allows two workers: every core busy with them, the simulator and the
+    load, against one worker with a core to itself: cores × G₁ ÷ (G₂ + simulator + load)."""
+    result, cpu = double
+    helpers = (cpu.helper_seconds + cpu.load_seconds) / max(result.total, 1) * 1000
+    return len(ALL_CPUS) * per_exchange_ms(single) / (per_exchange_ms(double) + helpers)
 
 
 def workers_row(
@@ -387,12 +419,12 @@ def workers_row(
     pki: DevPki,
     simulator: Server,
     gateway: Server,
-    one_worker: Row,
     track: Callable[[Server], Server],
     stop: Callable[..., None],
 ) -> Row:
-    """`serve` with SEG_WORKERS=2: two processes on the SOAP port (SO_REUSEPORT)."""
-    row = Row("5", "workers: SEG_WORKERS=2 (2 processes, one port)", 64)
+    """`serve` with SEG_WORKERS=2 (two processes on the SOAP port, SO_REUSEPORT, every core)
+    against a fresh one-worker gateway on the server's core, in pairs of turns."""
+    row = Row("5", "workers: SEG_WORKERS=2 (2 processes, one port)", WORKERS_CONNECTIONS)
     try:
         workers = track(
             start_gateway(folder, "gateway-workers", pki, simulator, workers=2, cpus=ALL_CPUS)
@@ -405,22 +437,27 @@ def workers_row(
         stop(workers)
         row.notes.append("**not supported yet**: SEG_WORKERS=2 started a single process")
         return row
-    say("2 worker processes on one port, 64 connections")
-    row.result, row.cpu = measure(
-        target_for(soap_port(workers), pki), 64, [workers], [simulator, gateway]
+    one = track(start_gateway(folder, "gateway-one-worker", pki, simulator, cpus=SERVER_CPUS))
+    sides = [(server, target_for(soap_port(server), pki)) for server in (one, workers)]
+    say(f"1 and 2 worker processes, {WORKERS_CONNECTIONS} connections, {WORKERS_PAIRS} pairs")
+    turns = paired_turns(
+        sides, WORKERS_CONNECTIONS, [gateway, simulator], WORKERS_PAIRS, WORKERS_SECONDS
     )
-    stop(workers)
-    assert one_worker.result is not None
-    ratio = row.result.rate / one_worker.result.rate if one_worker.result.rate else 0.0
+    stop(one, workers)
+    row.result, row.cpu = turns[1][-1]
+    ratios: list[float] = []
+    bounds: list[float] = []
+    for single, double in zip(*turns, strict=True):
+        ratios.append(round(double[0].rate / single[0].rate, 3) if single[0].rate else 0.0)
+        bounds.append(round(machine_bound(single, double), 3))
+    say(f"5: 2 workers ÷ 1 worker in each pair {ratios}; this machine's bound {bounds}")
+    ratio, bound = statistics.median(ratios), statistics.median(bounds)
     row.ratio = f"{ratio:.2f}× 1 worker"
     row.target = f"≥ 1.7× 1 worker: {verdict(ratio >= 1.7)}"
-    # What this machine allows: every core busy with the workers, the simulator and the load,
-    # against one worker with a core to itself.
-    simulator, load = helpers_ms(row)
-    bound = len(ALL_CPUS) * cpu_ms(one_worker) / (cpu_ms(row) + simulator + load)
     row.notes.append(
-        f"{processes} processes on cores {sorted(ALL_CPUS)}, one audit file; "
-        f"1 worker = row 2 at 64 conns; {helpers_note(row)}; this machine's bound "
+        f"{processes} processes on cores {sorted(ALL_CPUS)}, one audit file, against a fresh "
+        f"1 worker on core(s) {sorted(SERVER_CPUS or ALL_CPUS)}: median of {WORKERS_PAIRS} pairs "
+        f"of {WORKERS_SECONDS:.0f} s turns; {helpers_note(row)}; this machine's bound "
         f"{len(ALL_CPUS)} × 1 worker's CPU ÷ (2 workers' + simulator + load) = {bound:.2f}×"
     )
     return row
