@@ -9,15 +9,19 @@ from pathlib import Path
 from tests.unit.conftest import PROJECT
 
 
-def run(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def python(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "selfemployed_gateway.cli", *arguments],
+        [sys.executable, *arguments],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=PROJECT,
         env={"PATH": "/usr/bin:/bin", **(env or {})},
     )
+
+
+def run(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return python("-m", "selfemployed_gateway.cli", *arguments, env=env)
 
 
 def test_invalid_configuration_stops_start_up(tmp_path: Path) -> None:
@@ -103,14 +107,6 @@ def test_the_simulator_alone_runs_on_twisted_default_reactor_the_gateway_on_asyn
         "print(type(reactor).__name__)"
     )
     names = {
-        which: subprocess.run(
-            [sys.executable, "-c", script, which],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=PROJECT,
-            check=True,
-        ).stdout.strip()
-        for which in ("simulator", "gateway")
+        which: python("-c", script, which).stdout.strip() for which in ("simulator", "gateway")
     }
     assert names == {"simulator": "EPollReactor", "gateway": "AsyncioSelectorReactor"}
