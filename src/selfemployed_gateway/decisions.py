@@ -114,7 +114,8 @@ class Step:
             "rules": list(self.rules),
         }
         if self.facts:
-            # Numbers, booleans and None are stored as they are; texts and lists bounded.
+            # Floats, booleans and None are stored as they are; texts, lists and integers
+            # bounded.
             value["facts"] = {
                 name: fact if not isinstance(fact, str | list | int) else _bounded(fact)
                 for name, fact in self.facts.items()
