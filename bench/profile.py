@@ -269,17 +269,30 @@ def memoise_supplier(gateway: Gateway) -> None:
 
 
 def timed_exchanges(
-    event_loop: asyncio.AbstractEventLoop, gateway: Gateway, call: IncomingCall, count: int
+    event_loop: asyncio.AbstractEventLoop,
+    gateway: Gateway,
+    call: IncomingCall,
+    count: int,
+    in_flight: int = 1,
 ) -> tuple[int, float, float]:
-    """`count` exchanges of `call` one after the other, bounded by `LOOP_SECONDS`: (exchanges,
-    wall s, CPU s of this process: every thread, the supplier's too)."""
+    """`count` exchanges of `call`, `in_flight` at a time (one after the other by default),
+    bounded by `LOOP_SECONDS`: (exchanges, wall s, CPU s of this process: every thread, the
+    supplier's too)."""
     done = 0
     deadline = time.monotonic() + LOOP_SECONDS
     wall, cpu = time.perf_counter(), time.process_time()
+
+    async def exchange() -> None:
+        answer = await gateway.exchanges.handle(call)
+        assert answer.status == 200, answer.body[:300]
+
+    async def at_once(width: int) -> None:
+        await asyncio.gather(*(exchange() for _ in range(width)))
+
     while done < count and time.monotonic() < deadline:
-        answer = event_loop.run_until_complete(gateway.exchanges.handle(call))
-        done += 1
-    assert answer.status == 200, answer.body[:300]
+        width = min(in_flight, count - done)
+        event_loop.run_until_complete(at_once(width))
+        done += width
     return done, time.perf_counter() - wall, time.process_time() - cpu
 
 
