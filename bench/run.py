@@ -241,7 +241,7 @@ def main() -> int:
         )
         stop(bare, proxy)
 
-        # 6. The decision trail's cost (issue #18): the same gateway without it, alternated.
+        # 6. The decision trail's cost (issue #18): fresh gateways with and without it, paired.
         if "trail" in ROWS:
             rows.append(trail_row(folder, pki, simulator, gateway, track, stop))
 
@@ -285,16 +285,30 @@ def placement() -> str:
     )
 
 
+Turn = tuple[LoadResult, CpuUse]  # one measurement: the load's result and the CPU it cost
+
+
+def per_exchange_ms(turn: Turn) -> float:
+    """Server CPU per exchange of one measurement."""
+    result, cpu = turn
+    return cpu.server_seconds / max(result.total, 1) * 1000
+
+
+def helpers_per_exchange_ms(turn: Turn) -> tuple[float, float]:
+    """CPU per exchange of the simulator (and idle servers), and of the load generator."""
+    result, cpu = turn
+    total = max(result.total, 1)
+    return cpu.helper_seconds / total * 1000, cpu.load_seconds / total * 1000
+
+
 def cpu_ms(row: Row) -> float:
     assert row.result is not None and row.cpu is not None
-    return row.cpu.server_seconds / max(row.result.total, 1) * 1000
+    return per_exchange_ms((row.result, row.cpu))
 
 
 def helpers_ms(row: Row) -> tuple[float, float]:
-    """CPU per exchange of the simulator (and idle servers), and of the load generator."""
     assert row.result is not None and row.cpu is not None
-    total = max(row.result.total, 1)
-    return row.cpu.helper_seconds / total * 1000, row.cpu.load_seconds / total * 1000
+    return helpers_per_exchange_ms((row.result, row.cpu))
 
 
 def helpers_note(row: Row) -> str:
@@ -331,9 +345,9 @@ def paired_turns(
     idle: Sequence[Server],
     pairs: int,
     seconds: float,
-) -> list[list[tuple[LoadResult, CpuUse]]]:
+) -> list[list[Turn]]:
     """Each side's (result, CPU) of every pair, the sides measured one after the other."""
-    turns: list[list[tuple[LoadResult, CpuUse]]] = [[] for _ in sides]
+    turns: list[list[Turn]] = [[] for _ in sides]
     for pair in range(pairs):
         order = range(len(sides)) if pair % 2 == 0 else reversed(range(len(sides)))
         for side in order:
@@ -352,9 +366,9 @@ def paired_turns(
     return turns
 
 
-def per_exchange_ms(turn: tuple[LoadResult, CpuUse]) -> float:
-    result, cpu = turn
-    return round(cpu.server_seconds / max(result.total, 1) * 1000, 3)
+def _rounded(figures: list[float]) -> list[float]:
+    """Figures as the run's log shows them."""
+    return [round(figure, 3) for figure in figures]
 
 
 TRAIL_CONNECTIONS = 16
@@ -387,7 +401,10 @@ def trail_row(
     stop(*started)
     row.result, row.cpu = turns[1][-1]
     with_trail, without = ([per_exchange_ms(turn) for turn in side] for side in turns)
-    say(f"6: CPU ms per exchange of each turn, with the trail {with_trail}, without {without}")
+    say(
+        f"6: CPU ms per exchange of each turn, with the trail {_rounded(with_trail)}, "
+        f"without {_rounded(without)}"
+    )
     cost = statistics.median(
         (on - off) / on * 100 for on, off in zip(with_trail, without, strict=True)
     )
@@ -406,12 +423,11 @@ WORKERS_PAIRS = 2 if QUICK else 4
 WORKERS_SECONDS = 4.0
 
 
-def machine_bound(single: tuple[LoadResult, CpuUse], double: tuple[LoadResult, CpuUse]) -> float:
+def machine_bound(single: Turn, double: Turn) -> float:
     """What this machine allows two workers: every core busy with them, the simulator and the
     load, against one worker with a core to itself: cores × G₁ ÷ (G₂ + simulator + load)."""
-    result, cpu = double
-    helpers = (cpu.helper_seconds + cpu.load_seconds) / max(result.total, 1) * 1000
-    return len(ALL_CPUS) * per_exchange_ms(single) / (per_exchange_ms(double) + helpers)
+    simulator, load = helpers_per_exchange_ms(double)
+    return len(ALL_CPUS) * per_exchange_ms(single) / (per_exchange_ms(double) + simulator + load)
 
 
 def workers_row(
@@ -448,9 +464,12 @@ def workers_row(
     ratios: list[float] = []
     bounds: list[float] = []
     for single, double in zip(*turns, strict=True):
-        ratios.append(round(double[0].rate / single[0].rate, 3) if single[0].rate else 0.0)
-        bounds.append(round(machine_bound(single, double), 3))
-    say(f"5: 2 workers ÷ 1 worker in each pair {ratios}; this machine's bound {bounds}")
+        ratios.append(double[0].rate / single[0].rate if single[0].rate else 0.0)
+        bounds.append(machine_bound(single, double))
+    say(
+        f"5: 2 workers ÷ 1 worker in each pair {_rounded(ratios)}; "
+        f"this machine's bound {_rounded(bounds)}"
+    )
     ratio, bound = statistics.median(ratios), statistics.median(bounds)
     row.ratio = f"{ratio:.2f}× 1 worker"
     row.target = f"≥ 1.7× 1 worker: {verdict(ratio >= 1.7)}"
@@ -609,7 +628,7 @@ def print_table(rows: list[Row], elapsed: float) -> None:
                 kinds = ", ".join(f"{n} × {k}" for k, n in sorted(r.error_kinds.items()))
                 notes.append(f"errors: {kinds}")
             if row.cpu is not None and r.total:
-                cpu = f"{row.cpu.server_seconds / r.total * 1000:.2f}"
+                cpu = f"{cpu_ms(row):.2f}"
                 other = f"{row.cpu.other_cores:.2f}"
         print(
             f"| {row.number} | {row.scenario} | "
