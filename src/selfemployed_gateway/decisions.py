@@ -108,18 +108,19 @@ class Step:
     because: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        value: dict[str, Any] = {
-            "stage": self.stage,
-            "verdict": str(self.verdict),
-            "rules": list(self.rules),
-        }
-        if self.facts:
-            # Floats, booleans and None are stored as they are; texts, lists and integers
-            # bounded.
-            value["facts"] = {
-                name: fact if not isinstance(fact, str | list | int) else _bounded(fact)
-                for name, fact in self.facts.items()
-            }
+        """The step as `to_json` writes it (orjson writes the verdict's value, the rules'
+        tuple as a list)."""
+        value: dict[str, Any] = {"stage": self.stage, "verdict": self.verdict, "rules": self.rules}
+        facts = self.facts
+        if facts:
+            # Facts that fit are written as they are, without a copy: the bounded copy only
+            # when one does not (12.6 -> 6.5 µs for an exchange's trail, issue #17).
+            if not all(map(_fits, facts.values())):
+                facts = {
+                    name: fact if not isinstance(fact, _BOUNDED_TYPES) else _bounded(fact)
+                    for name, fact in facts.items()
+                }
+            value["facts"] = facts
         if self.because is not None:
             value["because"] = _cut(self.because)
         return value
@@ -228,6 +229,24 @@ def _readable(fact: Any) -> Fact:
 
 def _cut(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+# Floats, booleans and None are stored as they are; texts, lists and integers bounded.
+_BOUNDED_TYPES = (str, list, int)
+
+
+def _fits(fact: Fact) -> bool:
+    """True if `_bounded` would leave `fact` as it is (the common case, checked cheaply:
+    `type(…) is`: a subclass goes the long way)."""
+    if type(fact) is str:
+        return len(fact) <= MAX_TEXT
+    if type(fact) is int:
+        return fact in _INTEGER_RANGE
+    if type(fact) is list:
+        return len(fact) <= MAX_ITEMS and all(
+            type(item) is str and len(item) <= MAX_TEXT for item in fact
+        )
+    return type(fact) is float or type(fact) is bool or fact is None
 
 
 def _bounded(fact: Fact) -> Fact:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,30 @@ def test_texts_and_lists_are_cut() -> None:
     assert len(step["facts"]["text"]) == decisions.MAX_TEXT
     assert step["facts"]["items"][-1] == "and 30 more"
     assert len(step["facts"]["items"]) == decisions.MAX_ITEMS + 1
+
+
+@pytest.mark.parametrize(
+    ("fact", "stored"),
+    [
+        (["short", "l" * 1000], ["short", "l" * (decisions.MAX_TEXT - 1) + "…"]),
+        ([str(i) for i in range(21)], [*(str(i) for i in range(20)), "and 1 more"]),
+        (2**64, str(2**64)),
+        ("t" * 201, "t" * (decisions.MAX_TEXT - 1) + "…"),
+    ],
+)
+def test_one_fact_over_its_bound_is_cut_beside_facts_that_fit(fact: Any, stored: Any) -> None:
+    """Facts that fit are written without a copy (issue #17): one that does not, beside
+    them, is still cut, and they are written as they were."""
+    trail = DecisionTrail()
+    trail.passed("x", "R-10", first="fits", over=fact, last=["fits"], number=3, flag=True)
+    (step,) = json.loads(trail.to_json())["steps"]
+    assert step["facts"] == {
+        "first": "fits",
+        "over": stored,
+        "last": ["fits"],
+        "number": 3,
+        "flag": True,
+    }
 
 
 def test_the_json_is_bounded_and_keeps_the_deciding_step() -> None:
