@@ -19,7 +19,6 @@ writing the same bytes.
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import date
 
@@ -175,14 +174,27 @@ def _text(parts: list[str], tag: str, text: str) -> None:
 
 
 def _coded(parts: list[str], tag: str, value: CodedValue | None) -> None:
-    if value is not None:
-        parts.append(_coded_text(tag, value))
+    if value is None:
+        return
+    # By identity: the supplier's reader shares one record per coded value
+    # (suppliers/final/protocol.py), and hashing a record, field by field, was a fifth of
+    # writing an answer (issue #17). The memo holds the record, so its id is not reused
+    # while it is there; bounded, emptied when full.
+    key = (tag, id(value))
+    kept = _CODED.get(key)
+    if kept is None or kept[0] is not value:
+        if len(_CODED) >= _CODED_MAX:
+            _CODED.clear()
+        kept = _CODED[key] = (value, _coded_text(tag, value))
+    parts.append(kept[1])
 
 
-@functools.lru_cache(maxsize=1024)
+_CODED: dict[tuple[str, int], tuple[CodedValue, str]] = {}
+_CODED_MAX = 1024
+
+
 def _coded_text(tag: str, value: CodedValue) -> str:
-    """A coded value's element, written once and reused: coded values repeat within and
-    across answers, and records are frozen (issue #17)."""
+    """A coded value's element: the code and a description per language."""
     parts = [f"<{tag}>"]
     _text(parts, "code", value.code)
     for description in value.descriptions:

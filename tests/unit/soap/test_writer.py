@@ -190,3 +190,18 @@ def test_an_empty_text_is_written_as_lxml_writes_an_element_whose_text_is_empty(
     assert b"<contributionSituation><code></code></contributionSituation>" in written(
         operation, empty
     )
+
+
+def test_coded_values_are_written_by_what_they_hold_past_the_memo_bound() -> None:
+    """The memo of coded values (by identity) never answers for another record: more
+    records than it holds, dropped and built again, each written with its own code."""
+    values = [coded(str(n), f"texte {n}") for n in range(writer._CODED_MAX + 100)]
+    for _ in range(2):
+        for n, value in enumerate(values):
+            parts: list[str] = []
+            writer._coded(parts, "ziv", value)
+            assert parts == [
+                f'<ziv><code>{n}</code><description language="FR">texte {n}</description>'
+                '<description language="NL">tekst</description></ziv>'
+            ]
+    assert len(writer._CODED) <= writer._CODED_MAX
