@@ -237,8 +237,10 @@ def write_crl(
 
     The CRL is valid from now (backdated by the clock skew allowance) until
     *next_update_days* from now; a negative number gives a CRL already past its
-    nextUpdate, as a stale CRL looks. It carries a CRL number that grows with time,
-    so a newer CRL supersedes an older one. *out* is overwritten.
+    nextUpdate, as a stale CRL looks. It carries a CRL number that grows with time
+    and is always above the number of the CRL *out* held (RFC 5280 §5.2.3: numbers only
+    grow, even for two CRLs written in the same millisecond), so a newer CRL supersedes
+    an older one. *out* is overwritten.
 
     Raises ValueError for a certificate the dev CA did not issue: its serial number
     would mean nothing in this CRL.
@@ -253,7 +255,7 @@ def write_crl(
         .issuer_name(ca_cert.subject)
         .last_update(last_update)
         .next_update(next_update)
-        .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), critical=False)
+        .add_extension(x509.CRLNumber(_next_crl_number(out, now)), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
         )
@@ -270,6 +272,17 @@ def write_crl(
         )
     crl = builder.sign(ca_key, hashes.SHA256())
     _write(out, crl.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def _next_crl_number(out: Path, now: datetime.datetime) -> int:
+    """Milliseconds since the epoch, or one more than the number of the CRL at *out*."""
+    number = int(now.timestamp() * 1000)
+    try:
+        previous = x509.load_pem_x509_crl(out.read_bytes())
+        last = previous.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return number  # no CRL there yet, or not one of ours: time alone
+    return max(number, last + 1)
 
 
 # -- building certificates ---------------------------------------------------
