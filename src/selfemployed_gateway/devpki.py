@@ -13,6 +13,7 @@ PKCS#12 bundles use the published password `PKCS12_PASSWORD`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -233,18 +234,9 @@ def write_pkcs12(cert: Path, key: Path, out: Path, password: bytes) -> None:
 def write_crl(
     pki: DevPki, revoked: Sequence[Path], out: Path, *, next_update_days: int = 30
 ) -> None:
-    """Write a PEM CRL of the dev CA revoking the certificates *revoked* (PEM files).
-
-    The CRL is valid from now (backdated by the clock skew allowance) until
-    *next_update_days* from now; a negative number gives a CRL already past its
-    nextUpdate, as a stale CRL looks. It carries a CRL number that grows with time
-    and is always above the number of the CRL *out* held (RFC 5280 §5.2.3: numbers only
-    grow, even for two CRLs written in the same millisecond), so a newer CRL supersedes
-    an older one. *out* is overwritten.
-
-    Raises ValueError for a certificate the dev CA did not issue: its serial number
-    would mean nothing in this CRL.
-    """
+    """Write a PEM CRL of the dev CA revoking *revoked* (PEM files) over *out*: valid from now
+    (backdated by the clock skew) for *next_update_days* (negative: already stale, as a stale
+    CRL looks), numbered by `_next_crl_number`. ValueError for a certificate of another CA."""
     ca_key, ca_cert = _load(pki.ca)
     now = datetime.datetime.now(datetime.UTC)
     next_update = now + datetime.timedelta(days=next_update_days)
@@ -275,14 +267,12 @@ def write_crl(
 
 
 def _next_crl_number(out: Path, now: datetime.datetime) -> int:
-    """Milliseconds since the epoch, or one more than the number of the CRL at *out*."""
-    number = int(now.timestamp() * 1000)
-    try:
-        previous = x509.load_pem_x509_crl(out.read_bytes())
-        last = previous.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-    except (OSError, ValueError, x509.ExtensionNotFound):
-        return number  # no CRL there yet, or not one of ours: time alone
-    return max(number, last + 1)
+    """Ms since the epoch, above the CRL at *out* if any (RFC 5280 §5.2.3: even in a ms)."""
+    with contextlib.suppress(OSError, ValueError, x509.ExtensionNotFound):
+        extensions = x509.load_pem_x509_crl(out.read_bytes()).extensions
+        last = extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        return max(int(now.timestamp() * 1000), last + 1)
+    return int(now.timestamp() * 1000)  # no CRL there yet, or not one of ours
 
 
 # -- building certificates ---------------------------------------------------
