@@ -468,7 +468,10 @@ def workers_row(
         bounds.append(machine_bound(single, double))
     say(
         f"5: 2 workers ÷ 1 worker in each pair {_rounded(ratios)}; "
-        f"this machine's bound {_rounded(bounds)}"
+        f"this machine's bound {_rounded(bounds)}; CPU ms per exchange, 1 worker "
+        f"{_rounded([per_exchange_ms(t) for t in turns[0]])}, 2 workers "
+        f"{_rounded([per_exchange_ms(t) for t in turns[1]])}, simulator and load "
+        f"{[_rounded(list(helpers_per_exchange_ms(t))) for t in turns[1]]}"
     )
     ratio, bound = statistics.median(ratios), statistics.median(bounds)
     row.ratio = f"{ratio:.2f}× 1 worker"
