@@ -13,7 +13,6 @@ PKCS#12 bundles use the published password `PKCS12_PASSWORD`.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import ipaddress
 import os
@@ -157,7 +156,7 @@ def ensure_dev_pki(
 
     now = datetime.datetime.now(datetime.UTC)
     if pki.ca.exists():
-        ca = _load(pki.ca)
+        ca = load_ec_pair(pki.ca)
         regenerate_all = False
     else:
         ca = _make_ca(CA_COMMON_NAME, now)
@@ -197,13 +196,13 @@ def ensure_dev_pki(
         _store(pki.rogue_ca, *rogue_ca)
         _store(pki.rogue, *_make_client(rogue_ca, "rogue", start, end))
     elif missing(pki.rogue):
-        _store(pki.rogue, *_make_client(_load(pki.rogue_ca), "rogue", start, end))
+        _store(pki.rogue, *_make_client(load_ec_pair(pki.rogue_ca), "rogue", start, end))
     ensure_dev_secrets(root)  # the audit trail's development keys, beside the PKI
     # Which certificate is which client (R-11), rewritten from the files every time: the
     # "stranger" is bound to nobody.
     write_bindings(
         pki.bindings,
-        {cid: _load(pair)[1] for cid, pair in pki.clients.items() if cid != STRANGER},
+        {cid: load_ec_pair(pair)[1] for cid, pair in pki.clients.items() if cid != STRANGER},
     )
     return pki
 
@@ -228,51 +227,7 @@ def write_pkcs12(cert: Path, key: Path, out: Path, password: bytes) -> None:
         .build(password)
     )
     data = pkcs12.serialize_key_and_certificates(name, private_key, certificate, None, encryption)
-    _write(out, data, 0o600)
-
-
-def write_crl(
-    pki: DevPki, revoked: Sequence[Path], out: Path, *, next_update_days: int = 30
-) -> None:
-    """Write a PEM CRL of the dev CA revoking *revoked* (PEM files) over *out*: valid from now
-    (backdated by the clock skew) for *next_update_days* (negative: already stale, as a stale
-    CRL looks), numbered by `_next_crl_number`. ValueError for a certificate of another CA."""
-    ca_key, ca_cert = _load(pki.ca)
-    now = datetime.datetime.now(datetime.UTC)
-    next_update = now + datetime.timedelta(days=next_update_days)
-    last_update = min(now - CLOCK_SKEW, next_update - ONE_DAY)
-    ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca_cert.subject)
-        .last_update(last_update)
-        .next_update(next_update)
-        .add_extension(x509.CRLNumber(_next_crl_number(out, now)), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-        )
-    )
-    for path in revoked:
-        cert = x509.load_pem_x509_certificate(path.read_bytes())
-        if cert.issuer != ca_cert.subject:
-            raise ValueError(f"{path} is not issued by the dev CA {pki.ca.cert}")
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(cert.serial_number)
-            .revocation_date(last_update)
-            .build()
-        )
-    crl = builder.sign(ca_key, hashes.SHA256())
-    _write(out, crl.public_bytes(serialization.Encoding.PEM), 0o644)
-
-
-def _next_crl_number(out: Path, now: datetime.datetime) -> int:
-    """Ms since the epoch, above the CRL at *out* if any (RFC 5280 §5.2.3: even in a ms)."""
-    with contextlib.suppress(OSError, ValueError, x509.ExtensionNotFound):
-        extensions = x509.load_pem_x509_crl(out.read_bytes()).extensions
-        last = extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-        return max(int(now.timestamp() * 1000), last + 1)
-    return int(now.timestamp() * 1000)  # no CRL there yet, or not one of ours
+    write_file(out, data, 0o600)
 
 
 # -- building certificates ---------------------------------------------------
@@ -419,7 +374,8 @@ def _spki(public_key: CertificatePublicKeyTypes) -> bytes:
     )
 
 
-def _load(pair: CertKey) -> _KeyAndCert:
+def load_ec_pair(pair: CertKey) -> _KeyAndCert:
+    """The EC key and certificate of a pair this PKI wrote (ValueError if they do not match)."""
     cert, key = _load_pair(pair)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{pair.key}: expected an EC private key")
@@ -433,11 +389,11 @@ def _store(pair: CertKey, key: ec.EllipticCurvePrivateKey, cert: x509.Certificat
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write(pair.key, key_pem, 0o600)
-    _write(pair.cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_file(pair.key, key_pem, 0o600)
+    write_file(pair.cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
+def write_file(path: Path, data: bytes, mode: int) -> None:
     """Write atomically (temp file + rename), so a file is either complete or absent."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0o600
     try:

@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from OpenSSL import SSL
 
 from selfemployed_gateway.dataset import load_dataset
-from selfemployed_gateway.devpki import CertKey, DevPki, ensure_dev_pki, write_crl
+from selfemployed_gateway.devcrl import write_crl
+from selfemployed_gateway.devpki import CertKey, DevPki, ensure_dev_pki
 from selfemployed_gateway.tls import (
     INTERMEDIATE_CIPHERS,
     TlsConfigurationError,
