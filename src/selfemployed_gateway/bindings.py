@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import string
 import tomllib
@@ -34,6 +33,7 @@ from cryptography.x509.oid import NameOID
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from selfemployed_gateway.errors import ConfigurationError
+from selfemployed_gateway.files import write_file
 from selfemployed_gateway.records import ClientCertificate
 
 NameKey = tuple[tuple[tuple[str, str], ...], ...]
@@ -188,9 +188,7 @@ def write_bindings(path: Path, certificates: Mapping[str, x509.Certificate]) -> 
     text = "".join(lines)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return  # unchanged: not rewritten
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_file(path, text.encode("utf-8"), 0o644)
 
 
 def _toml_key(key: str) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from selfemployed_gateway.devpki import CLOCK_SKEW, ONE_DAY, DevPki, load_ec_pair, write_file
+from selfemployed_gateway.devpki import CLOCK_SKEW, ONE_DAY, DevPki, load_ec_pair
+from selfemployed_gateway.files import write_file
 
 
 def write_crl(

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from selfemployed_gateway.bindings import write_bindings
 from selfemployed_gateway.devsecrets import ensure_dev_secrets
+from selfemployed_gateway.files import write_file
 
 CA_COMMON_NAME = "selfemployed-gateway development CA"
 ROGUE_CA_COMMON_NAME = "selfemployed-gateway rogue CA"
@@ -391,16 +390,3 @@ def _store(pair: CertKey, key: ec.EllipticCurvePrivateKey, cert: x509.Certificat
     )
     write_file(pair.key, key_pem, 0o600)
     write_file(pair.cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-
-
-def write_file(path: Path, data: bytes, mode: int) -> None:
-    """Write atomically (temp file + rename), so a file is either complete or absent."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0o600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
