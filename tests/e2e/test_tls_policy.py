@@ -26,7 +26,6 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from OpenSSL import SSL
 
 from selfemployed_gateway.dataset import load_dataset
@@ -384,35 +383,7 @@ def test_revocation_fails_closed(pki: DevPki, simulator: Server, tmp_path: Path)
         server.stop()
 
 
-# -- units: CRL loading and write_crl ------------------------------------------------------
-
-
-def test_write_crl(pki: DevPki, tmp_path: Path) -> None:
-    out = tmp_path / "out.crl.pem"
-    revoked = [pki.clients["cpas-namur"].cert, pki.expired.cert]
-    write_crl(pki, revoked, out, next_update_days=7)
-    crl = x509.load_pem_x509_crl(out.read_bytes())
-    ca = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
-    assert crl.issuer == ca.subject
-    ca_key = ca.public_key()
-    assert isinstance(ca_key, ec.EllipticCurvePublicKey)
-    assert crl.is_signature_valid(ca_key)
-    serials = {x509.load_pem_x509_certificate(p.read_bytes()).serial_number for p in revoked}
-    assert {entry.serial_number for entry in crl} == serials
-    now = datetime.datetime.now(datetime.UTC)
-    assert crl.next_update_utc is not None
-    assert datetime.timedelta(days=6) < crl.next_update_utc - now <= datetime.timedelta(days=7)
-    assert crl.last_update_utc <= now
-    number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-    write_crl(pki, [], out)
-    newer = x509.load_pem_x509_crl(out.read_bytes())
-    assert newer.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number > number
-    assert len(newer) == 0
-
-
-def test_write_crl_refuses_a_certificate_of_another_ca(pki: DevPki, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"rogue\.crt"):
-        write_crl(pki, [pki.rogue.cert], tmp_path / "out.crl.pem")
+# -- units: CRL loading (writing them: tests/unit/test_devcrl.py) ------------------------
 
 
 def options_with(pki: DevPki, *crls: Path) -> object:
