@@ -67,3 +67,17 @@ class CpuWindow:
             helper_seconds=helpers,
             load_seconds=own,
         )
+
+
+def merged(uses: Sequence[CpuUse]) -> CpuUse:
+    """Several measurements' CPU as one: seconds added, other cores weighted by duration."""
+    seconds = sum(use.seconds for use in uses)
+    return CpuUse(
+        seconds=seconds,
+        server_seconds=sum(use.server_seconds for use in uses),
+        other_cores=sum(use.other_cores * use.seconds for use in uses) / seconds
+        if seconds
+        else 0.0,
+        helper_seconds=sum(use.helper_seconds for use in uses),
+        load_seconds=sum(use.load_seconds for use in uses),
+    )

@@ -26,6 +26,7 @@ import ssl
 import threading
 import time
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +98,27 @@ class LoadResult:
         ordered = sorted(self.latencies_ms)
         rank = max(1, min(len(ordered), int(-(-p * len(ordered) // 100))))
         return ordered[rank - 1]
+
+
+def merged(results: Sequence[LoadResult]) -> LoadResult:
+    """Several measurements of one server as one: their exchanges, errors and seconds added
+    (the turns of a row measured in rounds, bench/run.py)."""
+    first = results[0]
+    kinds: dict[str, int] = {}
+    for result in results:
+        for kind, count in result.error_kinds.items():
+            kinds[kind] = kinds.get(kind, 0) + count
+    return LoadResult(
+        connections=first.connections,
+        measured_seconds=sum(r.measured_seconds for r in results),
+        latencies_ms=[latency for r in results for latency in r.latencies_ms],
+        errors=sum(r.errors for r in results),
+        warmup_requests=sum(r.warmup_requests for r in results),
+        error_samples=[sample for r in results for sample in r.error_samples][:5],
+        hit_deadline=any(r.hit_deadline for r in results),
+        error_kinds=kinds,
+        refused=sum(r.refused for r in results),
+    )
 
 
 class _Connection:

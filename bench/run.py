@@ -35,7 +35,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.cpu import CpuUse, CpuWindow
+from bench.cpu import merged as merged_cpu
 from bench.load import LoadResult, Target, fetch_once, run_load
+from bench.load import merged as merged_results
 from bench.servers import (
     PROJECT,
     Server,
@@ -52,7 +54,9 @@ from selfemployed_gateway.suppliers.soap11 import envelope
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 SCALE = 10 if QUICK else 1
 WARMUP = 1.0 if QUICK else 2.0
-SECONDS = 3.0 if QUICK else 8.0  # each throughput row
+# Rows 1, 1p and 2: rounds of one turn each (measured seconds per row: rounds × seconds).
+THROUGHPUT_ROUNDS = 2 if QUICK else 4
+ROUND_SECONDS = 1.5 if QUICK else 2.5
 SLOW_SECONDS = 5.0 if QUICK else 10.0  # each slow-supplier row
 MEMORY_COUNTS = (1_000 // SCALE, 50_000 // SCALE)
 # Time bound of the long memory phase: 50,000 requests take about 13 minutes at ~65 req/s.
@@ -147,7 +151,7 @@ def measure(
     under_test: list[Server],
     also_ours: list[Server],
     *,
-    seconds: float = SECONDS,
+    seconds: float,
     warmup: float = WARMUP,
     max_requests: int = ROW_CAP,
 ) -> tuple[LoadResult, CpuUse]:
@@ -214,23 +218,40 @@ def main() -> int:
         )
         proxy_target = target_for(proxy.ready["port"], pki)
 
-        # 1, 1p and 2, interleaved per concurrency so that drift hits them alike.
+        # 1, 1p and 2 in rounds of short turns per concurrency, one right after the other and
+        # the order reversed from round to round, so that the machine's drift hits them alike;
+        # the ratios are the medians of the rounds' ratios.
         bare_rows: dict[int, Row] = {}
         proxy_rows: dict[int, Row] = {}
         gw_rows: dict[int, Row] = {}
-        idle = [bare, proxy, gateway]
+        sides = [(bare, bare_target), (proxy, proxy_target), (gateway, gw_target)]
         for conns in CONCURRENCY:
-            for number, scenario, server, target, into in (
-                ("1", "bare responder: Twisted + lxml parse, mTLS", bare, bare_target, bare_rows),
-                ("1p", PROXY_SCENARIO, proxy, proxy_target, proxy_rows),
-                ("2", "gateway consultCareer DATA_FOUND", gateway, gw_target, gw_rows),
+            say(
+                f"1, 1p and 2 at {conns} connection(s): {THROUGHPUT_ROUNDS} rounds of "
+                f"{PAIR_WARMUP} s warm-up + {ROUND_SECONDS} s turns"
+            )
+            turns = paired_turns(sides, conns, [simulator], THROUGHPUT_ROUNDS, ROUND_SECONDS)
+            for (number, scenario), side, into in zip(
+                (
+                    ("1", "bare responder: Twisted + lxml parse, mTLS"),
+                    ("1p", PROXY_SCENARIO),
+                    ("2", "gateway consultCareer DATA_FOUND"),
+                ),
+                turns,
+                (bare_rows, proxy_rows, gw_rows),
+                strict=True,
             ):
-                say(f"{number} {scenario}, {conns} connection(s)")
-                others = [s for s in idle if s is not server]
-                result, cpu = measure(target, conns, [server], [*others, simulator])
-                into[conns] = Row(number, scenario, conns, result, cpu)
-        for conns in CONCURRENCY:
-            gateway_against_baselines(conns, bare_rows[conns], proxy_rows[conns], gw_rows[conns])
+                row = Row(number, scenario, conns, merged_results([t[0] for t in side]))
+                row.cpu = merged_cpu([t[1] for t in side])
+                into[conns] = row
+            bare_rates, proxy_rates, gw_rates = ([t[0].rate for t in side] for side in turns)
+            gateway_against_baselines(
+                conns,
+                bare_rows[conns],
+                proxy_rows[conns],
+                gw_rows[conns],
+                Rates(bare_rates, proxy_rates, gw_rates),
+            )
             gw_rows[conns].notes.append(helpers_note(gw_rows[conns]))
         rows.extend(bare_rows.values())
         rows.extend(proxy_rows.values())
@@ -316,13 +337,32 @@ def helpers_note(row: Row) -> str:
     return f"simulator {simulator:.2f} ms, load generator {load:.2f} ms per exchange"
 
 
-def gateway_against_baselines(conns: int, bare: Row, proxy: Row, gateway: Row) -> None:
-    """Row 2's ratios to the bare proxy (the target's) and to the bare responder."""
-    assert bare.result and proxy.result and gateway.result
-    to_proxy = gateway.result.rate / proxy.result.rate if proxy.result.rate else 0.0
-    to_bare = gateway.result.rate / bare.result.rate if bare.result.rate else 0.0
+@dataclass(frozen=True)
+class Rates:
+    """req/s of rows 1, 1p and 2 in each round of one concurrency."""
+
+    bare: list[float]
+    proxy: list[float]
+    gateway: list[float]
+
+
+def ratio_of_rounds(mine: list[float], theirs: list[float]) -> float:
+    """The median of each round's ratio: drift between rounds cancels out."""
+    return statistics.median(a / b if b else 0.0 for a, b in zip(mine, theirs, strict=True))
+
+
+def gateway_against_baselines(
+    conns: int, bare: Row, proxy: Row, gateway: Row, rates: Rates
+) -> None:
+    """Row 2's ratios to the bare proxy (the target's) and to the bare responder, each the
+    median of the rounds' ratios."""
+    to_proxy = ratio_of_rounds(rates.gateway, rates.proxy)
+    to_bare = ratio_of_rounds(rates.gateway, rates.bare)
     gateway.ratio = f"{to_proxy:.2f}× proxy ({to_bare:.2f}× bare)"
-    proxy.ratio = f"{proxy.result.rate / bare.result.rate:.2f}× bare" if bare.result.rate else ""
+    proxy.ratio = f"{ratio_of_rounds(rates.proxy, rates.bare):.2f}× bare"
+    each = _rounded([g / p if p else 0.0 for g, p in zip(rates.gateway, rates.proxy, strict=True)])
+    say(f"2 ÷ 1p at {conns} connection(s), round by round: {each}")
+    gateway.notes.append(f"÷ proxy by round {each}")
     targets = []
     if conns in (1, 16):
         holds = to_proxy >= PROXY_RATIO_TARGET
@@ -605,7 +645,10 @@ def print_table(rows: list[Row], elapsed: float) -> None:
     mode = (
         "**QUICK mode** (BENCH_QUICK=1: counts ÷10, shorter windows)"
         if QUICK
-        else f"full mode ({WARMUP:.0f} s warm-up + {SECONDS:.0f} s per throughput row)"
+        else (
+            f"full mode (rows 1, 1p, 2: {THROUGHPUT_ROUNDS} rounds of {PAIR_WARMUP} s warm-up + "
+            f"{ROUND_SECONDS} s turns; slow rows {WARMUP:.0f} s warm-up + {SLOW_SECONDS:.0f} s)"
+        )
     )
     print(f"\n{mode}; cores {placement()}; run took {elapsed:.0f} s; {source_state()}\n")
     print(
