@@ -23,6 +23,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from selfemployed_gateway.affinity import allowed_cpus, pin_process, worker_cpus
 from selfemployed_gateway.audit.commands import add_audit_commands
 from selfemployed_gateway.configuration import load_settings, load_simulator_settings
 from selfemployed_gateway.dataset import DatasetError, load_dataset
@@ -142,21 +143,29 @@ def _reload_on_sighup(
 
 
 def _start_workers(
-    arguments: argparse.Namespace, settings: Settings, soap_port: Any, count: int
+    arguments: argparse.Namespace,
+    settings: Settings,
+    soap_port: Any,
+    cpus: Sequence[int | None],
 ) -> list[subprocess.Popen[bytes]]:
     """`gateway.workers` > 1: more `serve` processes on the same SOAP port (SO_REUSEPORT),
-    each with its own admin port: the next ones up (any free one when configured as 0).
-    Each worker is a target of its own for Prometheus; all share the audit trail."""
+    each with its own admin port: the next ones up (any free one when configured as 0), and
+    its CPU of `cpus` (None: not pinned; `cpus[0]` is this process's). Each worker is a
+    target of its own for Prometheus; all share the audit trail."""
     children: list[subprocess.Popen[bytes]] = []
     admin = settings.admin.listen.port
-    for index in range(1, count + 1):
+    for index in range(1, len(cpus)):
         environment = {
             **os.environ,
             "SEG_WORKERS": "1",
             "SEG_REUSE_PORT": "true",
+            "SEG_PIN_WORKERS": "false",
             "SEG_LISTEN_PORT": str(soap_port.getHost().port),
             "SEG_ADMIN_PORT": str(admin + index if admin else 0),
         }
+        cpu = cpus[index]
+        if cpu is not None:
+            environment["SEG_WORKER_CPU"] = str(cpu)
         command = [sys.executable, "-m", "selfemployed_gateway.cli"]
         if arguments.config is not None:
             command += ["--config", str(arguments.config)]
@@ -193,9 +202,12 @@ def _serve(arguments: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"gateway": settings.gateway.model_copy(update={"reuse_port": True})}
         )
+    cpus = _process_cpus(settings)
+    if cpus[0] is not None:  # before the gateway starts its threads: they inherit it too
+        pin_process(cpus[0])
     gateway = Gateway.build(settings)
     soap_port, admin_port = gateway.listen(reactor)
-    children = _start_workers(arguments, settings, soap_port, workers - 1)
+    children = _start_workers(arguments, settings, soap_port, cpus)
     _reload_on_sighup(reactor, gateway, children)
     reactor.addSystemEventTrigger("before", "shutdown", lambda: _stop_workers(reactor, children))
     _ready(
@@ -206,6 +218,15 @@ def _serve(arguments: argparse.Namespace) -> int:
     _freeze_start_up_objects()
     reactor.run()
     return 0
+
+
+def _process_cpus(settings: Settings) -> list[int | None]:
+    """The CPU of this process and of each worker it starts (None: left to the scheduler):
+    `gateway.cpu` for this one, else the allowed CPUs in turn with `gateway.pin_workers`."""
+    gateway = settings.gateway
+    if gateway.pin_workers:
+        return list(worker_cpus(allowed_cpus(), gateway.workers))
+    return [gateway.cpu] + [None] * (gateway.workers - 1)
 
 
 def _freeze_start_up_objects() -> None:

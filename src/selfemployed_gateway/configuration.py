@@ -34,6 +34,8 @@ ENVIRONMENT_OVERRIDES: Mapping[str, str] = {
     "SEG_THREADS": "gateway.threads",
     "SEG_WORKERS": "gateway.workers",
     "SEG_REUSE_PORT": "gateway.reuse_port",
+    "SEG_PIN_WORKERS": "gateway.pin_workers",
+    "SEG_WORKER_CPU": "gateway.cpu",
     "SEG_CLOCK": "gateway.clock",
     "SEG_PUBLIC_URL": "gateway.public_url",
     "SEG_MAX_REQUEST_BYTES": "gateway.max_request_bytes",

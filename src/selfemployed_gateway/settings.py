@@ -50,6 +50,16 @@ class GatewaySettings(Section):
     reuse_port: bool = Field(
         default=False, description="bind the SOAP port with SO_REUSEPORT (several processes)"
     )
+    pin_workers: bool = Field(
+        default=False,
+        description="serve: pin each gateway process to one CPU of those allowed, in turn",
+    )
+    cpu: int | None = Field(
+        default=None,
+        ge=0,
+        le=4095,
+        description="pin this process to this CPU (serve sets it for its workers)",
+    )
     clock: str | None = Field(
         default=None, description="ISO datetime freezing the clock (tests); None = system clock"
     )
@@ -85,6 +95,16 @@ class GatewaySettings(Section):
     connection_max_requests: int = Field(
         default=1000, ge=1, le=1_000_000, description="requests served on one connection"
     )
+
+    @model_validator(mode="after")
+    def _one_way_to_pin(self) -> GatewaySettings:
+        # Every worker reads the same file: one `cpu` there would put them all on one CPU.
+        if self.cpu is not None and (self.pin_workers or self.workers > 1):
+            raise ValueError(
+                "gateway.cpu pins a single process: with gateway.workers > 1 or "
+                "gateway.pin_workers, leave it out (pin_workers gives each worker its CPU)"
+            )
+        return self
 
 
 class AdminSettings(Section):

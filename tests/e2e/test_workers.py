@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import httpx
 
+from selfemployed_gateway.affinity import allowed_cpus, worker_cpus
 from selfemployed_gateway.audit.sqlite import SqliteAuditStore
 from selfemployed_gateway.devpki import DevPki
 from tests.e2e.conftest import gateway_config, tls_context
@@ -52,6 +54,46 @@ def test_two_workers_share_the_port_and_the_audit_trail(
         assert all(store.by_ticket(ticket) for ticket in tickets)
     finally:
         store.close()
+
+
+def test_pinned_workers_each_keep_their_cpu_with_every_thread(
+    pki: DevPki, simulator: Server, tmp_path: Path
+) -> None:
+    """`gateway.pin_workers`: the allowed CPUs in turn, one per process (issue #17)."""
+    config = write_config(
+        tmp_path / "gateway.toml",
+        gateway_config(pki, simulator.urls["simulator"], audit=tmp_path / "audit.sqlite3"),
+    )
+    server = start(config, "serve", env={"SEG_WORKERS": "2", "SEG_PIN_WORKERS": "true"})
+    try:
+        parent = server.process.pid
+        deadline = time.monotonic() + 20
+        while not _children(parent) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (child,) = _children(parent)
+        with httpx.Client(verify=tls_context(pki, "onss-inspection")) as client:
+            element = payload(client.post(server.urls["soap"], content=BODY).content)
+        assert status(element)["code"] == "MSG00000"
+        deadline = time.monotonic() + 20  # the worker pins itself as it starts
+        while _thread_cpus(child) != {worker_cpus(allowed_cpus(), 2)[1]}:
+            assert time.monotonic() < deadline, _thread_cpus(child)
+            time.sleep(0.1)
+        assert _thread_cpus(parent) == {worker_cpus(allowed_cpus(), 2)[0]}
+    finally:
+        server.stop()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _thread_cpus(pid: int) -> set[int]:
+    """The one CPU of each thread of `pid`; a thread allowed several counts as -1."""
+    cpus = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        mask = os.sched_getaffinity(int(task.name))
+        cpus.add(next(iter(mask)) if len(mask) == 1 else -1)
+    return cpus
 
 
 def _zombie(pid: int) -> bool:

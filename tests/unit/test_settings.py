@@ -134,3 +134,27 @@ def test_a_supplier_certificate_needs_its_key(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigurationError, match="certificate and private_key go together"):
         load_settings(config, environ={})
+
+
+def test_pin_workers_and_cpu_come_from_the_environment() -> None:
+    settings = load_settings(DEFAULT, environ={"SEG_WORKERS": "2", "SEG_PIN_WORKERS": "true"})
+    assert (settings.gateway.workers, settings.gateway.pin_workers, settings.gateway.cpu) == (
+        2,
+        True,
+        None,
+    )
+    worker = load_settings(DEFAULT, environ={"SEG_PIN_WORKERS": "false", "SEG_WORKER_CPU": "1"})
+    assert (worker.gateway.pin_workers, worker.gateway.cpu) == (False, 1)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"SEG_WORKERS": "2", "SEG_WORKER_CPU": "0"},
+        {"SEG_PIN_WORKERS": "true", "SEG_WORKER_CPU": "0"},
+    ],
+)
+def test_one_cpu_for_several_workers_is_refused(environ: dict[str, str]) -> None:
+    # Every worker reads the same file: a single `cpu` would put them all on one CPU.
+    with pytest.raises(ConfigurationError, match=r"gateway\.cpu pins a single process"):
+        load_settings(DEFAULT, environ=environ)
