@@ -346,9 +346,14 @@ class Rates:
     gateway: list[float]
 
 
+def each_round(mine: list[float], theirs: list[float]) -> list[float]:
+    """Each round's ratio of two sides' figures."""
+    return [a / b if b else 0.0 for a, b in zip(mine, theirs, strict=True)]
+
+
 def ratio_of_rounds(mine: list[float], theirs: list[float]) -> float:
     """The median of each round's ratio: drift between rounds cancels out."""
-    return statistics.median(a / b if b else 0.0 for a, b in zip(mine, theirs, strict=True))
+    return statistics.median(each_round(mine, theirs))
 
 
 def gateway_against_baselines(
@@ -360,7 +365,7 @@ def gateway_against_baselines(
     to_bare = ratio_of_rounds(rates.gateway, rates.bare)
     gateway.ratio = f"{to_proxy:.2f}× proxy ({to_bare:.2f}× bare)"
     proxy.ratio = f"{ratio_of_rounds(rates.proxy, rates.bare):.2f}× bare"
-    each = _rounded([g / p if p else 0.0 for g, p in zip(rates.gateway, rates.proxy, strict=True)])
+    each = _rounded(each_round(rates.gateway, rates.proxy))
     say(f"2 ÷ 1p at {conns} connection(s), round by round: {each}")
     gateway.notes.append(f"÷ proxy by round {each}")
     targets = []
@@ -478,49 +483,70 @@ def workers_row(
     track: Callable[[Server], Server],
     stop: Callable[..., None],
 ) -> Row:
-    """`serve` with SEG_WORKERS=2 (two processes on the SOAP port, SO_REUSEPORT, every core)
-    against a fresh one-worker gateway on the server's core, in pairs of turns."""
-    row = Row("5", "workers: SEG_WORKERS=2 (2 processes, one port)", WORKERS_CONNECTIONS)
+    """`serve` with SEG_WORKERS=2 and SEG_PIN_WORKERS=true (two processes on the SOAP port,
+    SO_REUSEPORT, each pinned to one core) against a fresh one-worker gateway on the server's
+    core, in rounds of turns; the same two workers left to the scheduler beside them."""
+    row = Row("5", "workers: SEG_WORKERS=2, SEG_PIN_WORKERS=true (2 processes, one port)")
+    row.connections = WORKERS_CONNECTIONS
     try:
         workers = track(
-            start_gateway(folder, "gateway-workers", pki, simulator, workers=2, cpus=ALL_CPUS)
+            start_gateway(
+                folder,
+                "gateway-workers",
+                pki,
+                simulator,
+                env={"SEG_PIN_WORKERS": "true"},
+                workers=2,
+                cpus=ALL_CPUS,
+            )
+        )
+        floating = track(
+            start_gateway(folder, "gateway-floating", pki, simulator, workers=2, cpus=ALL_CPUS)
         )
     except RuntimeError as error:
         row.notes.append(f"**not supported** here: {str(error).splitlines()[0][:200]}")
         return row
     processes = len(workers.pids())
     if processes < 2:
-        stop(workers)
+        stop(workers, floating)
         row.notes.append("**not supported yet**: SEG_WORKERS=2 started a single process")
         return row
     one = track(start_gateway(folder, "gateway-one-worker", pki, simulator, cpus=SERVER_CPUS))
-    sides = [(server, target_for(soap_port(server), pki)) for server in (one, workers)]
-    say(f"1 and 2 worker processes, {WORKERS_CONNECTIONS} connections, {WORKERS_PAIRS} pairs")
+    sides = [(server, target_for(soap_port(server), pki)) for server in (one, workers, floating)]
+    say(
+        f"1 worker, 2 pinned, 2 floating, {WORKERS_CONNECTIONS} connections, {WORKERS_PAIRS} rounds"
+    )
     turns = paired_turns(
         sides, WORKERS_CONNECTIONS, [gateway, simulator], WORKERS_PAIRS, WORKERS_SECONDS
     )
-    stop(one, workers)
-    row.result, row.cpu = turns[1][-1]
-    ratios: list[float] = []
-    bounds: list[float] = []
-    for single, double in zip(*turns, strict=True):
-        ratios.append(double[0].rate / single[0].rate if single[0].rate else 0.0)
-        bounds.append(machine_bound(single, double))
+    stop(one, workers, floating)
+    row.result, row.cpu = (
+        merged_results([t[0] for t in turns[1]]),
+        merged_cpu([t[1] for t in turns[1]]),
+    )
+    single_rates, pinned_rates, floating_rates = ([t[0].rate for t in side] for side in turns)
+    bounds = [machine_bound(s, d) for s, d in zip(turns[0], turns[1], strict=True)]
     say(
-        f"5: 2 workers ÷ 1 worker in each pair {_rounded(ratios)}; "
+        "5: 2 pinned workers ÷ 1 worker in each round "
+        f"{_rounded(each_round(pinned_rates, single_rates))}; "
+        f"floating {_rounded(each_round(floating_rates, single_rates))}; "
         f"this machine's bound {_rounded(bounds)}; CPU ms per exchange, 1 worker "
-        f"{_rounded([per_exchange_ms(t) for t in turns[0]])}, 2 workers "
-        f"{_rounded([per_exchange_ms(t) for t in turns[1]])}, simulator and load "
+        f"{_rounded([per_exchange_ms(t) for t in turns[0]])}, 2 pinned "
+        f"{_rounded([per_exchange_ms(t) for t in turns[1]])}, 2 floating "
+        f"{_rounded([per_exchange_ms(t) for t in turns[2]])}, simulator and load "
         f"{[_rounded(list(helpers_per_exchange_ms(t))) for t in turns[1]]}"
     )
-    ratio, bound = statistics.median(ratios), statistics.median(bounds)
+    ratio = ratio_of_rounds(pinned_rates, single_rates)
+    bound = statistics.median(bounds)
     row.ratio = f"{ratio:.2f}× 1 worker"
     row.target = f"≥ 1.7× 1 worker: {verdict(ratio >= 1.7)}"
     row.notes.append(
-        f"{processes} processes on cores {sorted(ALL_CPUS)}, one audit file, against a fresh "
-        f"1 worker on core(s) {sorted(SERVER_CPUS or ALL_CPUS)}: median of {WORKERS_PAIRS} pairs "
-        f"of {WORKERS_SECONDS:.0f} s turns; {helpers_note(row)}; this machine's bound "
-        f"{len(ALL_CPUS)} × 1 worker's CPU ÷ (2 workers' + simulator + load) = {bound:.2f}×"
+        f"{processes} processes pinned to cores {sorted(ALL_CPUS)}, one audit file, against a "
+        f"fresh 1 worker on core(s) {sorted(SERVER_CPUS or ALL_CPUS)}: median of "
+        f"{WORKERS_PAIRS} rounds of {WORKERS_SECONDS:.0f} s turns; the same 2 workers not "
+        f"pinned: {ratio_of_rounds(floating_rates, single_rates):.2f}×; {helpers_note(row)}; "
+        f"this machine's bound {len(ALL_CPUS)} × 1 worker's CPU ÷ (2 workers' + simulator + "
+        f"load) = {bound:.2f}×"
     )
     return row
 
