@@ -4,8 +4,9 @@
 loop that keeps a CPU busy. Left to the scheduler, a process moves from CPU to CPU as the other
 work of the machine comes and goes, and each move starts on cold caches; pinned, each keeps its
 own, as nginx's `worker_cpu_affinity auto` does. Measured here (2 cores shared with the
-simulator and the load generator, row 5's pairs of turns, docs/performance.md): pinned workers
-spend less CPU per exchange than floating ones.
+simulator and the load generator, row 5's rounds of turns, docs/performance.md): two pinned
+workers scaled better than two floating ones in three runs of four (+0.09x on average, the
+smaller gaps inside a round's noise).
 
 Every thread of the process is pinned, those already running (logging, the audit writer) and,
 by inheritance, those it starts later. Linux only (`os.sched_setaffinity`).
