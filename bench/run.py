@@ -241,10 +241,8 @@ def main() -> int:
                 (bare_rows, proxy_rows, gw_rows),
                 strict=True,
             ):
-                row = Row(number, scenario, conns, merged_results([t[0] for t in side]))
-                row.cpu = merged_cpu([t[1] for t in side])
-                into[conns] = row
-            bare_rates, proxy_rates, gw_rates = ([t[0].rate for t in side] for side in turns)
+                into[conns] = Row(number, scenario, conns, *merged_turn(side))
+            bare_rates, proxy_rates, gw_rates = (rates_of(side) for side in turns)
             gateway_against_baselines(
                 conns,
                 bare_rows[conns],
@@ -320,6 +318,16 @@ def helpers_per_exchange_ms(turn: Turn) -> tuple[float, float]:
     result, cpu = turn
     total = max(result.total, 1)
     return cpu.helper_seconds / total * 1000, cpu.load_seconds / total * 1000
+
+
+def merged_turn(side: list[Turn]) -> Turn:
+    """One side's turns as one measurement: a row measured in rounds."""
+    return merged_results([turn[0] for turn in side]), merged_cpu([turn[1] for turn in side])
+
+
+def rates_of(side: list[Turn]) -> list[float]:
+    """req/s of each of one side's turns."""
+    return [turn[0].rate for turn in side]
 
 
 def cpu_ms(row: Row) -> float:
@@ -520,11 +528,8 @@ def workers_row(
         sides, WORKERS_CONNECTIONS, [gateway, simulator], WORKERS_PAIRS, WORKERS_SECONDS
     )
     stop(one, workers, floating)
-    row.result, row.cpu = (
-        merged_results([t[0] for t in turns[1]]),
-        merged_cpu([t[1] for t in turns[1]]),
-    )
-    single_rates, pinned_rates, floating_rates = ([t[0].rate for t in side] for side in turns)
+    row.result, row.cpu = merged_turn(turns[1])
+    single_rates, pinned_rates, floating_rates = (rates_of(side) for side in turns)
     bounds = [machine_bound(s, d) for s, d in zip(turns[0], turns[1], strict=True)]
     say(
         "5: 2 pinned workers ÷ 1 worker in each round "
