@@ -24,7 +24,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.run import LOAD_CPUS, SERVER_CPUS, paired_turns, per_exchange_ms, soap_port, target_for
+from bench.run import (
+    LOAD_CPUS,
+    SERVER_CPUS,
+    paired_turns,
+    per_exchange_ms,
+    rates_of,
+    soap_port,
+    target_for,
+)
 from bench.servers import PROJECT, Server, make_pki, start_gateway, start_simulator
 
 ROUNDS = int(os.environ.get("BENCH_COMPARE_ROUNDS", "8"))
@@ -62,7 +70,7 @@ def main(revisions: list[str]) -> int:
         turns = paired_turns(sides, CONNECTIONS, [simulator], ROUNDS, SECONDS)
         by_source = dict(zip(trees, turns, strict=True))
         cpu = {name: [per_exchange_ms(turn) for turn in side] for name, side in by_source.items()}
-        rate = {name: [turn[0].rate for turn in side] for name, side in by_source.items()}
+        rate = {name: rates_of(side) for name, side in by_source.items()}
         print("| round | source | req/s | server CPU ms/req |")
         print("|---:|---|---:|---:|")
         for round_number in range(ROUNDS):
