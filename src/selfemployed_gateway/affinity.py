@@ -10,11 +10,17 @@ smaller gaps inside a round's noise).
 
 Every thread of the process is pinned, those already running (logging, the audit writer) and,
 by inheritance, those it starts later. Linux only (`os.sched_setaffinity`).
+
+The threads are found both in `threading` and in `/proc/self/task`: the project's CI sandbox
+listed one task there for a process of three threads, so `/proc` alone is not enough, and a
+`/proc` that does not list the calling thread belongs to another PID namespace and is ignored
+(its numbers would name other tasks).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 
 from selfemployed_gateway.errors import ConfigurationError
@@ -53,8 +59,21 @@ def pin_process(cpu: int) -> None:
         raise ConfigurationError(
             f"gateway.cpu = {cpu}: not a CPU this process may use ({allowed}): {error.strerror}"
         ) from error
-    for task in os.listdir("/proc/self/task"):
+    for thread in process_threads():
         try:
-            os.sched_setaffinity(int(task), {cpu})
+            os.sched_setaffinity(thread, {cpu})
         except ProcessLookupError:  # a thread that ended meanwhile
             continue
+
+
+def process_threads() -> set[int]:
+    """The kernel's ids of this process's threads: those `threading` knows, and those
+    `/proc/self/task` lists when it is this process's (threads no Python code started)."""
+    known = {thread.native_id for thread in threading.enumerate() if thread.native_id is not None}
+    try:
+        listed = {int(task) for task in os.listdir("/proc/self/task")}
+    except OSError:  # no /proc
+        return known
+    if threading.get_native_id() not in listed:  # another PID namespace's /proc
+        return known
+    return known | listed

@@ -55,11 +55,38 @@ def test_every_thread_is_pinned_those_running_and_those_started_after() -> None:
         pin_process({cpu})
         after = threading.Thread(target=stop.wait)
         after.start()
-        masks = set()
-        for task in os.listdir("/proc/self/task"):
-            masks.add(frozenset(os.sched_getaffinity(int(task))))
+        threads = [thread.native_id for thread in threading.enumerate()]
+        masks = {{frozenset(os.sched_getaffinity(thread)) for thread in threads}}
         stop.set()
-        print(len(os.listdir("/proc/self/task")), sorted(map(sorted, masks)))
+        print(len(set(threads)), sorted(map(sorted, masks)))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(" ", 1) == ["3", f"[[{cpu}]]\n"]
+
+
+def test_every_thread_is_pinned_when_proc_lists_only_the_calling_one() -> None:
+    # What the project's CI sandbox showed (stop 35): /proc/self/task listed one task of three.
+    cpu = max(os.sched_getaffinity(0))
+    result = _run(
+        f"""
+        import os, threading
+        from selfemployed_gateway import affinity
+        listdir = os.listdir
+        def sandbox_listdir(path):
+            if path == "/proc/self/task":
+                return [str(threading.get_native_id())]
+            return listdir(path)
+        os.listdir = sandbox_listdir
+        stop = threading.Event()
+        started = [threading.Thread(target=stop.wait) for _ in range(2)]
+        for thread in started:
+            thread.start()
+        affinity.pin_process({cpu})
+        threads = [thread.native_id for thread in threading.enumerate()]
+        masks = {{frozenset(os.sched_getaffinity(thread)) for thread in threads}}
+        stop.set()
+        print(len(set(threads)), sorted(map(sorted, masks)))
         """
     )
     assert result.returncode == 0, result.stderr
