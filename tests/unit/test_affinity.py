@@ -43,9 +43,27 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _threads_and_masks_after(code: str) -> list[str]:
+    """`code` in a fresh interpreter (its threads waiting on `stop`), then how many threads
+    `threading` knows and their affinity masks, as printed: `["3", "[[1]]\\n"]`."""
+    result = _run(
+        textwrap.dedent(code)
+        + textwrap.dedent(
+            """
+            threads = [thread.native_id for thread in threading.enumerate()]
+            masks = {frozenset(os.sched_getaffinity(thread)) for thread in threads}
+            stop.set()
+            print(len(set(threads)), sorted(map(sorted, masks)))
+            """
+        )
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split(" ", 1)
+
+
 def test_every_thread_is_pinned_those_running_and_those_started_after() -> None:
     cpu = max(os.sched_getaffinity(0))
-    result = _run(
+    result = _threads_and_masks_after(
         f"""
         import os, threading
         from selfemployed_gateway.affinity import pin_process
@@ -55,20 +73,15 @@ def test_every_thread_is_pinned_those_running_and_those_started_after() -> None:
         pin_process({cpu})
         after = threading.Thread(target=stop.wait)
         after.start()
-        threads = [thread.native_id for thread in threading.enumerate()]
-        masks = {{frozenset(os.sched_getaffinity(thread)) for thread in threads}}
-        stop.set()
-        print(len(set(threads)), sorted(map(sorted, masks)))
         """
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split(" ", 1) == ["3", f"[[{cpu}]]\n"]
+    assert result == ["3", f"[[{cpu}]]\n"]
 
 
 def test_every_thread_is_pinned_when_proc_lists_only_the_calling_one() -> None:
     # What the project's CI sandbox showed (stop 35): /proc/self/task listed one task of three.
     cpu = max(os.sched_getaffinity(0))
-    result = _run(
+    result = _threads_and_masks_after(
         f"""
         import os, threading
         from selfemployed_gateway import affinity
@@ -83,14 +96,9 @@ def test_every_thread_is_pinned_when_proc_lists_only_the_calling_one() -> None:
         for thread in started:
             thread.start()
         affinity.pin_process({cpu})
-        threads = [thread.native_id for thread in threading.enumerate()]
-        masks = {{frozenset(os.sched_getaffinity(thread)) for thread in threads}}
-        stop.set()
-        print(len(set(threads)), sorted(map(sorted, masks)))
         """
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split(" ", 1) == ["3", f"[[{cpu}]]\n"]
+    assert result == ["3", f"[[{cpu}]]\n"]
 
 
 def test_a_cpu_outside_the_allowed_ones_is_a_configuration_error() -> None:
